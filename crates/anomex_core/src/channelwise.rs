@@ -1,0 +1,333 @@
+//! Running a univariate kernel on every channel of a frame and combining the channels.
+//!
+//! Most time-series detectors are defined on one series. [`Channelwise`] runs such a
+//! [`SeriesKernel`] on each column, keeps the per-channel scores (for reports and for
+//! [`Explain`]), and combines them into one score per row:
+//!
+//! * one column: the combined score is the channel's own score, unchanged;
+//! * several columns: each channel's score is standardised by the median and MAD (×1.4826) of its
+//!   scores on the training data, so that channels with different scales are comparable, and the
+//!   standardised scores are combined by `mean` (default) or `max`. The attribution of a row is
+//!   the vector of standardised channel scores, floored at zero.
+
+use crate::model_file::{state_from, state_to};
+use crate::{
+    Detector, Entry, Error, Explain, FittedDetector, Frame, Learning, ParamSpec, Params, Result,
+    Scorer, Scores, Streaming,
+};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::fmt::Debug;
+
+/// A univariate detector kernel.
+pub trait SeriesKernel: Debug + Clone + Send + Sync + Sized + 'static {
+    /// What the kernel learns from one training channel.
+    type State: Serialize + DeserializeOwned + Debug + Clone + Send + Sync + 'static;
+    /// Registry name.
+    const NAME: &'static str;
+    /// Builds the kernel from resolved parameters.
+    fn from_params(params: &Params) -> Result<Self>;
+    /// Learns from one training channel.
+    fn fit(&self, train: &[f64]) -> Result<Self::State>;
+    /// Scores one channel: one finite score per point, higher = more anomalous.
+    fn score(&self, state: &Self::State, x: &[f64]) -> Result<Vec<f64>>;
+    /// A causal per-point scorer whose outputs equal [`SeriesKernel::score`], if the kernel is causal.
+    fn stream(&self, _state: &Self::State) -> Option<Box<dyn ChannelStream>> {
+        None
+    }
+}
+
+/// Causal scoring of one channel.
+pub trait ChannelStream: Send {
+    /// Feeds one value; `None` while warming up.
+    fn update(&mut self, x: f64) -> Option<f64>;
+}
+
+/// Parameter shared by every channelwise detector.
+pub fn combine_param() -> ParamSpec {
+    ParamSpec::choice(
+        "combine",
+        "mean",
+        &["mean", "max"],
+        "how standardised channel scores are combined on multivariate input",
+    )
+}
+
+/// A registry entry for a channelwise kernel; `params` are the kernel's own, `combine` is added.
+pub fn entry<K: SeriesKernel>(
+    summary: &'static str,
+    learning: Learning,
+    causal: bool,
+    mut params: Vec<ParamSpec>,
+) -> Entry {
+    params.push(combine_param());
+    Entry {
+        name: K::NAME,
+        summary,
+        learning,
+        causal,
+        params,
+        build: build::<K>,
+        load: load::<K>,
+    }
+}
+
+fn build<K: SeriesKernel>(params: &Params) -> Result<Box<dyn Detector>> {
+    Ok(Box::new(Channelwise::<K>::new(params.clone())?))
+}
+
+fn load<K: SeriesKernel>(params: &Params, state: serde_json::Value) -> Result<Box<dyn FittedDetector>> {
+    let detector = Channelwise::<K>::new(params.clone())?;
+    let state: FittedState<K::State> = state_from(state)?;
+    if state.channels.is_empty() || state.channels.len() != state.norms.len() {
+        return Err(Error::ModelFile(format!(
+            "{} channel states and {} normalisations",
+            state.channels.len(),
+            state.norms.len()
+        )));
+    }
+    Ok(Box::new(FittedChannelwise { detector, state }))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Combine {
+    Mean,
+    Max,
+}
+
+/// A kernel applied per channel.
+#[derive(Debug, Clone)]
+pub struct Channelwise<K: SeriesKernel> {
+    kernel: K,
+    combine: Combine,
+    params: Params,
+}
+
+impl<K: SeriesKernel> Channelwise<K> {
+    pub fn new(params: Params) -> Result<Self> {
+        let combine = match params.text("combine")? {
+            "max" => Combine::Max,
+            _ => Combine::Mean,
+        };
+        Ok(Channelwise {
+            kernel: K::from_params(&params)?,
+            combine,
+            params,
+        })
+    }
+}
+
+/// Location and scale that standardise one channel's scores.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Norm {
+    pub center: f64,
+    pub scale: f64,
+}
+
+impl Norm {
+    /// Median and 1.4826·MAD of `scores`, falling back to the standard deviation and then to 1.
+    pub fn robust(scores: &[f64]) -> Norm {
+        let center = crate::stats::median(scores);
+        let dev: Vec<f64> = scores.iter().map(|s| (s - center).abs()).collect();
+        let mut scale = 1.4826 * crate::stats::median(&dev);
+        if !(scale > 1e-12) {
+            scale = crate::stats::std_dev(scores);
+        }
+        if !(scale > 1e-12) {
+            scale = 1.0;
+        }
+        Norm { center, scale }
+    }
+    fn apply(&self, s: f64) -> f64 {
+        (s - self.center) / self.scale
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct FittedState<S> {
+    channels: Vec<S>,
+    norms: Vec<Norm>,
+}
+
+#[derive(Debug, Clone)]
+struct FittedChannelwise<K: SeriesKernel> {
+    detector: Channelwise<K>,
+    state: FittedState<K::State>,
+}
+
+impl<K: SeriesKernel> Detector for Channelwise<K> {
+    fn fit(&self, train: &Frame) -> Result<Box<dyn FittedDetector>> {
+        let mut channels = Vec::with_capacity(train.cols());
+        let mut norms = Vec::with_capacity(train.cols());
+        for j in 0..train.cols() {
+            let x = train.column_vec(j);
+            let state = self.kernel.fit(&x).map_err(|e| in_column(e, train, j))?;
+            if train.cols() > 1 {
+                let s = self.kernel.score(&state, &x).map_err(|e| in_column(e, train, j))?;
+                norms.push(Norm::robust(&s));
+            } else {
+                norms.push(Norm {
+                    center: 0.0,
+                    scale: 1.0,
+                });
+            }
+            channels.push(state);
+        }
+        Ok(Box::new(FittedChannelwise {
+            detector: self.clone(),
+            state: FittedState { channels, norms },
+        }))
+    }
+}
+
+fn in_column(e: Error, frame: &Frame, j: usize) -> Error {
+    match e {
+        Error::InvalidInput(m) if frame.cols() > 1 => {
+            Error::InvalidInput(format!("column `{}`: {m}", frame.column_names()[j]))
+        }
+        other => other,
+    }
+}
+
+impl<K: SeriesKernel> FittedChannelwise<K> {
+    fn combine(&self, standardised: impl Iterator<Item = f64>) -> f64 {
+        match self.detector.combine {
+            Combine::Mean => {
+                let (sum, n) = standardised.fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
+                sum / n as f64
+            }
+            Combine::Max => standardised.fold(f64::NEG_INFINITY, f64::max),
+        }
+    }
+
+    fn channel_scores(&self, data: &Frame) -> Result<Vec<Vec<f64>>> {
+        data.expect_cols(self.state.channels.len())?;
+        (0..data.cols())
+            .map(|j| {
+                let s = self
+                    .detector
+                    .kernel
+                    .score(&self.state.channels[j], &data.column_vec(j))
+                    .map_err(|e| in_column(e, data, j))?;
+                if let Some(i) = s.iter().position(|v| !v.is_finite()) {
+                    return Err(Error::Numerical(format!(
+                        "{} produced a non-finite score at row {i}",
+                        K::NAME
+                    )));
+                }
+                Ok(s)
+            })
+            .collect()
+    }
+}
+
+impl<K: SeriesKernel> Scorer for FittedChannelwise<K> {
+    fn score(&self, data: &Frame) -> Result<Scores> {
+        let per = self.channel_scores(data)?;
+        let combined = if per.len() == 1 {
+            per[0].clone()
+        } else {
+            (0..data.rows())
+                .map(|i| {
+                    self.combine(
+                        per.iter()
+                            .zip(&self.state.norms)
+                            .map(|(s, n)| n.apply(s[i])),
+                    )
+                })
+                .collect()
+        };
+        Ok(Scores {
+            combined,
+            per_channel: Some(per),
+        })
+    }
+}
+
+impl<K: SeriesKernel> Explain for FittedChannelwise<K> {
+    fn attribution(&self, data: &Frame, row: usize) -> Result<Vec<f64>> {
+        if row >= data.rows() {
+            return Err(Error::input(format!(
+                "row {row} is outside the data (0..{})",
+                data.rows()
+            )));
+        }
+        let per = self.channel_scores(data)?;
+        Ok(per
+            .iter()
+            .zip(&self.state.norms)
+            .map(|(s, n)| n.apply(s[row]).max(0.0))
+            .collect())
+    }
+}
+
+impl<K: SeriesKernel> FittedDetector for FittedChannelwise<K> {
+    fn name(&self) -> &str {
+        K::NAME
+    }
+    fn params(&self) -> &Params {
+        &self.detector.params
+    }
+    fn state(&self) -> Result<serde_json::Value> {
+        state_to(&self.state)
+    }
+    fn n_columns(&self) -> usize {
+        self.state.channels.len()
+    }
+    fn explain(&self) -> Option<&dyn Explain> {
+        Some(self)
+    }
+    fn streaming(&self) -> Option<Box<dyn Streaming>> {
+        let streams = self
+            .state
+            .channels
+            .iter()
+            .map(|s| self.detector.kernel.stream(s))
+            .collect::<Option<Vec<_>>>()?;
+        Some(Box::new(ChannelwiseStream {
+            fitted: self.clone(),
+            streams,
+        }))
+    }
+}
+
+struct ChannelwiseStream<K: SeriesKernel> {
+    fitted: FittedChannelwise<K>,
+    streams: Vec<Box<dyn ChannelStream>>,
+}
+
+impl<K: SeriesKernel> Streaming for ChannelwiseStream<K> {
+    fn update(&mut self, point: &[f64]) -> Result<Option<f64>> {
+        if point.len() != self.streams.len() {
+            return Err(Error::input(format!(
+                "a point with {} values for a model of {} columns",
+                point.len(),
+                self.streams.len()
+            )));
+        }
+        if let Some(j) = point.iter().position(|v| !v.is_finite()) {
+            return Err(Error::input(format!(
+                "non-finite value {} in column {j}",
+                point[j]
+            )));
+        }
+        let outs: Vec<Option<f64>> = self
+            .streams
+            .iter_mut()
+            .zip(point)
+            .map(|(s, &x)| s.update(x))
+            .collect();
+        let outs: Option<Vec<f64>> = outs.into_iter().collect();
+        Ok(outs.map(|v| {
+            if v.len() == 1 {
+                v[0]
+            } else {
+                self.fitted.combine(
+                    v.iter()
+                        .zip(&self.fitted.state.norms)
+                        .map(|(s, n)| n.apply(*s)),
+                )
+            }
+        }))
+    }
+}

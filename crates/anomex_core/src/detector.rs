@@ -1,0 +1,88 @@
+//! The detector contract: [`Detector`] → fitted [`FittedDetector`] ([`Scorer`], optionally
+//! [`Streaming`] and [`Explain`]).
+//!
+//! The sketch in the design notes used an associated `Fitted` type; anomex selects detectors by
+//! name at run time (CLI, service, Python, model files), so the contract is object-safe and a
+//! fitted model is a `Box<dyn FittedDetector>`. Static typing is kept inside each detector module.
+
+use crate::{Frame, Params, Result};
+use std::fmt::Debug;
+
+/// Scores for every row: `combined` has one value per input row (higher = more anomalous);
+/// `per_channel`, where the detector scores channels separately, has one vector per column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scores {
+    pub combined: Vec<f64>,
+    pub per_channel: Option<Vec<Vec<f64>>>,
+}
+
+impl Scores {
+    pub fn single(combined: Vec<f64>) -> Self {
+        Scores {
+            combined,
+            per_channel: None,
+        }
+    }
+}
+
+/// Hyper-parameters of a detector: cheap to build; [`Detector::fit`] checks the data.
+pub trait Detector: Send + Sync + Debug {
+    /// Learns from `train` (normal data for semi-supervised detectors, any data otherwise).
+    fn fit(&self, train: &Frame) -> Result<Box<dyn FittedDetector>>;
+}
+
+/// A fitted model scores any frame with the same columns.
+pub trait Scorer: Send + Sync {
+    /// One score per row of `data`; higher = more anomalous; every score finite.
+    fn score(&self, data: &Frame) -> Result<Scores>;
+}
+
+/// Causal per-point scoring: the score of point `t` depends on points `≤ t` only, and equals the
+/// batch score of the same point when the whole series is scored at once.
+pub trait Streaming: Send {
+    /// Feeds one row (one value per column); `None` while the state is warming up.
+    fn update(&mut self, point: &[f64]) -> Result<Option<f64>>;
+}
+
+/// Per-column attribution of a row's score (non-negative, larger = more responsible).
+pub trait Explain {
+    fn attribution(&self, data: &Frame, row: usize) -> Result<Vec<f64>>;
+}
+
+/// A fitted detector as the registry, the model file, the CLI and the service see it.
+pub trait FittedDetector: Scorer + Debug {
+    /// Registry name of the detector that produced this model.
+    fn name(&self) -> &str;
+    /// The resolved parameters it was built with.
+    fn params(&self) -> &Params;
+    /// Learned state, serialised for the model file (plain data, never code).
+    fn state(&self) -> Result<serde_json::Value>;
+    /// Number of columns the model expects.
+    fn n_columns(&self) -> usize;
+    /// Per-column attribution, where the detector can say why.
+    fn explain(&self) -> Option<&dyn Explain> {
+        None
+    }
+    /// A fresh causal streaming state, for detectors that are causal.
+    fn streaming(&self) -> Option<Box<dyn Streaming>> {
+        None
+    }
+}
+
+/// How a detector learns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Learning {
+    /// Fit and score on the same unlabelled data.
+    Unsupervised,
+    /// Fit on a normal prefix (`--train-rows`), score the rest.
+    SemiSupervised,
+}
+
+impl Learning {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Learning::Unsupervised => "unsupervised",
+            Learning::SemiSupervised => "semi-supervised",
+        }
+    }
+}

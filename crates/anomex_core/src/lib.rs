@@ -1,0 +1,20 @@
+//! anomex core: the [`Frame`] data model, the detector contract, typed parameters, the registry,
+//! the model-file format and the shared error type.
+//!
+//! Every other anomex crate builds on these few types; see the workspace README for the map.
+
+pub mod channelwise;
+mod detector;
+mod error;
+mod frame;
+pub mod model_file;
+mod params;
+mod registry;
+pub mod stats;
+pub mod windows;
+
+pub use detector::{Detector, Explain, FittedDetector, Learning, Scorer, Scores, Streaming};
+pub use error::{Error, Result};
+pub use frame::{spans, Frame, Labels};
+pub use params::{Kind, ParamSpec, Params, Value};
+pub use registry::{BuildFn, Entry, LoadFn, Registry};

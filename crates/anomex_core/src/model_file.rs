@@ -1,0 +1,131 @@
+//! The model file: a fitted detector as plain data, versioned and checksummed.
+//!
+//! Layout (little-endian):
+//!
+//! | bytes | content |
+//! |---|---|
+//! | 8 | magic `ANOMEXMF` |
+//! | 4 | format version (`u32`, currently 1) |
+//! | 8 | payload length (`u64`) |
+//! | 4 | CRC-32 (IEEE) of the payload |
+//! | n | payload: UTF-8 JSON `{ "detector", "params", "state", "writer" }` |
+//!
+//! Loading never executes code: the payload is data, the detector name picks a registered
+//! loader, and the parameters are re-validated against that detector's declaration. A short,
+//! corrupted or future-version file is an [`Error::ModelFile`] that says which.
+
+use crate::{Error, FittedDetector, Params, Registry, Result};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+const MAGIC: &[u8; 8] = b"ANOMEXMF";
+/// The newest model-file format this build reads and the one it writes.
+pub const FORMAT_VERSION: u32 = 1;
+const HEADER_LEN: usize = 8 + 4 + 8 + 4;
+
+#[derive(Serialize, Deserialize)]
+struct Payload {
+    detector: String,
+    params: Params,
+    state: serde_json::Value,
+    writer: String,
+}
+
+/// Serialises a fitted detector into model-file bytes.
+pub fn to_bytes(model: &dyn FittedDetector) -> Result<Vec<u8>> {
+    let payload = Payload {
+        detector: model.name().to_string(),
+        params: model.params().clone(),
+        state: model.state()?,
+        writer: format!("anomex {}", env!("CARGO_PKG_VERSION")),
+    };
+    let body = serde_json::to_vec(&payload)
+        .map_err(|e| Error::ModelFile(format!("cannot serialise the model: {e}")))?;
+    let mut out = Vec::with_capacity(HEADER_LEN + body.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+    out.extend_from_slice(&body);
+    Ok(out)
+}
+
+/// Restores a fitted detector from model-file bytes, using `registry` to find its loader.
+pub fn from_bytes(bytes: &[u8], registry: &Registry) -> Result<Box<dyn FittedDetector>> {
+    if bytes.len() < HEADER_LEN {
+        return Err(Error::ModelFile(format!(
+            "truncated: {} bytes, the header alone has {HEADER_LEN}",
+            bytes.len()
+        )));
+    }
+    if &bytes[..8] != MAGIC {
+        return Err(Error::ModelFile(
+            "not an anomex model file (bad magic bytes)".into(),
+        ));
+    }
+    let word = |at: usize| u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+    let version = word(8);
+    if version > FORMAT_VERSION {
+        return Err(Error::ModelFile(format!(
+            "format version {version} is newer than this anomex reads ({FORMAT_VERSION}); upgrade anomex"
+        )));
+    }
+    if version == 0 {
+        return Err(Error::ModelFile("format version 0 is invalid".into()));
+    }
+    let mut len_bytes = [0u8; 8];
+    len_bytes.copy_from_slice(&bytes[12..20]);
+    let len = u64::from_le_bytes(len_bytes);
+    let crc = word(20);
+    let body = &bytes[HEADER_LEN..];
+    if (body.len() as u64) < len {
+        return Err(Error::ModelFile(format!(
+            "truncated: payload has {} of {len} bytes",
+            body.len()
+        )));
+    }
+    if (body.len() as u64) > len {
+        return Err(Error::ModelFile(format!(
+            "{} unexpected bytes after the payload",
+            body.len() as u64 - len
+        )));
+    }
+    if crc32fast::hash(body) != crc {
+        return Err(Error::ModelFile(
+            "checksum mismatch: the file is corrupted".into(),
+        ));
+    }
+    let payload: Payload = serde_json::from_slice(body)
+        .map_err(|e| Error::ModelFile(format!("unreadable payload: {e}")))?;
+    let entry = registry.get(&payload.detector)?;
+    payload.params.validate(&entry.params)?;
+    (entry.load)(&payload.params, payload.state)
+}
+
+/// Writes a model file.
+pub fn save(model: &dyn FittedDetector, path: &Path) -> Result<()> {
+    let bytes = to_bytes(model)?;
+    std::fs::write(path, bytes).map_err(|source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// Reads a model file.
+pub fn load(path: &Path, registry: &Registry) -> Result<Box<dyn FittedDetector>> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    from_bytes(&bytes, registry)
+}
+
+/// Deserialises a detector's own state, mapping failures to [`Error::ModelFile`].
+pub fn state_from<T: serde::de::DeserializeOwned>(state: serde_json::Value) -> Result<T> {
+    serde_json::from_value(state).map_err(|e| Error::ModelFile(format!("invalid state: {e}")))
+}
+
+/// Serialises a detector's own state.
+pub fn state_to<T: Serialize>(state: &T) -> Result<serde_json::Value> {
+    serde_json::to_value(state).map_err(|e| Error::ModelFile(format!("cannot serialise state: {e}")))
+}

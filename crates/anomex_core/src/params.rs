@@ -1,0 +1,283 @@
+//! Typed detector parameters: declared once per detector, parsed from `key=value` text,
+//! validated before any work, stored in model files.
+
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// One parameter value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Value {
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Text(String),
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Float(x) => write!(f, "{x}"),
+            Value::Text(s) => write!(f, "{s}"),
+        }
+    }
+}
+
+/// What values a parameter accepts. `auto` is accepted where `allow_auto` is set and means
+/// "let the detector choose from the data" (e.g. the window length from the autocorrelation).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Kind {
+    Int { min: i64, max: i64 },
+    Float { min: f64, max: f64 },
+    Bool,
+    Choice(&'static [&'static str]),
+}
+
+/// Declaration of one parameter.
+#[derive(Debug, Clone)]
+pub struct ParamSpec {
+    pub name: &'static str,
+    pub kind: Kind,
+    /// Default value; `None` means `auto`.
+    pub default: Option<Value>,
+    pub allow_auto: bool,
+    pub doc: &'static str,
+}
+
+impl ParamSpec {
+    pub fn int(name: &'static str, default: i64, min: i64, max: i64, doc: &'static str) -> Self {
+        ParamSpec {
+            name,
+            kind: Kind::Int { min, max },
+            default: Some(Value::Int(default)),
+            allow_auto: false,
+            doc,
+        }
+    }
+    /// An integer whose default is `auto`.
+    pub fn int_auto(name: &'static str, min: i64, max: i64, doc: &'static str) -> Self {
+        ParamSpec {
+            name,
+            kind: Kind::Int { min, max },
+            default: None,
+            allow_auto: true,
+            doc,
+        }
+    }
+    pub fn float(name: &'static str, default: f64, min: f64, max: f64, doc: &'static str) -> Self {
+        ParamSpec {
+            name,
+            kind: Kind::Float { min, max },
+            default: Some(Value::Float(default)),
+            allow_auto: false,
+            doc,
+        }
+    }
+    pub fn choice(
+        name: &'static str,
+        default: &'static str,
+        options: &'static [&'static str],
+        doc: &'static str,
+    ) -> Self {
+        ParamSpec {
+            name,
+            kind: Kind::Choice(options),
+            default: Some(Value::Text(default.to_string())),
+            allow_auto: false,
+            doc,
+        }
+    }
+
+    /// Parses and range-checks one textual value.
+    pub fn parse(&self, text: &str) -> Result<Option<Value>> {
+        let text = text.trim();
+        if self.allow_auto && text == "auto" {
+            return Ok(None);
+        }
+        let bad = |why: String| Error::param(self.name, why);
+        let value = match &self.kind {
+            Kind::Int { .. } => Value::Int(
+                text.parse::<i64>()
+                    .map_err(|_| bad(format!("`{text}` is not an integer")))?,
+            ),
+            Kind::Float { .. } => Value::Float(
+                text.parse::<f64>()
+                    .map_err(|_| bad(format!("`{text}` is not a number")))?,
+            ),
+            Kind::Bool => Value::Bool(
+                text.parse::<bool>()
+                    .map_err(|_| bad(format!("`{text}` is not true/false")))?,
+            ),
+            Kind::Choice(_) => Value::Text(text.to_string()),
+        };
+        self.check(&value)?;
+        Ok(Some(value))
+    }
+
+    /// Checks a value against the declared kind and range.
+    pub fn check(&self, value: &Value) -> Result<()> {
+        let bad = |why: String| Err(Error::param(self.name, why));
+        match (&self.kind, value) {
+            (Kind::Int { min, max }, Value::Int(v)) if v < min || v > max => {
+                bad(format!("{v} is outside [{min}, {max}]"))
+            }
+            (Kind::Int { .. }, Value::Int(_)) => Ok(()),
+            (Kind::Float { min, max }, Value::Float(v)) if !(v >= min && v <= max) => {
+                bad(format!("{v} is outside [{min}, {max}]"))
+            }
+            (Kind::Float { min, max }, Value::Int(v)) if (*v as f64) < *min || (*v as f64) > *max => {
+                bad(format!("{v} is outside [{min}, {max}]"))
+            }
+            (Kind::Float { .. }, Value::Float(_) | Value::Int(_)) => Ok(()),
+            (Kind::Bool, Value::Bool(_)) => Ok(()),
+            (Kind::Choice(opts), Value::Text(s)) if opts.contains(&s.as_str()) => Ok(()),
+            (Kind::Choice(opts), v) => bad(format!("`{v}` is not one of {}", opts.join(", "))),
+            (kind, v) => bad(format!("`{v}` does not fit {kind:?}")),
+        }
+    }
+
+    /// The default as text, for listings.
+    pub fn default_text(&self) -> String {
+        self.default
+            .as_ref()
+            .map_or_else(|| "auto".to_string(), Value::to_string)
+    }
+}
+
+/// A complete, validated parameter set: every declared parameter has a value or is `auto`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Params(BTreeMap<String, Option<Value>>);
+
+impl Params {
+    /// Validates `key=value` pairs against `specs`, filling defaults. Unknown keys are errors
+    /// that list the accepted ones.
+    pub fn resolve<S: AsRef<str>>(specs: &[ParamSpec], pairs: &[S]) -> Result<Params> {
+        let mut map: BTreeMap<String, Option<Value>> = specs
+            .iter()
+            .map(|s| (s.name.to_string(), s.default.clone()))
+            .collect();
+        for pair in pairs {
+            let pair = pair.as_ref();
+            let (key, text) = pair.split_once('=').ok_or_else(|| {
+                Error::param(pair, "expected key=value")
+            })?;
+            let key = key.trim();
+            let spec = specs.iter().find(|s| s.name == key).ok_or_else(|| {
+                let known: Vec<_> = specs.iter().map(|s| s.name).collect();
+                Error::param(
+                    key,
+                    format!(
+                        "unknown parameter; accepted: {}",
+                        if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                    ),
+                )
+            })?;
+            map.insert(key.to_string(), spec.parse(text)?);
+        }
+        Ok(Params(map))
+    }
+
+    /// Re-validates a stored parameter set (e.g. read from a model file).
+    pub fn validate(&self, specs: &[ParamSpec]) -> Result<()> {
+        for spec in specs {
+            match self.0.get(spec.name) {
+                None => return Err(Error::param(spec.name, "missing")),
+                Some(None) if !spec.allow_auto => {
+                    return Err(Error::param(spec.name, "`auto` is not allowed"))
+                }
+                Some(Some(v)) => spec.check(v)?,
+                Some(None) => {}
+            }
+        }
+        if let Some(extra) = self.0.keys().find(|k| !specs.iter().any(|s| s.name == *k)) {
+            return Err(Error::param(extra.clone(), "unknown parameter"));
+        }
+        Ok(())
+    }
+
+    fn get(&self, name: &str) -> Result<Option<&Value>> {
+        self.0
+            .get(name)
+            .map(Option::as_ref)
+            .ok_or_else(|| Error::param(name, "not declared by this detector"))
+    }
+
+    /// An integer parameter as `usize`; `None` when `auto`.
+    pub fn usize_or_auto(&self, name: &str) -> Result<Option<usize>> {
+        match self.get(name)? {
+            None => Ok(None),
+            Some(Value::Int(v)) => usize::try_from(*v)
+                .map(Some)
+                .map_err(|_| Error::param(name, format!("{v} is negative"))),
+            Some(v) => Err(Error::param(name, format!("`{v}` is not an integer"))),
+        }
+    }
+    pub fn usize(&self, name: &str) -> Result<usize> {
+        self.usize_or_auto(name)?
+            .ok_or_else(|| Error::param(name, "`auto` is not allowed here"))
+    }
+    pub fn f64(&self, name: &str) -> Result<f64> {
+        match self.get(name)? {
+            Some(Value::Float(v)) => Ok(*v),
+            Some(Value::Int(v)) => Ok(*v as f64),
+            Some(v) => Err(Error::param(name, format!("`{v}` is not a number"))),
+            None => Err(Error::param(name, "`auto` is not allowed here")),
+        }
+    }
+    pub fn text(&self, name: &str) -> Result<&str> {
+        match self.get(name)? {
+            Some(Value::Text(s)) => Ok(s),
+            Some(v) => Err(Error::param(name, format!("`{v}` is not text"))),
+            None => Err(Error::param(name, "`auto` is not allowed here")),
+        }
+    }
+    /// `(name, value-as-text)` pairs, for reports.
+    pub fn describe(&self) -> Vec<(String, String)> {
+        self.0
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_ref().map_or("auto".into(), Value::to_string)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn specs() -> Vec<ParamSpec> {
+        vec![
+            ParamSpec::int_auto("window", 2, 100_000, "w"),
+            ParamSpec::float("alpha", 0.1, 0.0, 1.0, "a"),
+            ParamSpec::choice("combine", "mean", &["mean", "max"], "c"),
+        ]
+    }
+
+    #[test]
+    fn defaults_then_overrides() {
+        let p = Params::resolve(&specs(), &["alpha=0.5"]).unwrap();
+        assert_eq!(p.usize_or_auto("window").unwrap(), None);
+        assert_eq!(p.f64("alpha").unwrap(), 0.5);
+        assert_eq!(p.text("combine").unwrap(), "mean");
+        p.validate(&specs()).unwrap();
+    }
+
+    #[test]
+    fn errors_name_the_parameter() {
+        for (pair, needle) in [
+            ("beta=1", "unknown parameter; accepted: window, alpha, combine"),
+            ("window=1", "outside"),
+            ("window=x", "not an integer"),
+            ("alpha=2", "outside"),
+            ("alpha=NaN", "outside"),
+            ("combine=min", "not one of"),
+            ("alpha", "key=value"),
+        ] {
+            let err = Params::resolve(&specs(), &[pair]).unwrap_err().to_string();
+            assert!(err.contains(needle), "{pair}: {err}");
+        }
+    }
+}

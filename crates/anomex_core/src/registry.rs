@@ -1,0 +1,73 @@
+//! The registry: every detector by name, with its parameters, learning type and one-line doc.
+
+use crate::{Detector, Error, FittedDetector, Learning, ParamSpec, Params, Result};
+
+/// Builds a detector from resolved parameters.
+pub type BuildFn = fn(&Params) -> Result<Box<dyn Detector>>;
+/// Restores a fitted detector from resolved parameters and the state stored in a model file.
+pub type LoadFn = fn(&Params, serde_json::Value) -> Result<Box<dyn FittedDetector>>;
+
+/// One registered detector.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub name: &'static str,
+    pub summary: &'static str,
+    pub learning: Learning,
+    /// Whether the fitted model offers [`crate::Streaming`] with streaming = batch.
+    pub causal: bool,
+    pub params: Vec<ParamSpec>,
+    pub build: BuildFn,
+    pub load: LoadFn,
+}
+
+impl Entry {
+    /// Builds the detector from `key=value` pairs.
+    pub fn create<S: AsRef<str>>(&self, pairs: &[S]) -> Result<Box<dyn Detector>> {
+        let params = Params::resolve(&self.params, pairs)?;
+        (self.build)(&params)
+    }
+}
+
+/// A set of detectors addressable by name.
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    entries: Vec<Entry>,
+}
+
+impl Registry {
+    pub fn new() -> Self {
+        Registry::default()
+    }
+
+    /// Adds an entry; a second entry with the same name is a programming error reported as such.
+    pub fn add(&mut self, entry: Entry) -> Result<()> {
+        if self.entries.iter().any(|e| e.name == entry.name) {
+            return Err(Error::Unsupported(format!(
+                "detector `{}` is registered twice",
+                entry.name
+            )));
+        }
+        self.entries.push(entry);
+        Ok(())
+    }
+
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    pub fn get(&self, name: &str) -> Result<&Entry> {
+        self.entries
+            .iter()
+            .find(|e| e.name == name)
+            .ok_or_else(|| Error::Unknown {
+                kind: "detector",
+                name: name.to_string(),
+                known: self
+                    .entries
+                    .iter()
+                    .map(|e| e.name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+}

@@ -1,0 +1,70 @@
+//! Small robust statistics shared by detectors and thresholds.
+
+/// Median (mean of the two middle values for even lengths); `NaN` for an empty slice.
+pub fn median(x: &[f64]) -> f64 {
+    if x.is_empty() {
+        return f64::NAN;
+    }
+    let mut v = x.to_vec();
+    let mid = v.len() / 2;
+    let (_, &mut hi, _) = v.select_nth_unstable_by(mid, f64::total_cmp);
+    if v.len() % 2 == 1 {
+        hi
+    } else {
+        let lo = v[..mid].iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        (lo + hi) / 2.0
+    }
+}
+
+/// Population standard deviation; `0` for fewer than two values.
+pub fn std_dev(x: &[f64]) -> f64 {
+    if x.len() < 2 {
+        return 0.0;
+    }
+    let mean = x.iter().sum::<f64>() / x.len() as f64;
+    (x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / x.len() as f64).sqrt()
+}
+
+/// Median and median absolute deviation (unscaled).
+pub fn median_mad(x: &[f64]) -> (f64, f64) {
+    let m = median(x);
+    let dev: Vec<f64> = x.iter().map(|v| (v - m).abs()).collect();
+    (m, median(&dev))
+}
+
+/// Linear-interpolated quantile `q ∈ [0, 1]` of `x` (numpy's default rule).
+pub fn quantile(x: &[f64], q: f64) -> f64 {
+    let mut v = x.to_vec();
+    v.sort_by(f64::total_cmp);
+    quantile_sorted(&v, q)
+}
+
+/// [`quantile`] on already sorted data.
+pub fn quantile_sorted(v: &[f64], q: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    let pos = q.clamp(0.0, 1.0) * (v.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = pos.ceil() as usize;
+    v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_odd_even() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert!(median(&[]).is_nan());
+    }
+
+    #[test]
+    fn quantile_matches_numpy_linear() {
+        // numpy.quantile([1, 2, 3, 4], 0.9) == 3.7
+        assert!((quantile(&[4.0, 2.0, 1.0, 3.0], 0.9) - 3.7).abs() < 1e-12);
+        assert_eq!(quantile(&[5.0], 0.3), 5.0);
+    }
+}
