@@ -76,7 +76,10 @@ fn build<K: SeriesKernel>(params: &Params) -> Result<Box<dyn Detector>> {
     Ok(Box::new(Channelwise::<K>::new(params.clone())?))
 }
 
-fn load<K: SeriesKernel>(params: &Params, state: serde_json::Value) -> Result<Box<dyn FittedDetector>> {
+fn load<K: SeriesKernel>(
+    params: &Params,
+    state: serde_json::Value,
+) -> Result<Box<dyn FittedDetector>> {
     let detector = Channelwise::<K>::new(params.clone())?;
     let state: FittedState<K::State> = state_from(state)?;
     if state.channels.is_empty() || state.channels.len() != state.norms.len() {
@@ -163,7 +166,10 @@ impl<K: SeriesKernel> Detector for Channelwise<K> {
             let x = train.column_vec(j);
             let state = self.kernel.fit(&x).map_err(|e| in_column(e, train, j))?;
             if train.cols() > 1 {
-                let s = self.kernel.score(&state, &x).map_err(|e| in_column(e, train, j))?;
+                let s = self
+                    .kernel
+                    .score(&state, &x)
+                    .map_err(|e| in_column(e, train, j))?;
                 norms.push(Norm::robust(&s));
             } else {
                 norms.push(Norm {

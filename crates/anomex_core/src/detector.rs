@@ -86,3 +86,35 @@ impl Learning {
         }
     }
 }
+
+/// A thresholding policy: learns from training scores, then turns scores into labels.
+///
+/// Policies are kept apart from detectors (PyOD's contract): the same scores can be labelled by
+/// a contamination rate, a tail model or a streaming threshold. `update` is the streaming form;
+/// adaptive policies (DSPOT) change their threshold as scores arrive.
+pub trait Threshold: Send + Debug {
+    /// Learns from scores of (mostly) normal data.
+    fn fit(&mut self, train_scores: &[f64]) -> Result<()>;
+    /// Labels one score; returns the threshold in force for it and whether it is anomalous.
+    fn update(&mut self, score: f64) -> Result<(f64, bool)>;
+    /// Labels a batch of scores, in order.
+    fn decide(&mut self, scores: &[f64]) -> Result<Decision> {
+        let mut out = Decision {
+            thresholds: Vec::with_capacity(scores.len()),
+            labels: Vec::with_capacity(scores.len()),
+        };
+        for &s in scores {
+            let (t, l) = self.update(s)?;
+            out.thresholds.push(t);
+            out.labels.push(l);
+        }
+        Ok(out)
+    }
+}
+
+/// Per-point thresholds and labels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub thresholds: Vec<f64>,
+    pub labels: Vec<bool>,
+}

@@ -13,7 +13,9 @@ mod registry;
 pub mod stats;
 pub mod windows;
 
-pub use detector::{Detector, Explain, FittedDetector, Learning, Scorer, Scores, Streaming};
+pub use detector::{
+    Decision, Detector, Explain, FittedDetector, Learning, Scorer, Scores, Streaming, Threshold,
+};
 pub use error::{Error, Result};
 pub use frame::{spans, Frame, Labels};
 pub use params::{Kind, ParamSpec, Params, Value};

@@ -63,7 +63,8 @@ pub fn from_bytes(bytes: &[u8], registry: &Registry) -> Result<Box<dyn FittedDet
             "not an anomex model file (bad magic bytes)".into(),
         ));
     }
-    let word = |at: usize| u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+    let word =
+        |at: usize| u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
     let version = word(8);
     if version > FORMAT_VERSION {
         return Err(Error::ModelFile(format!(
@@ -127,5 +128,6 @@ pub fn state_from<T: serde::de::DeserializeOwned>(state: serde_json::Value) -> R
 
 /// Serialises a detector's own state.
 pub fn state_to<T: Serialize>(state: &T) -> Result<serde_json::Value> {
-    serde_json::to_value(state).map_err(|e| Error::ModelFile(format!("cannot serialise state: {e}")))
+    serde_json::to_value(state)
+        .map_err(|e| Error::ModelFile(format!("cannot serialise state: {e}")))
 }

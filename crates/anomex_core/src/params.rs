@@ -129,7 +129,9 @@ impl ParamSpec {
             (Kind::Float { min, max }, Value::Float(v)) if !(v >= min && v <= max) => {
                 bad(format!("{v} is outside [{min}, {max}]"))
             }
-            (Kind::Float { min, max }, Value::Int(v)) if (*v as f64) < *min || (*v as f64) > *max => {
+            (Kind::Float { min, max }, Value::Int(v))
+                if (*v as f64) < *min || (*v as f64) > *max =>
+            {
                 bad(format!("{v} is outside [{min}, {max}]"))
             }
             (Kind::Float { .. }, Value::Float(_) | Value::Int(_)) => Ok(()),
@@ -162,9 +164,9 @@ impl Params {
             .collect();
         for pair in pairs {
             let pair = pair.as_ref();
-            let (key, text) = pair.split_once('=').ok_or_else(|| {
-                Error::param(pair, "expected key=value")
-            })?;
+            let (key, text) = pair
+                .split_once('=')
+                .ok_or_else(|| Error::param(pair, "expected key=value"))?;
             let key = key.trim();
             let spec = specs.iter().find(|s| s.name == key).ok_or_else(|| {
                 let known: Vec<_> = specs.iter().map(|s| s.name).collect();
@@ -172,7 +174,11 @@ impl Params {
                     key,
                     format!(
                         "unknown parameter; accepted: {}",
-                        if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                        if known.is_empty() {
+                            "none".to_string()
+                        } else {
+                            known.join(", ")
+                        }
                     ),
                 )
             })?;
@@ -239,7 +245,12 @@ impl Params {
     pub fn describe(&self) -> Vec<(String, String)> {
         self.0
             .iter()
-            .map(|(k, v)| (k.clone(), v.as_ref().map_or("auto".into(), Value::to_string)))
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    v.as_ref().map_or("auto".into(), Value::to_string),
+                )
+            })
             .collect()
     }
 }
@@ -268,7 +279,10 @@ mod tests {
     #[test]
     fn errors_name_the_parameter() {
         for (pair, needle) in [
-            ("beta=1", "unknown parameter; accepted: window, alpha, combine"),
+            (
+                "beta=1",
+                "unknown parameter; accepted: window, alpha, combine",
+            ),
             ("window=1", "outside"),
             ("window=x", "not an integer"),
             ("alpha=2", "outside"),

@@ -5,7 +5,10 @@ use crate::{Error, Result};
 /// Checks that a window of length `window` fits in a series of length `n`.
 pub fn check_window(window: usize, n: usize) -> Result<()> {
     if window < 2 {
-        return Err(Error::param("window", format!("{window} is shorter than 2")));
+        return Err(Error::param(
+            "window",
+            format!("{window} is shorter than 2"),
+        ));
     }
     if window > n {
         return Err(Error::input(format!(
@@ -49,7 +52,10 @@ mod tests {
     #[test]
     fn window_checks() {
         assert!(check_window(1, 10).is_err());
-        assert!(check_window(11, 10).unwrap_err().to_string().contains("longer"));
+        assert!(check_window(11, 10)
+            .unwrap_err()
+            .to_string()
+            .contains("longer"));
         assert!(check_window(10, 10).is_ok());
     }
 }

@@ -1,1 +1,127 @@
-//! placeholder
+//! Time-series detectors: rolling z-score, rolling MAD, EWMA, seasonal residual (S-H-ESD),
+//! spectral residual, matrix profile and Sub-PCA, plus the automatic window length.
+//!
+//! Every detector here is a univariate [`SeriesKernel`] run per channel by
+//! [`anomex_core::channelwise`]; [`register`] adds them all to a registry.
+
+pub mod matrix_profile;
+pub mod period;
+pub mod rolling;
+pub mod seasonal;
+pub mod spectral_residual;
+pub mod sub_pca;
+
+use anomex_core::channelwise::{entry, SeriesKernel};
+use anomex_core::{Learning, ParamSpec, Registry, Result};
+
+const MAX_WINDOW: i64 = 1_000_000;
+
+fn window_param() -> ParamSpec {
+    ParamSpec::int_auto(
+        "window",
+        2,
+        MAX_WINDOW,
+        "window length in points; auto = TSB-AD's autocorrelation rule",
+    )
+}
+
+/// Adds every time-series detector to `registry`.
+pub fn register(registry: &mut Registry) -> Result<()> {
+    registry.add(entry::<rolling::RollingZScore>(
+        "rolling z-score against the previous `window` points (causal)",
+        Learning::Unsupervised,
+        true,
+        vec![window_param()],
+    ))?;
+    registry.add(entry::<rolling::RollingMad>(
+        "rolling robust z-score, median and MAD of the previous `window` points (causal)",
+        Learning::Unsupervised,
+        true,
+        vec![window_param()],
+    ))?;
+    registry.add(entry::<rolling::Ewma>(
+        "deviation from an exponentially weighted mean, in EW standard deviations (causal)",
+        Learning::Unsupervised,
+        true,
+        vec![ParamSpec::float(
+            "alpha",
+            0.05,
+            1e-6,
+            1.0,
+            "smoothing factor; warm-up is ceil(1/alpha) points",
+        )],
+    ))?;
+    registry.add(entry::<seasonal::SeasonalResidual>(
+        "robust seasonal-decomposition residual, the S-H-ESD statistic (Hochenbaum et al. 2017)",
+        Learning::Unsupervised,
+        false,
+        vec![ParamSpec::int_auto(
+            "period",
+            2,
+            MAX_WINDOW,
+            "seasonal period in points; auto = from the autocorrelation",
+        )],
+    ))?;
+    registry.add(entry::<spectral_residual::SpectralResidual>(
+        "spectral-residual saliency (Ren et al., KDD 2019)",
+        Learning::Unsupervised,
+        false,
+        vec![
+            ParamSpec::int(
+                "mag_window",
+                3,
+                1,
+                1000,
+                "frequencies averaged for the log-amplitude",
+            ),
+            ParamSpec::int(
+                "score_window",
+                40,
+                1,
+                100_000,
+                "points averaged for the saliency baseline",
+            ),
+            ParamSpec::int(
+                "extend",
+                5,
+                0,
+                1000,
+                "points predicted past the end before the transform",
+            ),
+        ],
+    ))?;
+    registry.add(entry::<matrix_profile::MatrixProfile>(
+        "matrix-profile discord: z-normalised distance to the nearest non-trivial match (STOMP/SCAMP)",
+        Learning::Unsupervised,
+        false,
+        vec![window_param()],
+    ))?;
+    registry.add(entry::<sub_pca::SubPca>(
+        "PCA reconstruction error of sliding windows (Sub-PCA, TSB-AD)",
+        Learning::SemiSupervised,
+        false,
+        vec![
+            window_param(),
+            ParamSpec::int_auto(
+                "n_components",
+                1,
+                MAX_WINDOW,
+                "principal components kept; auto = 90 % of the variance",
+            ),
+        ],
+    ))?;
+    Ok(())
+}
+
+/// Names of the kernels in this crate, in registration order.
+pub fn names() -> [&'static str; 7] {
+    [
+        rolling::RollingZScore::NAME,
+        rolling::RollingMad::NAME,
+        rolling::Ewma::NAME,
+        seasonal::SeasonalResidual::NAME,
+        spectral_residual::SpectralResidual::NAME,
+        matrix_profile::MatrixProfile::NAME,
+        sub_pca::SubPca::NAME,
+    ]
+}
