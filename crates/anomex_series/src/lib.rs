@@ -16,6 +16,22 @@ use anomex_core::{Learning, ParamSpec, Registry, Result};
 
 const MAX_WINDOW: i64 = 1_000_000;
 
+/// Rolling detectors compare a point with its recent past; a period-long window (the automatic
+/// rule) would put a whole cycle of the seasonal signal into the baseline, so they default to a
+/// fixed short window and accept `auto` on request.
+fn rolling_window_param() -> ParamSpec {
+    ParamSpec {
+        allow_auto: true,
+        ..ParamSpec::int(
+            "window",
+            50,
+            2,
+            MAX_WINDOW,
+            "points in the baseline window; auto = TSB-AD's autocorrelation rule",
+        )
+    }
+}
+
 fn window_param() -> ParamSpec {
     ParamSpec::int_auto(
         "window",
@@ -31,13 +47,13 @@ pub fn register(registry: &mut Registry) -> Result<()> {
         "rolling z-score against the previous `window` points (causal)",
         Learning::Unsupervised,
         true,
-        vec![window_param()],
+        vec![rolling_window_param()],
     ))?;
     registry.add(entry::<rolling::RollingMad>(
         "rolling robust z-score, median and MAD of the previous `window` points (causal)",
         Learning::Unsupervised,
         true,
-        vec![window_param()],
+        vec![rolling_window_param()],
     ))?;
     registry.add(entry::<rolling::Ewma>(
         "deviation from an exponentially weighted mean, in EW standard deviations (causal)",

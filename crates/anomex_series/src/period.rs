@@ -75,3 +75,86 @@ mod tests {
         assert_eq!(find_length(&alt), FALLBACK_WINDOW);
     }
 }
+
+/// The dominant seasonal period of `x`, or `None` when the series has no clear seasonality.
+///
+/// Unlike [`find_length`] (a window-length rule capped at lag 400), this looks at lags up to a
+/// third of the series and only at autocorrelation peaks that come after the first zero
+/// crossing: a genuine period must be preceded by the signal decorrelating from itself, which
+/// rules out the noise wiggles near lag 0 and in the trough of a long cycle. The highest such peak
+/// wins if its autocorrelation exceeds 0.1. The ACF is computed by FFT in O(n log n).
+pub fn dominant_period(x: &[f64]) -> Option<usize> {
+    let max_lag = x.len() / 3;
+    if max_lag < 4 {
+        return None;
+    }
+    let ac = acf_fft(x, max_lag);
+    if ac.iter().any(|v| !v.is_finite()) {
+        return None;
+    }
+    let first_neg = ac.iter().position(|&v| v < 0.0)?;
+    (first_neg.max(1)..ac.len() - 1)
+        .filter(|&k| ac[k] > ac[k - 1] && ac[k] >= ac[k + 1] && ac[k] > 0.1)
+        .fold(None, |best: Option<usize>, k| match best {
+            Some(b) if ac[b] >= ac[k] => Some(b),
+            _ => Some(k),
+        })
+}
+
+/// The biased sample ACF for lags `0..=max_lag` through a zero-padded FFT.
+pub fn acf_fft(x: &[f64], max_lag: usize) -> Vec<f64> {
+    use rustfft::num_complex::Complex;
+    let n = x.len();
+    let mean = x.iter().sum::<f64>() / n as f64;
+    let len = (2 * n).next_power_of_two();
+    let mut buf: Vec<Complex<f64>> = x
+        .iter()
+        .map(|v| Complex::new(v - mean, 0.0))
+        .chain(std::iter::repeat(Complex::new(0.0, 0.0)))
+        .take(len)
+        .collect();
+    let mut planner = rustfft::FftPlanner::<f64>::new();
+    planner.plan_fft_forward(len).process(&mut buf);
+    for c in &mut buf {
+        *c = Complex::new(c.norm_sqr(), 0.0);
+    }
+    planner.plan_fft_inverse(len).process(&mut buf);
+    let c0 = buf[0].re;
+    buf.iter()
+        .take(max_lag.min(n - 1) + 1)
+        .map(|c| c.re / c0)
+        .collect()
+}
+
+#[cfg(test)]
+mod dominant_tests {
+    use super::*;
+
+    #[test]
+    fn fft_acf_equals_direct_acf() {
+        let x: Vec<f64> = (0..300)
+            .map(|i| ((i * 7919) % 37) as f64 + (i as f64 * 0.1).sin())
+            .collect();
+        let a = acf(&x, 50);
+        let b = acf_fft(&x, 50);
+        for (p, q) in a.iter().zip(&b) {
+            assert!((p - q).abs() < 1e-10);
+        }
+    }
+
+    #[test]
+    fn finds_long_periods_and_rejects_noise() {
+        let mut s = 7u64;
+        let mut rnd = move || {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1);
+            (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        };
+        let x: Vec<f64> = (0..3000)
+            .map(|i| (2.0 * std::f64::consts::PI * i as f64 / 500.0).sin() + 0.2 * rnd())
+            .collect();
+        let p = dominant_period(&x).unwrap();
+        assert!((495..=505).contains(&p), "{p}");
+        let noise: Vec<f64> = (0..3000).map(|_| rnd()).collect();
+        assert_eq!(dominant_period(&noise), None);
+    }
+}

@@ -6,11 +6,12 @@
 //! (the moving form of S-H-ESD's piecewise median), seasonal = median of the detrended values at
 //! each phase of the period, residual = x − trend − seasonal. The score of a point is its robust
 //! z-score `|r − median(r)| / (1.4826 · MAD(r))`, the statistic S-H-ESD tests; the generalised
-//! ESD test itself is the `esd` threshold policy, this detector's default threshold. The period
-//! is found from the autocorrelation when `period=auto`. Batch only (the trend is centred).
+//! ESD test itself is the `esd` threshold policy, this detector's default threshold. With
+//! `period=auto` the period is [`dominant_period`] of the training series (125 points when the
+//! series shows no seasonality, where the seasonal term is then close to zero). Batch only (the trend is centred).
 //! Cost: O(n·p) for the moving median, O(n) otherwise.
 
-use crate::period::find_length;
+use crate::period::{dominant_period, FALLBACK_WINDOW};
 use anomex_core::channelwise::SeriesKernel;
 use anomex_core::stats::{median, median_mad};
 use anomex_core::{Error, Params, Result};
@@ -92,7 +93,10 @@ impl SeriesKernel for SeasonalResidual {
     }
     fn fit(&self, train: &[f64]) -> Result<SeasonalState> {
         Ok(SeasonalState {
-            period: self.period.unwrap_or_else(|| find_length(train)),
+            period: self
+                .period
+                .or_else(|| dominant_period(train))
+                .unwrap_or(FALLBACK_WINDOW),
         })
     }
     fn score(&self, st: &SeasonalState, x: &[f64]) -> Result<Vec<f64>> {

@@ -1,0 +1,313 @@
+//! The conformance test every registered detector must pass: finite scores, one per row,
+//! deterministic, streaming = batch where claimed, bad input rejected, model files round-trip,
+//! and an AUROC floor on a labelled synthetic series.
+
+use anomex::{model_file, registry, Entry, Frame};
+
+fn noise(seed: u64) -> impl FnMut() -> f64 {
+    let mut state = seed;
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+    }
+}
+
+/// A slow seasonal series with noise, three spikes and a 10-point level shift: anomalies that
+/// every detector family here is designed to find.
+fn labelled_series() -> (Vec<f64>, Vec<bool>) {
+    let n = 3000;
+    let mut rnd = noise(0x9E37_79B9_7F4A_7C15);
+    let mut x: Vec<f64> = (0..n)
+        .map(|i| (2.0 * std::f64::consts::PI * i as f64 / 500.0).sin() + 0.2 * rnd())
+        .collect();
+    let mut labels = vec![false; n];
+    for i in [700, 1200, 1900] {
+        x[i] += 1.5;
+        labels[i] = true;
+    }
+    for i in 2400..2410 {
+        x[i] += 1.0;
+        labels[i] = true;
+    }
+    (x, labels)
+}
+
+/// A fast seasonal series with one cycle flattened: a shape anomaly whose values stay inside
+/// the normal range, which point detectors cannot see but shape detectors must.
+fn shape_series() -> (Vec<f64>, Vec<bool>) {
+    let n = 3000;
+    let mut rnd = noise(0x2545_F491_4F6C_DD1D);
+    let mut x: Vec<f64> = (0..n)
+        .map(|i| (2.0 * std::f64::consts::PI * i as f64 / 50.0).sin() + 0.1 * rnd())
+        .collect();
+    let mut labels = vec![false; n];
+    for i in 2500..2550 {
+        x[i] = 0.1 * rnd();
+        labels[i] = true;
+    }
+    (x, labels)
+}
+
+fn auroc(scores: &[f64], labels: &[bool]) -> f64 {
+    let mut idx: Vec<usize> = (0..scores.len()).collect();
+    idx.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+    // mid-ranks for ties
+    let mut ranks = vec![0.0; scores.len()];
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && scores[idx[j + 1]] == scores[idx[i]] {
+            j += 1;
+        }
+        for k in i..=j {
+            ranks[idx[k]] = (i + j) as f64 / 2.0 + 1.0;
+        }
+        i = j + 1;
+    }
+    let pos = labels.iter().filter(|&&l| l).count() as f64;
+    let neg = labels.len() as f64 - pos;
+    let sum: f64 = (0..labels.len())
+        .filter(|&i| labels[i])
+        .map(|i| ranks[i])
+        .sum();
+    (sum - pos * (pos + 1.0) / 2.0) / (pos * neg)
+}
+
+fn each_entry(f: impl Fn(&Entry)) {
+    let reg = registry();
+    assert!(reg.entries().len() >= 7);
+    for e in reg.entries() {
+        f(e);
+    }
+}
+
+fn fit_score(e: &Entry, frame: &Frame) -> anomex::Scores {
+    let d = e.create::<&str>(&[]).unwrap();
+    d.fit(frame).unwrap().score(frame).unwrap()
+}
+
+#[test]
+fn scores_are_finite_aligned_and_deterministic() {
+    let (x, _) = labelled_series();
+    let frame = Frame::from_series(&x).unwrap();
+    each_entry(|e| {
+        let a = fit_score(e, &frame);
+        assert_eq!(a.combined.len(), x.len(), "{}", e.name);
+        assert!(a.combined.iter().all(|v| v.is_finite()), "{}", e.name);
+        let b = fit_score(e, &frame);
+        assert_eq!(a, b, "{} is not deterministic", e.name);
+    });
+}
+
+#[test]
+fn auroc_floor_on_a_labelled_series() {
+    let (x, labels) = labelled_series();
+    let frame = Frame::from_series(&x).unwrap();
+    each_entry(|e| {
+        let auc = auroc(&fit_score(e, &frame).combined, &labels);
+        eprintln!("{:>18}: AUROC {auc:.3}", e.name);
+        assert!(auc > 0.8, "{}: AUROC {auc:.3} below the 0.8 floor", e.name);
+    });
+}
+
+#[test]
+fn shape_detectors_find_a_flattened_cycle() {
+    let (x, labels) = shape_series();
+    let frame = Frame::from_series(&x).unwrap();
+    let reg = registry();
+    for name in ["shesd", "matrix_profile", "sub_pca"] {
+        let auc = auroc(&fit_score(reg.get(name).unwrap(), &frame).combined, &labels);
+        eprintln!("{name:>18}: shape AUROC {auc:.3}");
+        assert!(
+            auc > 0.8,
+            "{name}: shape AUROC {auc:.3} below the 0.8 floor"
+        );
+    }
+}
+
+#[test]
+fn streaming_equals_batch_where_claimed() {
+    let (x, _) = labelled_series();
+    let y: Vec<f64> = x.iter().map(|v| 2.0 * v + 1.0).rev().collect();
+    let frame = Frame::from_columns(&[x, y]).unwrap();
+    each_entry(|e| {
+        let fitted = e.create::<&str>(&[]).unwrap().fit(&frame).unwrap();
+        let stream = fitted.streaming();
+        assert_eq!(
+            stream.is_some(),
+            e.causal,
+            "{}: causal flag vs streaming()",
+            e.name
+        );
+        let Some(mut stream) = stream else { return };
+        let batch = fitted.score(&frame).unwrap().combined;
+        let mut emitted = 0;
+        for i in 0..frame.rows() {
+            let row = frame.row(i).to_vec();
+            if let Some(s) = stream.update(&row).unwrap() {
+                emitted += 1;
+                assert!(
+                    (s - batch[i]).abs() <= 1e-9 * batch[i].abs().max(1.0),
+                    "{} row {i}: stream {s} vs batch {}",
+                    e.name,
+                    batch[i]
+                );
+            }
+        }
+        assert!(
+            emitted > frame.rows() / 2,
+            "{}: only {emitted} streamed scores",
+            e.name
+        );
+    });
+}
+
+#[test]
+fn multivariate_scores_and_attribution() {
+    let (x, _) = labelled_series();
+    let mut quiet: Vec<f64> = x.iter().map(|v| v * 0.5).collect();
+    quiet[1200] -= 2.0; // undo the spike in channel 1
+    let frame = Frame::from_columns(&[x, quiet]).unwrap();
+    each_entry(|e| {
+        let fitted = e.create::<&str>(&[]).unwrap().fit(&frame).unwrap();
+        let s = fitted.score(&frame).unwrap();
+        assert_eq!(s.combined.len(), frame.rows());
+        let per = s.per_channel.as_ref().expect("per-channel scores");
+        assert_eq!(per.len(), 2, "{}", e.name);
+        let explain = fitted.explain().expect("channelwise detectors explain");
+        let a = explain.attribution(&frame, 1200).unwrap();
+        assert_eq!(a.len(), 2);
+        assert!(
+            a.iter().all(|v| *v >= 0.0 && v.is_finite()),
+            "{}: {a:?}",
+            e.name
+        );
+        assert!(explain.attribution(&frame, frame.rows()).is_err());
+    });
+}
+
+#[test]
+fn bad_input_is_rejected_with_a_message() {
+    let (x, _) = labelled_series();
+    let frame = Frame::from_series(&x).unwrap();
+    let two = Frame::from_columns(&[x.clone(), x.clone()]).unwrap();
+    let short = Frame::from_series(&[1.0, 2.0, 3.0]).unwrap();
+    each_entry(|e| {
+        // unknown parameter
+        let err = e.create(&["no_such_param=1"]).unwrap_err().to_string();
+        assert!(err.contains("no_such_param"), "{}: {err}", e.name);
+        // wrong number of columns at scoring time
+        let fitted = e.create::<&str>(&[]).unwrap().fit(&frame).unwrap();
+        let err = fitted.score(&two).unwrap_err().to_string();
+        assert!(err.contains("column"), "{}: {err}", e.name);
+        // a series far too short for the detector's window is an error, never a panic
+        let r = e
+            .create::<&str>(&[])
+            .unwrap()
+            .fit(&short)
+            .and_then(|f| f.score(&short));
+        if let Err(err) = r {
+            assert!(!err.to_string().is_empty());
+        }
+        // a window longer than the series is an error where the detector has a window
+        if e.params.iter().any(|p| p.name == "window") {
+            let d = e.create(&["window=5000"]).unwrap();
+            let r = d.fit(&frame).and_then(|f| f.score(&frame));
+            if !e.causal {
+                let err = r.unwrap_err().to_string();
+                assert!(
+                    err.contains("longer") || err.contains("short"),
+                    "{}: {err}",
+                    e.name
+                );
+            }
+        }
+    });
+}
+
+#[test]
+fn constant_series_gives_finite_scores_or_a_clear_error() {
+    let frame = Frame::from_series(&[7.0; 600]).unwrap();
+    each_entry(|e| {
+        match e
+            .create::<&str>(&[])
+            .unwrap()
+            .fit(&frame)
+            .and_then(|f| f.score(&frame))
+        {
+            Ok(s) => assert!(s.combined.iter().all(|v| v.is_finite()), "{}", e.name),
+            Err(err) => assert!(!err.to_string().is_empty(), "{}", e.name),
+        }
+    });
+}
+
+#[test]
+fn model_files_round_trip() {
+    let (x, _) = labelled_series();
+    let frame = Frame::from_columns(&[x.clone(), x.iter().map(|v| -v).collect()]).unwrap();
+    let reg = registry();
+    for e in reg.entries() {
+        let fitted = e.create::<&str>(&[]).unwrap().fit(&frame).unwrap();
+        let bytes = model_file::to_bytes(fitted.as_ref()).unwrap();
+        let loaded = model_file::from_bytes(&bytes, &reg).unwrap();
+        assert_eq!(loaded.name(), e.name);
+        assert_eq!(
+            loaded.score(&frame).unwrap(),
+            fitted.score(&frame).unwrap(),
+            "{}",
+            e.name
+        );
+    }
+}
+
+#[test]
+fn damaged_model_files_are_clear_errors() {
+    let reg = registry();
+    let frame = Frame::from_series(&labelled_series().0).unwrap();
+    let fitted = reg
+        .get("zscore")
+        .unwrap()
+        .create(&["window=10"])
+        .unwrap()
+        .fit(&frame)
+        .unwrap();
+    let good = model_file::to_bytes(fitted.as_ref()).unwrap();
+    let err = |b: &[u8]| model_file::from_bytes(b, &reg).unwrap_err().to_string();
+
+    assert!(err(&good[..10]).contains("truncated"));
+    assert!(err(&good[..good.len() - 3]).contains("truncated"));
+    let mut flipped = good.clone();
+    let last = flipped.len() - 2;
+    flipped[last] ^= 0x20;
+    assert!(err(&flipped).contains("checksum"));
+    let mut future = good.clone();
+    future[8] = 9;
+    assert!(err(&future).contains("newer"));
+    let mut magic = good.clone();
+    magic[0] = b'X';
+    assert!(err(&magic).contains("not an anomex model file"));
+    let mut extra = good.clone();
+    extra.push(0);
+    assert!(err(&extra).contains("unexpected bytes"));
+}
+
+#[test]
+fn registry_names_are_unique_and_documented() {
+    let reg = registry();
+    let mut names: Vec<_> = reg.entries().iter().map(|e| e.name).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), reg.entries().len());
+    assert!(reg.get(anomex::DEFAULT_DETECTOR).is_ok());
+    for e in reg.entries() {
+        assert!(!e.summary.is_empty());
+        assert!(e.params.iter().all(|p| !p.doc.is_empty()), "{}", e.name);
+    }
+    let err = reg.get("nope").unwrap_err().to_string();
+    assert!(
+        err.contains("unknown detector `nope`") && err.contains("zscore"),
+        "{err}"
+    );
+}
