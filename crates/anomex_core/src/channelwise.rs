@@ -133,10 +133,10 @@ impl Norm {
         let center = crate::stats::median(scores);
         let dev: Vec<f64> = scores.iter().map(|s| (s - center).abs()).collect();
         let mut scale = 1.4826 * crate::stats::median(&dev);
-        if !(scale > 1e-12) {
+        if scale.is_nan() || scale <= 1e-12 {
             scale = crate::stats::std_dev(scores);
         }
-        if !(scale > 1e-12) {
+        if scale.is_nan() || scale <= 1e-12 {
             scale = 1.0;
         }
         Norm { center, scale }

@@ -1,1 +1,91 @@
-//! placeholder
+//! Reading user data into a [`Frame`] and writing scores out.
+//!
+//! * [`csv`]: header detection, time / value / label column selection, a line-and-column
+//!   message for every bad cell, explicit fill policies for missing values; read in one
+//!   streaming pass (the text is never held twice).
+//! * [`npy`]: `.npy` (1-D series or 2-D rows × columns) and `.npz` archives.
+//! * [`parquet`]: numeric columns of a Parquet file, with an optional time and label column.
+//! * [`output`]: one row per input row, `index, timestamp?, score, label`, as CSV, JSON or
+//!   Parquet.
+
+pub mod csv;
+mod fill;
+pub mod npy;
+pub mod output;
+pub mod parquet;
+
+pub use fill::Fill;
+
+use anomex_core::{Error, Frame, Result};
+use std::path::Path;
+
+/// Which columns to use; names, or zero-based indices written as numbers.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// The timestamp column; `None` = detect a column named like a time, or a leading text column.
+    pub time_col: Option<String>,
+    /// Value columns; `None` = every numeric column except the time and label columns.
+    pub columns: Option<Vec<String>>,
+    /// A column of ground-truth labels (non-zero = anomalous).
+    pub label_col: Option<String>,
+    /// Whether the first row is a header; `None` = detect.
+    pub header: Option<bool>,
+    /// What to do with missing or non-finite values.
+    pub fill: Fill,
+}
+
+/// A loaded data set: the frame and, when a label column was given, its labels.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    pub frame: Frame,
+    pub labels: Option<Vec<bool>>,
+}
+
+/// Reads a file by its extension: `.csv`/`.tsv`/`.txt`, `.npy`, `.npz`, `.parquet`/`.pq`.
+pub fn read(path: &Path, selection: &Selection) -> Result<Dataset> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    match ext.as_str() {
+        "npy" => npy::read_npy(path, selection),
+        "npz" => npy::read_npz(path, selection),
+        "parquet" | "pq" => parquet::read(path, selection),
+        "tsv" => csv::read(path, selection, b'\t'),
+        _ => csv::read(path, selection, b','),
+    }
+}
+
+pub(crate) fn io_error(path: &Path, source: std::io::Error) -> Error {
+    Error::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Resolves a column reference (a name, or a zero-based index) against `names`.
+pub(crate) fn find_column(names: &[String], wanted: &str, what: &str) -> Result<usize> {
+    if let Some(i) = names.iter().position(|n| n == wanted) {
+        return Ok(i);
+    }
+    if let Ok(i) = wanted.parse::<usize>() {
+        if i < names.len() {
+            return Ok(i);
+        }
+    }
+    Err(Error::input(format!(
+        "{what} `{wanted}` not found; columns are: {}",
+        names.join(", ")
+    )))
+}
+
+/// Parses a label cell: numbers (non-zero = anomalous) or true/false.
+pub(crate) fn parse_label(cell: &str) -> Option<bool> {
+    let c = cell.trim();
+    match c.to_ascii_lowercase().as_str() {
+        "true" | "yes" | "anomaly" => Some(true),
+        "false" | "no" | "normal" | "" => Some(false),
+        _ => c.parse::<f64>().ok().map(|v| v != 0.0),
+    }
+}

@@ -110,7 +110,7 @@ impl SeriesKernel for SeasonalResidual {
         let r = residual(x, st.period);
         let (m, mad) = median_mad(&r);
         let mut scale = 1.4826 * mad;
-        if !(scale > 1e-12) {
+        if scale.is_nan() || scale <= 1e-12 {
             scale = anomex_core::stats::std_dev(&r).max(1e-12);
         }
         Ok(r.iter().map(|v| (v - m).abs() / scale).collect())
@@ -128,10 +128,10 @@ mod tests {
             .collect();
         let h = 4;
         let got = moving_median(&x, h);
-        for i in 0..x.len() {
+        for (i, g) in got.iter().enumerate() {
             let lo = i.saturating_sub(h).min(x.len() - (2 * h + 1));
             let hi = lo + 2 * h + 1;
-            assert_eq!(got[i], median(&x[lo..hi]), "i={i}");
+            assert_eq!(*g, median(&x[lo..hi]), "i={i}");
         }
     }
 

@@ -1,0 +1,233 @@
+//! CSV / TSV input.
+
+use crate::{find_column, io_error, parse_label, Dataset, Selection};
+use anomex_core::{Error, Frame, Result};
+use std::path::Path;
+
+const TIME_NAMES: &[&str] = &["timestamp", "time", "date", "datetime", "ts"];
+
+fn is_number(cell: &str) -> bool {
+    cell.trim().parse::<f64>().is_ok()
+}
+
+/// Reads a delimited text file in one pass (see [`Selection`] for the column rules).
+pub fn read(path: &Path, sel: &Selection, delimiter: u8) -> Result<Dataset> {
+    let file = std::fs::File::open(path).map_err(|e| io_error(path, e))?;
+    read_from(file, sel, delimiter, &path.display().to_string())
+}
+
+/// Reads delimited text from any reader; `source` names it in messages.
+pub fn read_from<R: std::io::Read>(
+    input: R,
+    sel: &Selection,
+    delimiter: u8,
+    source: &str,
+) -> Result<Dataset> {
+    let mut reader = ::csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(false)
+        .trim(::csv::Trim::All)
+        .from_reader(input);
+    let mut records = reader.records();
+    let csv_err = |e: ::csv::Error| match e.kind() {
+        ::csv::ErrorKind::UnequalLengths {
+            pos,
+            expected_len,
+            len,
+        } => Error::input(format!(
+            "{source}: line {} has {len} fields, expected {expected_len} (ragged rows)",
+            pos.as_ref().map_or(0, |p| p.line())
+        )),
+        _ => Error::input(format!("{source}: {e}")),
+    };
+    let first = match records.next() {
+        None => return Err(Error::input(format!("{source}: the file is empty"))),
+        Some(r) => r.map_err(csv_err)?,
+    };
+    let second = records.next().transpose().map_err(csv_err)?;
+
+    let header = sel.header.unwrap_or_else(|| match &second {
+        Some(s) => first
+            .iter()
+            .zip(s.iter())
+            .any(|(a, b)| !is_number(a) && !a.is_empty() && is_number(b)),
+        None => first.iter().all(|c| !is_number(c)),
+    });
+    let names: Vec<String> = if header {
+        first.iter().map(str::to_string).collect()
+    } else {
+        (0..first.len()).map(|j| format!("c{j}")).collect()
+    };
+    let sample = if header {
+        second.as_ref()
+    } else {
+        Some(&first)
+    };
+    let Some(sample) = sample else {
+        return Err(Error::input(format!(
+            "{source}: the file has a header but no data rows"
+        )));
+    };
+
+    let time_idx = match &sel.time_col {
+        Some(t) => Some(find_column(&names, t, "time column")?),
+        None => names
+            .iter()
+            .position(|n| TIME_NAMES.contains(&n.to_ascii_lowercase().as_str()))
+            .or_else(|| (!is_number(&sample[0]) && names.len() > 1).then_some(0)),
+    };
+    let label_idx = sel
+        .label_col
+        .as_ref()
+        .map(|l| find_column(&names, l, "label column"))
+        .transpose()?;
+    let value_idx: Vec<usize> = match &sel.columns {
+        Some(cols) => cols
+            .iter()
+            .map(|c| find_column(&names, c, "column"))
+            .collect::<Result<_>>()?,
+        None => (0..names.len())
+            .filter(|&j| Some(j) != time_idx && Some(j) != label_idx)
+            .collect(),
+    };
+    if value_idx.is_empty() {
+        return Err(Error::input(format!("{source}: no value column to score")));
+    }
+
+    let mut columns: Vec<Vec<f64>> = vec![Vec::new(); value_idx.len()];
+    let mut timestamps = time_idx.map(|_| Vec::new());
+    let mut labels = label_idx.map(|_| Vec::new());
+    let mut lines: Vec<u64> = Vec::new();
+    let mut push = |rec: &::csv::StringRecord| -> Result<()> {
+        let line = rec.position().map_or(0, |p| p.line());
+        for (k, &j) in value_idx.iter().enumerate() {
+            let cell = &rec[j];
+            let v = if cell.is_empty() {
+                f64::NAN
+            } else {
+                cell.parse::<f64>().map_err(|_| {
+                    Error::input(format!(
+                        "{source}: line {line}, column `{}`: `{cell}` is not a number",
+                        names[j]
+                    ))
+                })?
+            };
+            columns[k].push(v);
+        }
+        if let (Some(ts), Some(j)) = (timestamps.as_mut(), time_idx) {
+            ts.push(rec[j].to_string());
+        }
+        if let (Some(ls), Some(j)) = (labels.as_mut(), label_idx) {
+            ls.push(parse_label(&rec[j]).ok_or_else(|| {
+                Error::input(format!(
+                    "{source}: line {line}, label column `{}`: `{}` is not a label",
+                    names[j], &rec[j]
+                ))
+            })?);
+        }
+        lines.push(line);
+        Ok(())
+    };
+    if !header {
+        push(&first)?;
+    }
+    if let Some(s) = &second {
+        push(s)?;
+    }
+    for rec in records {
+        push(&rec.map_err(csv_err)?)?;
+    }
+
+    let col_names: Vec<String> = value_idx.iter().map(|&j| names[j].clone()).collect();
+    for (col, name) in columns.iter_mut().zip(&col_names) {
+        sel.fill
+            .apply(col, name, |i| format!("{source}: line {}", lines[i]))?;
+    }
+    let mut frame = Frame::from_named_columns(&columns, col_names)
+        .map_err(|e| Error::input(format!("{source}: {e}")))?;
+    if let Some(ts) = timestamps {
+        frame = frame.with_timestamps(ts)?;
+    }
+    Ok(Dataset { frame, labels })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Fill;
+
+    fn load(text: &str, sel: &Selection) -> Result<Dataset> {
+        read_from(text.as_bytes(), sel, b',', "test.csv")
+    }
+
+    #[test]
+    fn nab_layout() {
+        let d = load(
+            "timestamp,value\n2013-12-02 21:15:00,73.9\n2013-12-02 21:20:00,74.9\n",
+            &Selection::default(),
+        )
+        .unwrap();
+        assert_eq!(d.frame.rows(), 2);
+        assert_eq!(d.frame.column_names(), ["value"]);
+        assert_eq!(d.frame.timestamps().unwrap()[1], "2013-12-02 21:20:00");
+    }
+
+    #[test]
+    fn headerless_and_selected_columns() {
+        let d = load("1,2,0\n3,4,1\n5,6,0\n", &Selection::default()).unwrap();
+        assert_eq!(d.frame.cols(), 3);
+        assert!(d.frame.timestamps().is_none());
+        let sel = Selection {
+            columns: Some(vec!["c1".into()]),
+            label_col: Some("2".into()),
+            ..Default::default()
+        };
+        let d = load("1,2,0\n3,4,1\n5,6,0\n", &sel).unwrap();
+        assert_eq!(d.frame.column_vec(0), vec![2.0, 4.0, 6.0]);
+        assert_eq!(d.labels.unwrap(), vec![false, true, false]);
+    }
+
+    #[test]
+    fn errors_name_line_and_column() {
+        let sel = Selection::default();
+        let err = load("t,a,b\n1,2,3\n2,x,4\n", &sel).unwrap_err().to_string();
+        assert!(
+            err.contains("line 3") && err.contains("column `a`") && err.contains("`x`"),
+            "{err}"
+        );
+        let err = load("a,b\n1,2\n3\n", &sel).unwrap_err().to_string();
+        assert!(err.contains("line 3") && err.contains("ragged"), "{err}");
+        let err = load("", &sel).unwrap_err().to_string();
+        assert!(err.contains("empty"), "{err}");
+        let err = load("a,b\n", &sel).unwrap_err().to_string();
+        assert!(err.contains("no data rows"), "{err}");
+        let err = load("a,b\n1,\n2,3\n", &sel).unwrap_err().to_string();
+        assert!(err.contains("line 2") && err.contains("--fill"), "{err}");
+        let err = load("a,b\n1,NaN\n2,3\n", &sel).unwrap_err().to_string();
+        assert!(
+            err.contains("line 2") && err.contains("column `b`"),
+            "{err}"
+        );
+        let err = load(
+            "a,b\n1,2\n",
+            &Selection {
+                time_col: Some("zz".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("`zz` not found"), "{err}");
+    }
+
+    #[test]
+    fn fill_policy_applies() {
+        let sel = Selection {
+            fill: Fill::Linear,
+            ..Default::default()
+        };
+        let d = load("a,b\n1,1\n,2\n3,3\n", &sel).unwrap();
+        assert_eq!(d.frame.column_vec(0), vec![1.0, 2.0, 3.0]);
+    }
+}

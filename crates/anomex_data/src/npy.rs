@@ -1,0 +1,178 @@
+//! `.npy` and `.npz` input (numpy's formats), through ndarray-npy.
+
+use crate::{io_error, Dataset, Selection};
+use anomex_core::{Error, Frame, Result};
+use ndarray::{Array1, Array2, Ix1, Ix2};
+use ndarray_npy::{NpzReader, ReadNpyExt};
+use std::path::Path;
+
+fn frame_from_2d(a: Array2<f64>, sel: &Selection, source: &str) -> Result<Frame> {
+    let names: Vec<String> = (0..a.ncols()).map(|j| format!("c{j}")).collect();
+    let picked: Vec<usize> = match &sel.columns {
+        Some(cols) => cols
+            .iter()
+            .map(|c| crate::find_column(&names, c, "column"))
+            .collect::<Result<_>>()?,
+        None => (0..a.ncols()).collect(),
+    };
+    let mut columns: Vec<Vec<f64>> = picked.iter().map(|&j| a.column(j).to_vec()).collect();
+    let col_names: Vec<String> = picked.iter().map(|&j| names[j].clone()).collect();
+    for (c, n) in columns.iter_mut().zip(&col_names) {
+        sel.fill.apply(c, n, |i| format!("{source}: row {i}"))?;
+    }
+    Frame::from_named_columns(&columns, col_names)
+        .map_err(|e| Error::input(format!("{source}: {e}")))
+}
+
+/// Reads a 1-D or 2-D array of float64, float32 or int64 from a `.npy` file.
+pub fn read_npy(path: &Path, sel: &Selection) -> Result<Dataset> {
+    let source = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| io_error(path, e))?;
+    let a = array_from_npy(&bytes, &source)?;
+    Ok(Dataset {
+        frame: frame_from_2d(a, sel, &source)?,
+        labels: None,
+    })
+}
+
+fn array_from_npy(bytes: &[u8], source: &str) -> Result<Array2<f64>> {
+    macro_rules! try_type {
+        ($t:ty) => {
+            if let Ok(a) = Array2::<$t>::read_npy(bytes) {
+                return Ok(a.mapv(|v| v as f64));
+            }
+            if let Ok(a) = Array1::<$t>::read_npy(bytes) {
+                let n = a.len();
+                return a
+                    .mapv(|v| v as f64)
+                    .into_shape_with_order((n, 1))
+                    .map_err(|e| Error::input(e.to_string()));
+            }
+        };
+    }
+    try_type!(f64);
+    try_type!(f32);
+    try_type!(i64);
+    try_type!(i32);
+    Err(Error::input(format!(
+        "{source}: not a 1-D or 2-D numpy array of float64, float32, int64 or int32"
+    )))
+}
+
+/// Reads an `.npz` archive: the data from `X` (or `x`, `data`, or the only array), labels from
+/// `y` (or `labels`) when present.
+pub fn read_npz(path: &Path, sel: &Selection) -> Result<Dataset> {
+    let source = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|e| io_error(path, e))?;
+    let mut npz = NpzReader::new(file).map_err(|e| Error::input(format!("{source}: {e}")))?;
+    let names = npz
+        .names()
+        .map_err(|e| Error::input(format!("{source}: {e}")))?;
+    let strip = |n: &str| n.trim_end_matches(".npy").to_string();
+    let pick = |wanted: &[&str]| {
+        names
+            .iter()
+            .find(|n| wanted.contains(&strip(n).as_str()))
+            .cloned()
+    };
+    let data_name = match pick(&["X", "x", "data"]) {
+        Some(n) => n,
+        None if names.len() == 1 => names[0].clone(),
+        None => {
+            return Err(Error::input(format!(
+                "{source}: no array named X, x or data; arrays: {}",
+                names
+                    .iter()
+                    .map(|n| strip(n))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )))
+        }
+    };
+    let a: Array2<f64> = if let Ok(a) = npz.by_name::<ndarray::OwnedRepr<f64>, Ix2>(&data_name) {
+        a
+    } else if let Ok(a) = npz.by_name::<ndarray::OwnedRepr<f32>, Ix2>(&data_name) {
+        a.mapv(f64::from)
+    } else if let Ok(a) = npz.by_name::<ndarray::OwnedRepr<f64>, Ix1>(&data_name) {
+        let n = a.len();
+        a.into_shape_with_order((n, 1))
+            .map_err(|e| Error::input(e.to_string()))?
+    } else {
+        return Err(Error::input(format!(
+            "{source}: array `{}` is not a 1-D or 2-D float array",
+            strip(&data_name)
+        )));
+    };
+    let labels = match pick(&["y", "labels", "label"]) {
+        None => None,
+        Some(n) => {
+            let y: Vec<f64> = if let Ok(y) = npz.by_name::<ndarray::OwnedRepr<f64>, Ix1>(&n) {
+                y.to_vec()
+            } else if let Ok(y) = npz.by_name::<ndarray::OwnedRepr<i64>, Ix1>(&n) {
+                y.iter().map(|&v| v as f64).collect()
+            } else if let Ok(y) = npz.by_name::<ndarray::OwnedRepr<u8>, Ix1>(&n) {
+                y.iter().map(|&v| f64::from(v)).collect()
+            } else if let Ok(y) = npz.by_name::<ndarray::OwnedRepr<i8>, Ix1>(&n) {
+                y.iter().map(|&v| f64::from(v)).collect()
+            } else {
+                return Err(Error::input(format!(
+                    "{source}: labels `{}` are not a 1-D numeric array",
+                    strip(&n)
+                )));
+            };
+            if y.len() != a.nrows() {
+                return Err(Error::input(format!(
+                    "{source}: {} labels for {} rows",
+                    y.len(),
+                    a.nrows()
+                )));
+            }
+            Some(y.iter().map(|&v| v != 0.0).collect())
+        }
+    };
+    Ok(Dataset {
+        frame: frame_from_2d(a, sel, &source)?,
+        labels,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+    use ndarray_npy::{NpzWriter, WriteNpyExt};
+
+    #[test]
+    fn npy_1d_and_2d() {
+        let dir = tempfile::tempdir().unwrap();
+        let p1 = dir.path().join("a.npy");
+        array![1.0f64, 2.0, 3.0]
+            .write_npy(std::fs::File::create(&p1).unwrap())
+            .unwrap();
+        let d = read_npy(&p1, &Selection::default()).unwrap();
+        assert_eq!(d.frame.column_vec(0), vec![1.0, 2.0, 3.0]);
+        let p2 = dir.path().join("b.npy");
+        array![[1.0f32, 2.0], [3.0, 4.0]]
+            .write_npy(std::fs::File::create(&p2).unwrap())
+            .unwrap();
+        let d = read_npy(&p2, &Selection::default()).unwrap();
+        assert_eq!(d.frame.cols(), 2);
+        assert_eq!(d.frame.column_vec(1), vec![2.0, 4.0]);
+        std::fs::write(dir.path().join("bad.npy"), b"not numpy").unwrap();
+        assert!(read_npy(&dir.path().join("bad.npy"), &Selection::default()).is_err());
+    }
+
+    #[test]
+    fn npz_with_labels() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("d.npz");
+        let mut w = NpzWriter::new(std::fs::File::create(&p).unwrap());
+        w.add_array("X", &array![[1.0f64, 2.0], [3.0, 4.0], [5.0, 6.0]])
+            .unwrap();
+        w.add_array("y", &array![0i64, 1, 0]).unwrap();
+        w.finish().unwrap();
+        let d = read_npz(&p, &Selection::default()).unwrap();
+        assert_eq!(d.frame.rows(), 3);
+        assert_eq!(d.labels.unwrap(), vec![false, true, false]);
+    }
+}
