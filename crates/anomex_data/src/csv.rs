@@ -16,6 +16,55 @@ pub fn read(path: &Path, sel: &Selection, delimiter: u8) -> Result<Dataset> {
     read_from(file, sel, delimiter, &path.display().to_string())
 }
 
+/// Keeps blank lines in the middle of the text as records with one empty field.
+///
+/// The csv parser skips blank lines, which in a one-column file would silently drop missing
+/// values (and shift every later row). This adapter turns each blank line that is followed by more
+/// data into `""` (an empty field) so it becomes a missing value, or a ragged-row error in a file
+/// of several columns; blank lines at the end of the file are dropped. Line numbers are kept, and
+/// CRLF line endings are normalised to LF.
+struct BlankLines<R> {
+    inner: R,
+    out: Vec<u8>,
+    pos: usize,
+    /// Blank lines seen since the last line with content.
+    pending: usize,
+    seen_content: bool,
+}
+
+impl<R: std::io::BufRead> std::io::Read for BlankLines<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos == self.out.len() {
+            self.out.clear();
+            self.pos = 0;
+            let mut line = Vec::new();
+            if self.inner.read_until(b'\n', &mut line)? == 0 {
+                return Ok(0);
+            }
+            if line.iter().all(|b| matches!(b, b'\n' | b'\r')) {
+                if self.seen_content {
+                    self.pending += 1;
+                }
+                continue;
+            }
+            for _ in 0..std::mem::take(&mut self.pending) {
+                self.out.extend_from_slice(b"\"\"\n");
+            }
+            // CRLF becomes LF: the parser would otherwise report each record on the line before
+            if line.ends_with(b"\r\n") {
+                line.truncate(line.len() - 2);
+                line.push(b'\n');
+            }
+            self.out.extend_from_slice(&line);
+            self.seen_content = true;
+        }
+        let n = buf.len().min(self.out.len() - self.pos);
+        buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
 /// Reads delimited text from any reader; `source` names it in messages.
 pub fn read_from<R: std::io::Read>(
     input: R,
@@ -23,6 +72,13 @@ pub fn read_from<R: std::io::Read>(
     delimiter: u8,
     source: &str,
 ) -> Result<Dataset> {
+    let input = BlankLines {
+        inner: std::io::BufReader::with_capacity(1 << 16, input),
+        out: Vec::new(),
+        pos: 0,
+        pending: 0,
+        seen_content: false,
+    };
     let mut reader = ::csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(false)
@@ -229,5 +285,17 @@ mod tests {
         };
         let d = load("a,b\n1,1\n,2\n3,3\n", &sel).unwrap();
         assert_eq!(d.frame.column_vec(0), vec![1.0, 2.0, 3.0]);
+        // a blank line in a one-column file is a missing value, not a skipped row
+        let d = load("a\n1\n\n3\n\n\n", &sel).unwrap();
+        assert_eq!(d.frame.column_vec(0), vec![1.0, 2.0, 3.0]);
+        for text in ["a\n1\n\n3\n", "a\r\n1\r\n\r\n3\r\n"] {
+            let err = load(text, &Selection::default()).unwrap_err().to_string();
+            assert!(err.contains("line 3"), "{text:?}: {err}");
+        }
+        // in a file of several columns it is a ragged row
+        let err = load("a,b\n1,2\n\n3,4\n", &Selection::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 3") && err.contains("ragged"), "{err}");
     }
 }

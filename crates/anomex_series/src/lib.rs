@@ -124,6 +124,12 @@ pub fn register(registry: &mut Registry) -> Result<()> {
                 MAX_WINDOW,
                 "principal components kept; auto = 90 % of the variance",
             ),
+            ParamSpec::choice(
+                "score",
+                "reconstruction",
+                &["reconstruction", "tsb_ad"],
+                "window score: reconstruction error, or TSB-AD's weighted axis distance",
+            ),
         ],
     ))?;
     Ok(())

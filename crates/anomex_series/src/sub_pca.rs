@@ -9,9 +9,19 @@
 //! Paparrizos, "The Elephant in the Room: Towards A Reliable Time-Series Anomaly Detection
 //! Benchmark", NeurIPS 2024 Datasets & Benchmarks).
 //!
-//! With `n_components=auto` the smallest number of components explaining 90 % of the variance is
-//! kept (at most `window − 1`). Cost: O(n·w²) to fit, O(n·w·k) to score, O(w²) memory plus
-//! one block of windows.
+//! Two window scores are offered (`score=`):
+//!
+//! * `reconstruction` (default): the squared distance from the subspace of the first
+//!   `n_components` components; with `n_components=auto` the smallest number explaining 90 % of
+//!   the variance is kept (at most `window − 1`). It sees changes of *shape*.
+//! * `tsb_ad`: the score of TSB-AD's `PCA` model (adapted from PyOD's `PCA` with its defaults:
+//!   all components, `weighted=True`): `Σ_j ‖z − v_j‖ / r_j`, the Euclidean distance between the
+//!   standardised window `z` and each unit principal axis `v_j`, divided by that axis's explained
+//!   variance ratio `r_j`. Because the minor axes dominate the sum it behaves like a scaled norm of
+//!   `z`, so it also sees changes of *level*. Axes with a ratio below 1e-12 (degenerate, e.g. a
+//!   constant series) are skipped where PyOD would divide by zero.
+//!
+//! Cost: O(n·w²) to fit, O(n·w·k) to score, O(w²) memory plus one block of windows.
 
 use crate::period::find_length;
 use anomex_core::channelwise::SeriesKernel;
@@ -29,6 +39,7 @@ const ROWS_PER_BLOCK: usize = 4096;
 pub struct SubPca {
     window: Option<usize>,
     n_components: Option<usize>,
+    tsb_ad: bool,
 }
 
 /// Learned state: scaler and principal axes (`components[c]` has `window` entries).
@@ -39,6 +50,8 @@ pub struct SubPcaState {
     pub scale: Vec<f64>,
     pub components: Vec<Vec<f64>>,
     pub explained_variance: Vec<f64>,
+    /// Explained-variance ratio of each kept component.
+    pub ratio: Vec<f64>,
 }
 
 fn standardised_block(x: &[f64], start: usize, rows: usize, st: &SubPcaState) -> Mat<f64> {
@@ -55,6 +68,7 @@ impl SeriesKernel for SubPca {
         Ok(SubPca {
             window: p.usize_or_auto("window")?,
             n_components: p.usize_or_auto("n_components")?,
+            tsb_ad: p.text("score")? == "tsb_ad",
         })
     }
 
@@ -92,6 +106,7 @@ impl SeriesKernel for SubPca {
             scale,
             components: Vec::new(),
             explained_variance: Vec::new(),
+            ratio: Vec::new(),
         };
         let mut cov = Mat::<f64>::zeros(w, w);
         for start in (0..n_win).step_by(ROWS_PER_BLOCK) {
@@ -108,6 +123,7 @@ impl SeriesKernel for SubPca {
         // eigenvalues come in non-decreasing order: walk from the largest
         let order: Vec<usize> = (0..w).rev().collect();
         let k = match self.n_components {
+            _ if self.tsb_ad => w,
             Some(k) => k,
             None => {
                 let mut acc = 0.0;
@@ -128,6 +144,11 @@ impl SeriesKernel for SubPca {
             .map(|&i| (0..w).map(|r| u[(r, i)]).collect())
             .collect();
         st.explained_variance = order[..k].iter().map(|&i| values[i]).collect();
+        st.ratio = st
+            .explained_variance
+            .iter()
+            .map(|v| if total > 0.0 { v / total } else { 0.0 })
+            .collect();
         Ok(st)
     }
 
@@ -143,6 +164,19 @@ impl SeriesKernel for SubPca {
                     .map(|c| (x[i + c] - st.mean[c]) / st.scale[c])
                     .collect();
                 let norm2: f64 = z.iter().map(|v| v * v).sum();
+                if self.tsb_ad {
+                    // ‖z − v‖² = ‖z‖² − 2 z·v + 1 for a unit axis v
+                    return st
+                        .components
+                        .iter()
+                        .zip(&st.ratio)
+                        .filter(|(_, &r)| r > 1e-12)
+                        .map(|(comp, r)| {
+                            let p: f64 = comp.iter().zip(&z).map(|(a, b)| a * b).sum();
+                            (norm2 - 2.0 * p + 1.0).max(0.0).sqrt() / r
+                        })
+                        .sum();
+                }
                 let proj2: f64 = st
                     .components
                     .iter()
@@ -173,6 +207,7 @@ mod tests {
         let k = SubPca {
             window: None,
             n_components: None,
+            tsb_ad: false,
         };
         let st = k.fit(&x).unwrap();
         assert_eq!(st.window, 40);
@@ -188,6 +223,7 @@ mod tests {
         let k = SubPca {
             window: Some(10),
             n_components: Some(3),
+            tsb_ad: false,
         };
         let st = k.fit(&x).unwrap();
         for a in &st.components {

@@ -1,0 +1,414 @@
+//! The subcommands.
+
+use crate::{example, DetectArgs, FitArgs, InputArgs, OutputArgs, ScoreArgs};
+use anomex::{model_file, spans, FittedDetector, Frame, Scores};
+use anomex_data::{output::ScoreTable, Dataset, Fill, Selection};
+use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const SPANS_PRINTED: usize = 30;
+
+/// A spinner on stderr; indicatif hides it when stderr is not a terminal.
+struct Progress(ProgressBar);
+
+impl Progress {
+    fn new() -> Self {
+        let bar = ProgressBar::new_spinner();
+        if let Ok(style) = ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}") {
+            bar.set_style(style);
+        }
+        bar.enable_steady_tick(Duration::from_millis(120));
+        Progress(bar)
+    }
+    fn step(&self, msg: impl Into<String>) {
+        self.0.set_message(msg.into());
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
+    }
+}
+
+fn selection(input: &InputArgs) -> Result<Selection> {
+    Ok(Selection {
+        time_col: input.time_col.clone(),
+        columns: input.columns.clone(),
+        label_col: input.label_col.clone(),
+        header: match (input.header, input.no_header) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        },
+        fill: input.fill.parse::<Fill>()?,
+    })
+}
+
+fn load(path: &Path, input: &InputArgs) -> Result<Dataset> {
+    if !path.exists() {
+        bail!("input file {} does not exist", path.display());
+    }
+    Ok(anomex_data::read(path, &selection(input)?)?)
+}
+
+fn train_slice(frame: &Frame, train_rows: Option<usize>) -> Result<Frame> {
+    match train_rows {
+        None => Ok(frame.clone()),
+        Some(0) => bail!("--train-rows must be at least 1"),
+        Some(n) if n > frame.rows() => bail!(
+            "--train-rows {n} is more than the {} rows of the data",
+            frame.rows()
+        ),
+        Some(n) => Ok(frame.slice_rows(0, n)?),
+    }
+}
+
+pub fn detect(a: DetectArgs) -> Result<()> {
+    let progress = Progress::new();
+    progress.step("reading the data");
+    let (dataset, source, example_truth) = if a.example {
+        let d = anomex_data::csv::read_from(
+            example::CSV.as_bytes(),
+            &selection(&a.input)?,
+            b',',
+            example::NAME,
+        )?;
+        let truth = d.frame.timestamps().map(example::truth).transpose()?;
+        (d, example::NAME.to_string(), truth)
+    } else {
+        let path = a.file.clone().context("no input file given")?;
+        (load(&path, &a.input)?, path.display().to_string(), None)
+    };
+    let registry = anomex::registry();
+    let entry = registry.get(&a.detector)?;
+    let detector = entry.create(&a.params)?;
+    let frame = &dataset.frame;
+    let train = train_slice(frame, a.train_rows)?;
+    progress.step(format!("fitting {} on {} rows", entry.name, train.rows()));
+    let fitted = detector.fit(&train)?;
+    progress.step(format!("scoring {} rows", frame.rows()));
+    let scores = fitted.score(frame)?;
+    let mut out = a.out.clone();
+    if a.example && out.report.is_none() {
+        out.report = Some(PathBuf::from("report.html"));
+    }
+    let truth = dataset.labels.clone().or(example_truth);
+    finish(
+        &progress,
+        &source,
+        frame,
+        truth.as_deref(),
+        fitted.as_ref(),
+        &scores,
+        a.train_rows,
+        &out,
+    )
+}
+
+pub fn fit(a: FitArgs) -> Result<()> {
+    let dataset = load(&a.file, &a.input)?;
+    let registry = anomex::registry();
+    let detector = registry.get(&a.detector)?.create(&a.params)?;
+    let train = train_slice(&dataset.frame, a.train_rows)?;
+    let fitted = {
+        let progress = Progress::new();
+        progress.step(format!("fitting {} on {} rows", a.detector, train.rows()));
+        detector.fit(&train)?
+    };
+    model_file::save(fitted.as_ref(), &a.save)?;
+    println!(
+        "saved {} fitted on {} rows × {} columns to {}",
+        a.detector,
+        train.rows(),
+        train.cols(),
+        a.save.display()
+    );
+    Ok(())
+}
+
+pub fn score(a: ScoreArgs) -> Result<()> {
+    let registry = anomex::registry();
+    let fitted = model_file::load(&a.model, &registry)
+        .with_context(|| format!("loading {}", a.model.display()))?;
+    let dataset = load(&a.file, &a.input)?;
+    let progress = Progress::new();
+    progress.step(format!("scoring {} rows", dataset.frame.rows()));
+    let scores = fitted.score(&dataset.frame)?;
+    finish(
+        &progress,
+        &a.file.display().to_string(),
+        &dataset.frame,
+        dataset.labels.as_deref(),
+        fitted.as_ref(),
+        &scores,
+        a.train_rows,
+        &a.out,
+    )
+}
+
+#[derive(Serialize)]
+struct SpanOut {
+    start: usize,
+    end: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    start_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    end_time: Option<String>,
+    points: usize,
+    peak_score: f64,
+}
+
+#[derive(Serialize)]
+struct Summary<'a> {
+    source: &'a str,
+    detector: &'a str,
+    params: Vec<(String, String)>,
+    threshold: &'a str,
+    rows: usize,
+    columns: usize,
+    flagged_points: usize,
+    spans: Vec<SpanOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    labelled_spans_hit: Option<(usize, usize)>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    report: Option<String>,
+}
+
+/// How many labelled spans contain at least one flagged point.
+fn spans_hit(truth: &[bool], flagged: &[bool]) -> (usize, usize) {
+    let t = spans(truth);
+    let hit = t
+        .iter()
+        .filter(|&&(a, b)| flagged[a..=b].iter().any(|&f| f))
+        .count();
+    (hit, t.len())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    progress: &Progress,
+    source: &str,
+    frame: &Frame,
+    truth: Option<&[bool]>,
+    fitted: &dyn FittedDetector,
+    scores: &Scores,
+    train_rows: Option<usize>,
+    out: &OutputArgs,
+) -> Result<()> {
+    let policy_text = out
+        .threshold
+        .clone()
+        .unwrap_or_else(|| anomex::default_threshold(fitted.name()).to_string());
+    let mut policy = anomex::threshold::parse(&policy_text)?;
+    let train_scores = &scores.combined[..train_rows.unwrap_or(frame.rows()).min(frame.rows())];
+    progress.step("thresholding");
+    policy
+        .fit(train_scores)
+        .with_context(|| format!("fitting the `{policy_text}` threshold"))?;
+    let decision = policy.decide(&scores.combined)?;
+    let calibrated = if out.calibrate {
+        let c = anomex::threshold::Calibrator::fit(train_scores)?;
+        Some(
+            scores
+                .combined
+                .iter()
+                .map(|&s| c.calibrate(s))
+                .collect::<Vec<_>>(),
+        )
+    } else {
+        None
+    };
+    if let Some(path) = &out.output {
+        progress.step(format!("writing {}", path.display()));
+        ScoreTable {
+            timestamps: frame.timestamps(),
+            scores: &scores.combined,
+            labels: &decision.labels,
+            calibrated: calibrated.as_deref(),
+        }
+        .write(path)?;
+    }
+    if let Some(path) = &out.report {
+        progress.step(format!("writing {}", path.display()));
+        let columns: Vec<Vec<f64>> = (0..frame.cols()).map(|j| frame.column_vec(j)).collect();
+        let channels = frame
+            .column_names()
+            .iter()
+            .enumerate()
+            .map(|(j, name)| anomex_report::Channel {
+                name,
+                values: &columns[j],
+                score: scores.per_channel.as_ref().map(|p| p[j].as_slice()),
+            })
+            .collect();
+        let title = format!("anomex: {source}");
+        let html = anomex_report::Report {
+            title: &title,
+            detector: fitted.name(),
+            params: fitted.params().describe(),
+            threshold_policy: &policy_text,
+            timestamps: frame.timestamps(),
+            channels,
+            score: &scores.combined,
+            thresholds: &decision.thresholds,
+            flagged: &decision.labels,
+            truth,
+        }
+        .render()?;
+        std::fs::write(path, html).with_context(|| format!("writing {}", path.display()))?;
+    }
+    let time = |i: usize| frame.timestamps().map(|t| t[i].clone());
+    let found: Vec<SpanOut> = spans(&decision.labels)
+        .into_iter()
+        .map(|(a, b)| SpanOut {
+            start: a,
+            end: b,
+            start_time: time(a),
+            end_time: time(b),
+            points: b - a + 1,
+            peak_score: scores.combined[a..=b]
+                .iter()
+                .copied()
+                .fold(f64::NEG_INFINITY, f64::max),
+        })
+        .collect();
+    let summary = Summary {
+        source,
+        detector: fitted.name(),
+        params: fitted.params().describe(),
+        threshold: &policy_text,
+        rows: frame.rows(),
+        columns: frame.cols(),
+        flagged_points: decision.labels.iter().filter(|&&l| l).count(),
+        spans: found,
+        labelled_spans_hit: truth.map(|t| spans_hit(t, &decision.labels)),
+        output: out.output.as_ref().map(|p| p.display().to_string()),
+        report: out.report.as_ref().map(|p| p.display().to_string()),
+    };
+    drop_progress(progress);
+    if out.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print_summary(&summary);
+    }
+    Ok(())
+}
+
+fn drop_progress(p: &Progress) {
+    p.0.finish_and_clear();
+}
+
+fn print_summary(s: &Summary<'_>) {
+    let params: Vec<String> = s.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    println!(
+        "{}: {} rows × {} column(s); detector {} ({}); threshold {}",
+        s.source,
+        s.rows,
+        s.columns,
+        s.detector,
+        params.join(", "),
+        s.threshold
+    );
+    println!(
+        "{} anomalous span(s), {} point(s) flagged",
+        s.spans.len(),
+        s.flagged_points
+    );
+    for sp in s.spans.iter().take(SPANS_PRINTED) {
+        let place = |i: usize, t: &Option<String>| t.clone().unwrap_or_else(|| format!("row {i}"));
+        println!(
+            "  {} → {}  ({} point{}, peak score {:.4})",
+            place(sp.start, &sp.start_time),
+            place(sp.end, &sp.end_time),
+            sp.points,
+            if sp.points == 1 { "" } else { "s" },
+            sp.peak_score
+        );
+    }
+    if s.spans.len() > SPANS_PRINTED {
+        println!("  … and {} more", s.spans.len() - SPANS_PRINTED);
+    }
+    if let Some((hit, total)) = s.labelled_spans_hit {
+        println!("labelled anomaly spans with at least one flagged point: {hit} of {total}");
+    }
+    if let Some(o) = &s.output {
+        println!("scores written to {o}");
+    }
+    if let Some(r) = &s.report {
+        println!("report written to {r}");
+    }
+}
+
+#[derive(Serialize)]
+struct ParamOut {
+    name: &'static str,
+    default: String,
+    doc: &'static str,
+}
+
+#[derive(Serialize)]
+struct DetectorOut {
+    name: &'static str,
+    learning: &'static str,
+    streaming: bool,
+    summary: &'static str,
+    params: Vec<ParamOut>,
+}
+
+pub fn list(json: bool) -> Result<()> {
+    let registry = anomex::registry();
+    let detectors: Vec<DetectorOut> = registry
+        .entries()
+        .iter()
+        .map(|e| DetectorOut {
+            name: e.name,
+            learning: e.learning.as_str(),
+            streaming: e.causal,
+            summary: e.summary,
+            params: e
+                .params
+                .iter()
+                .map(|p| ParamOut {
+                    name: p.name,
+                    default: p.default_text(),
+                    doc: p.doc,
+                })
+                .collect(),
+        })
+        .collect();
+    if json {
+        let v = serde_json::json!({
+            "detectors": detectors,
+            "default_detector": anomex::DEFAULT_DETECTOR,
+            "threshold_policies": anomex::threshold::POLICIES,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    for d in &detectors {
+        let default = if d.name == anomex::DEFAULT_DETECTOR {
+            " (default)"
+        } else {
+            ""
+        };
+        let stream = if d.streaming { ", streaming" } else { "" };
+        println!(
+            "{}{default} [{}{stream}]\n    {}",
+            d.name, d.learning, d.summary
+        );
+        for p in &d.params {
+            println!("    --param {}={:<8} {}", p.name, p.default, p.doc);
+        }
+    }
+    println!(
+        "\nthreshold policies: {}",
+        anomex::threshold::POLICIES.join(", ")
+    );
+    Ok(())
+}

@@ -1,0 +1,351 @@
+//! End-to-end tests of the `anomex` binary: the embedded example, file formats, model files, and
+//! one test per kind of bad input (exit code 2, a one-line message, never a panic).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const EXAMPLE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../examples/nab/machine_temperature_system_failure.csv"
+);
+
+fn anomex(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_anomex"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the anomex binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs a command that must fail cleanly and returns its message.
+fn fails(dir: &Path, args: &[&str]) -> String {
+    let o = anomex(dir, args);
+    let err = stderr(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{args:?} should fail with code 2; stderr: {err}"
+    );
+    assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+    assert_eq!(
+        err.trim().lines().count(),
+        1,
+        "{args:?}: message is not one line: {err}"
+    );
+    assert!(err.starts_with("error: "), "{err}");
+    err
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "stderr: {}", stderr(o));
+    serde_json::from_slice(&o.stdout).expect("valid JSON summary")
+}
+
+/// Whether any flagged span overlaps `[from, to]` (timestamps compare as text).
+fn flags_window(summary: &serde_json::Value, from: &str, to: &str) -> bool {
+    summary["spans"].as_array().unwrap().iter().any(|s| {
+        let a = s["start_time"].as_str().unwrap();
+        let b = s["end_time"].as_str().unwrap();
+        a <= to && b >= from
+    })
+}
+
+#[test]
+fn example_flags_the_machine_failure_and_writes_a_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = json(&anomex(dir.path(), &["detect", "--example", "--json"]));
+    assert_eq!(s["rows"], 22695);
+    // NAB's labelled window of the catastrophic failure
+    assert!(
+        flags_window(&s, "2014-02-07 14:55:00", "2014-02-09 14:05:00"),
+        "{s:#}"
+    );
+    // the planned shutdown and the precursor are found as well
+    assert_eq!(s["labelled_spans_hit"], serde_json::json!([4, 4]), "{s:#}");
+    // and the alarms are few: a detector that flags everything would also "hit" every window
+    assert!(s["flagged_points"].as_u64().unwrap() < 100, "{s:#}");
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(html.contains("<svg") && html.contains("Flagged spans"));
+    assert!(!html.contains("<script") && !html.contains("src=\"http"));
+
+    let text = stdout(&anomex(dir.path(), &["detect", "--example"]));
+    assert!(
+        text.contains("anomalous span(s)") && text.contains("2014-02-09"),
+        "{text}"
+    );
+}
+
+#[test]
+fn every_detector_runs_on_the_shipped_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = json(&anomex(dir.path(), &["list", "--json"]));
+    let names: Vec<String> = list["detectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(names.len() >= 7);
+    for name in &names {
+        let s = json(&anomex(
+            dir.path(),
+            &["detect", EXAMPLE, "-d", name, "--json"],
+        ));
+        assert_eq!(s["rows"], 22695, "{name}");
+        assert!(s["flagged_points"].as_u64().unwrap() < 2000, "{name}: {s}");
+    }
+    let text = stdout(&anomex(dir.path(), &["list"]));
+    assert!(text.contains("spectral_residual (default)") && text.contains("threshold policies"));
+}
+
+#[test]
+fn outputs_in_three_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    for out in ["s.csv", "s.json", "s.parquet"] {
+        let o = anomex(
+            dir.path(),
+            &["detect", EXAMPLE, "-d", "zscore", "-o", out, "--calibrate"],
+        );
+        assert!(o.status.success(), "{out}: {}", stderr(&o));
+        assert!(dir.path().join(out).metadata().unwrap().len() > 0);
+    }
+    let csv = std::fs::read_to_string(dir.path().join("s.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("index,timestamp,score,label,calibrated"));
+    assert_eq!(csv.lines().count(), 22696);
+    assert!(csv
+        .lines()
+        .nth(1)
+        .unwrap()
+        .starts_with("0,2013-12-02 21:15:00,"));
+    let rows: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("s.json")).unwrap()).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 22695);
+    // the Parquet output reads back through anomex's own reader
+    let o = anomex(
+        dir.path(),
+        &[
+            "detect",
+            "s.parquet",
+            "--columns",
+            "score",
+            "-d",
+            "zscore",
+            "--json",
+        ],
+    );
+    assert_eq!(json(&o)["rows"], 22695);
+}
+
+#[test]
+fn fit_then_score_equals_detect_with_a_training_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = anomex(
+        dir.path(),
+        &[
+            "fit",
+            EXAMPLE,
+            "-d",
+            "sub_pca",
+            "-p",
+            "window=64",
+            "--train-rows",
+            "5000",
+            "--save",
+            "m.anomex",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = anomex(
+        dir.path(),
+        &[
+            "score",
+            EXAMPLE,
+            "--model",
+            "m.anomex",
+            "--train-rows",
+            "5000",
+            "-o",
+            "a.csv",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = anomex(
+        dir.path(),
+        &[
+            "detect",
+            EXAMPLE,
+            "-d",
+            "sub_pca",
+            "-p",
+            "window=64",
+            "--train-rows",
+            "5000",
+            "-o",
+            "b.csv",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let a = std::fs::read_to_string(dir.path().join("a.csv")).unwrap();
+    let b = std::fs::read_to_string(dir.path().join("b.csv")).unwrap();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn damaged_model_files_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert!(
+        anomex(d, &["fit", EXAMPLE, "-d", "zscore", "--save", "m.anomex"])
+            .status
+            .success()
+    );
+    let good = std::fs::read(d.join("m.anomex")).unwrap();
+    std::fs::write(d.join("short.anomex"), &good[..good.len() / 2]).unwrap();
+    assert!(fails(d, &["score", EXAMPLE, "--model", "short.anomex"]).contains("truncated"));
+    let mut bad = good.clone();
+    let at = bad.len() - 5;
+    bad[at] ^= 1;
+    std::fs::write(d.join("bad.anomex"), &bad).unwrap();
+    assert!(fails(d, &["score", EXAMPLE, "--model", "bad.anomex"]).contains("checksum"));
+    let mut future = good.clone();
+    future[8] = 2;
+    std::fs::write(d.join("future.anomex"), &future).unwrap();
+    assert!(fails(d, &["score", EXAMPLE, "--model", "future.anomex"]).contains("newer"));
+    assert!(fails(d, &["score", EXAMPLE, "--model", "missing.anomex"]).contains("missing.anomex"));
+}
+
+#[test]
+fn bad_input_fails_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cases: Vec<(PathBuf, Vec<&str>, &str)> = vec![
+        (write(d, "empty.csv", ""), vec![], "empty"),
+        (
+            write(d, "header_only.csv", "timestamp,value\n"),
+            vec![],
+            "no data rows",
+        ),
+        (write(d, "one_row.csv", "t,v\n1,2\n"), vec![], "at least"),
+        (
+            write(d, "ragged.csv", "a,b\n1,2\n3,4\n5\n"),
+            vec![],
+            "line 4",
+        ),
+        (
+            write(d, "text.csv", "a,b\n1,2\n3,oops\n"),
+            vec![],
+            "line 3, column `b`",
+        ),
+        (write(d, "nan.csv", "a\n1\nNaN\n3\n"), vec![], "--fill"),
+        (
+            write(d, "inf.csv", "a,b\n1,1\ninf,2\n3,3\n"),
+            vec![],
+            "column `a`",
+        ),
+    ];
+    for (path, extra, needle) in &cases {
+        let mut args = vec!["detect", path.to_str().unwrap()];
+        args.extend(extra);
+        let err = fails(d, &args);
+        assert!(err.contains(needle), "{path:?}: {err}");
+    }
+    let series: String = std::iter::once("v".to_string())
+        .chain((0..200).map(|i| format!("{}", (i % 17) as f64)))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let ok = write(d, "ok.csv", &series);
+    let ok = ok.to_str().unwrap();
+    for (args, needle) in [
+        (vec!["detect", ok, "-d", "nope"], "unknown detector `nope`"),
+        (vec!["detect", ok, "-p", "window=5"], "unknown parameter"),
+        (
+            vec!["detect", ok, "-d", "matrix_profile", "-p", "window=500"],
+            "longer than the series",
+        ),
+        (
+            vec!["detect", ok, "-d", "zscore", "-p", "window=x"],
+            "not an integer",
+        ),
+        (
+            vec!["detect", ok, "--threshold", "contamination:0.7"],
+            "(0, 0.5]",
+        ),
+        (
+            vec!["detect", ok, "--threshold", "contamination:0"],
+            "(0, 0.5]",
+        ),
+        (
+            vec!["detect", ok, "--threshold", "bogus"],
+            "unknown threshold policy",
+        ),
+        (vec!["detect", ok, "--train-rows", "1000"], "--train-rows"),
+        (vec!["detect", ok, "--fill", "guess"], "fill"),
+        (vec!["detect", ok, "--columns", "zz"], "`zz` not found"),
+        (vec!["detect", "no_such_file.csv"], "does not exist"),
+        (vec!["detect", ok, "-o", "out.xlsx"], "output format"),
+    ] {
+        let err = fails(d, &args);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn constant_series_and_fill_policies_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let constant: String = std::iter::once("v".to_string())
+        .chain((0..300).map(|_| "5".to_string()))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let p = write(d, "constant.csv", &constant);
+    for det in ["zscore", "spectral_residual", "sub_pca", "matrix_profile"] {
+        let s = json(&anomex(
+            d,
+            &["detect", p.to_str().unwrap(), "-d", det, "--json"],
+        ));
+        assert_eq!(s["rows"], 300, "{det}");
+        assert_eq!(
+            s["flagged_points"], 0,
+            "{det}: a constant series has no anomaly"
+        );
+    }
+    let gappy: String = std::iter::once("v".to_string())
+        .chain((0..100).map(|i| {
+            if i == 40 {
+                String::new()
+            } else {
+                format!("{}", i % 9)
+            }
+        }))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let p = write(d, "gappy.csv", &format!("{gappy}\n"));
+    let s = json(&anomex(
+        d,
+        &[
+            "detect",
+            p.to_str().unwrap(),
+            "--fill",
+            "linear",
+            "--json",
+            "-d",
+            "zscore",
+        ],
+    ));
+    assert_eq!(s["rows"], 100, "no row is lost when filling");
+}
