@@ -85,6 +85,17 @@ pub struct DetectArgs {
     /// Run on the embedded NAB machine-temperature series (writes report.html unless --report)
     #[arg(long, conflicts_with = "file")]
     example: bool,
+    #[command(flatten)]
+    model: ModelArgs,
+    #[command(flatten)]
+    input: InputArgs,
+    #[command(flatten)]
+    out: OutputArgs,
+}
+
+/// Which detector to fit, and on which rows.
+#[derive(Args, Debug)]
+pub struct ModelArgs {
     /// Detector name (see `anomex list`)
     #[arg(short, long, default_value = anomex::DEFAULT_DETECTOR)]
     detector: String,
@@ -94,25 +105,14 @@ pub struct DetectArgs {
     /// Fit on the first N rows only (a normal prefix), score every row
     #[arg(long)]
     train_rows: Option<usize>,
-    #[command(flatten)]
-    input: InputArgs,
-    #[command(flatten)]
-    out: OutputArgs,
 }
 
 #[derive(Args, Debug)]
 pub struct FitArgs {
     /// Training data file
     file: PathBuf,
-    /// Detector name (see `anomex list`)
-    #[arg(short, long, default_value = anomex::DEFAULT_DETECTOR)]
-    detector: String,
-    /// Detector parameter key=value (repeatable)
-    #[arg(short, long = "param")]
-    params: Vec<String>,
-    /// Fit on the first N rows only
-    #[arg(long)]
-    train_rows: Option<usize>,
+    #[command(flatten)]
+    model: ModelArgs,
     /// Where to write the model file
     #[arg(long)]
     save: PathBuf,

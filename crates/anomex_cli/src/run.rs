@@ -84,10 +84,10 @@ pub fn detect(a: DetectArgs) -> Result<()> {
         (load(&path, &a.input)?, path.display().to_string(), None)
     };
     let registry = anomex::registry();
-    let entry = registry.get(&a.detector)?;
-    let detector = entry.create(&a.params)?;
+    let entry = registry.get(&a.model.detector)?;
+    let detector = entry.create(&a.model.params)?;
     let frame = &dataset.frame;
-    let train = train_slice(frame, a.train_rows)?;
+    let train = train_slice(frame, a.model.train_rows)?;
     progress.step(format!("fitting {} on {} rows", entry.name, train.rows()));
     let fitted = detector.fit(&train)?;
     progress.step(format!("scoring {} rows", frame.rows()));
@@ -104,7 +104,7 @@ pub fn detect(a: DetectArgs) -> Result<()> {
         truth.as_deref(),
         fitted.as_ref(),
         &scores,
-        a.train_rows,
+        a.model.train_rows,
         &out,
     )
 }
@@ -112,17 +112,21 @@ pub fn detect(a: DetectArgs) -> Result<()> {
 pub fn fit(a: FitArgs) -> Result<()> {
     let dataset = load(&a.file, &a.input)?;
     let registry = anomex::registry();
-    let detector = registry.get(&a.detector)?.create(&a.params)?;
-    let train = train_slice(&dataset.frame, a.train_rows)?;
+    let detector = registry.get(&a.model.detector)?.create(&a.model.params)?;
+    let train = train_slice(&dataset.frame, a.model.train_rows)?;
     let fitted = {
         let progress = Progress::new();
-        progress.step(format!("fitting {} on {} rows", a.detector, train.rows()));
+        progress.step(format!(
+            "fitting {} on {} rows",
+            a.model.detector,
+            train.rows()
+        ));
         detector.fit(&train)?
     };
     model_file::save(fitted.as_ref(), &a.save)?;
     println!(
         "saved {} fitted on {} rows × {} columns to {}",
-        a.detector,
+        a.model.detector,
         train.rows(),
         train.cols(),
         a.save.display()

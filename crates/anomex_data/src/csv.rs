@@ -1,10 +1,8 @@
 //! CSV / TSV input.
 
-use crate::{find_column, io_error, parse_label, Dataset, Selection};
+use crate::{choose_columns, io_error, parse_label, Dataset, Selection};
 use anomex_core::{Error, Frame, Result};
 use std::path::Path;
-
-const TIME_NAMES: &[&str] = &["timestamp", "time", "date", "datetime", "ts"];
 
 fn is_number(cell: &str) -> bool {
     cell.trim().parse::<f64>().is_ok()
@@ -126,27 +124,13 @@ pub fn read_from<R: std::io::Read>(
         )));
     };
 
-    let time_idx = match &sel.time_col {
-        Some(t) => Some(find_column(&names, t, "time column")?),
-        None => names
-            .iter()
-            .position(|n| TIME_NAMES.contains(&n.to_ascii_lowercase().as_str()))
-            .or_else(|| (!is_number(&sample[0]) && names.len() > 1).then_some(0)),
-    };
-    let label_idx = sel
-        .label_col
-        .as_ref()
-        .map(|l| find_column(&names, l, "label column"))
-        .transpose()?;
-    let value_idx: Vec<usize> = match &sel.columns {
-        Some(cols) => cols
-            .iter()
-            .map(|c| find_column(&names, c, "column"))
-            .collect::<Result<_>>()?,
-        None => (0..names.len())
-            .filter(|&j| Some(j) != time_idx && Some(j) != label_idx)
-            .collect(),
-    };
+    let chosen = choose_columns(
+        &names,
+        sel,
+        || (!is_number(&sample[0]) && names.len() > 1).then_some(0),
+        |_| true,
+    )?;
+    let (time_idx, label_idx, value_idx) = (chosen.time, chosen.label, chosen.values);
     if value_idx.is_empty() {
         return Err(Error::input(format!("{source}: no value column to score")));
     }

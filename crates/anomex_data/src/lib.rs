@@ -80,6 +80,53 @@ pub(crate) fn find_column(names: &[String], wanted: &str, what: &str) -> Result<
     )))
 }
 
+/// Column names that mark a time column when no `--time-col` is given.
+pub(crate) const TIME_NAMES: &[&str] = &["timestamp", "time", "date", "datetime", "ts"];
+
+/// Indices of the time, label and value columns chosen by `sel` among `names`.
+pub(crate) struct Chosen {
+    pub time: Option<usize>,
+    pub label: Option<usize>,
+    pub values: Vec<usize>,
+}
+
+/// Resolves the selection: the time column is `--time-col`, else a column named like a time,
+/// else `guess_time()`; the values are `--columns`, else every other column that `is_value`
+/// accepts.
+pub(crate) fn choose_columns(
+    names: &[String],
+    sel: &Selection,
+    guess_time: impl FnOnce() -> Option<usize>,
+    is_value: impl Fn(usize) -> bool,
+) -> Result<Chosen> {
+    let time = match &sel.time_col {
+        Some(t) => Some(find_column(names, t, "time column")?),
+        None => names
+            .iter()
+            .position(|n| TIME_NAMES.contains(&n.to_ascii_lowercase().as_str()))
+            .or_else(guess_time),
+    };
+    let label = sel
+        .label_col
+        .as_ref()
+        .map(|l| find_column(names, l, "label column"))
+        .transpose()?;
+    let values = match &sel.columns {
+        Some(cols) => cols
+            .iter()
+            .map(|c| find_column(names, c, "column"))
+            .collect::<Result<_>>()?,
+        None => (0..names.len())
+            .filter(|&j| Some(j) != time && Some(j) != label && is_value(j))
+            .collect(),
+    };
+    Ok(Chosen {
+        time,
+        label,
+        values,
+    })
+}
+
 /// Parses a label cell: numbers (non-zero = anomalous) or true/false.
 pub(crate) fn parse_label(cell: &str) -> Option<bool> {
     let c = cell.trim();

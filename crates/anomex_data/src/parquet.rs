@@ -1,6 +1,6 @@
 //! Parquet input, through the arrow reader.
 
-use crate::{find_column, io_error, Dataset, Selection};
+use crate::{choose_columns, io_error, Dataset, Selection};
 use anomex_core::{Error, Frame, Result};
 use arrow::array::{Array, AsArray};
 use arrow::compute::cast;
@@ -26,28 +26,13 @@ pub fn read(path: &Path, sel: &Selection) -> Result<Dataset> {
         .iter()
         .map(|f| f.data_type().clone())
         .collect();
-    let time_idx = match &sel.time_col {
-        Some(t) => Some(find_column(&names, t, "time column")?),
-        None => (0..names.len()).find(|&j| {
-            types[j].is_temporal()
-                || ["timestamp", "time", "date", "datetime", "ts"]
-                    .contains(&names[j].to_ascii_lowercase().as_str())
-        }),
-    };
-    let label_idx = sel
-        .label_col
-        .as_ref()
-        .map(|l| find_column(&names, l, "label column"))
-        .transpose()?;
-    let value_idx: Vec<usize> = match &sel.columns {
-        Some(cols) => cols
-            .iter()
-            .map(|c| find_column(&names, c, "column"))
-            .collect::<Result<_>>()?,
-        None => (0..names.len())
-            .filter(|&j| Some(j) != time_idx && Some(j) != label_idx && is_numeric(&types[j]))
-            .collect(),
-    };
+    let chosen = choose_columns(
+        &names,
+        sel,
+        || (0..types.len()).find(|&j| types[j].is_temporal()),
+        |j| is_numeric(&types[j]),
+    )?;
+    let (time_idx, label_idx, value_idx) = (chosen.time, chosen.label, chosen.values);
     if let Some(&j) = value_idx.iter().find(|&&j| !is_numeric(&types[j])) {
         return Err(Error::input(format!(
             "{source}: column `{}` has type {} and cannot be scored",

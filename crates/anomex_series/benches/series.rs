@@ -17,7 +17,9 @@ fn walk(n: usize) -> Vec<f64> {
     let mut v = 0.0;
     (0..n)
         .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             v += (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
             v
         })
@@ -44,7 +46,9 @@ fn params(specs: &[anomex_core::ParamSpec], pairs: &[&str]) -> Params {
 fn bench_streaming(c: &mut Criterion) {
     let n = 1_000_000;
     let x = walk(n);
-    let win = [anomex_core::ParamSpec::int("window", 100, 2, 1_000_000, "w")];
+    let win = [anomex_core::ParamSpec::int(
+        "window", 100, 2, 1_000_000, "w",
+    )];
     let alpha = [anomex_core::ParamSpec::float("alpha", 0.05, 0.0, 1.0, "a")];
     let mut g = c.benchmark_group("streaming_1M_points");
     g.sample_size(10);
@@ -68,8 +72,14 @@ fn bench_streaming(c: &mut Criterion) {
             });
         };
     }
-    stream_bench!("zscore_w100", RollingZScore::from_params(&params(&win, &[])).expect("p"));
-    stream_bench!("mad_w100", RollingMad::from_params(&params(&win, &[])).expect("p"));
+    stream_bench!(
+        "zscore_w100",
+        RollingZScore::from_params(&params(&win, &[])).expect("p")
+    );
+    stream_bench!(
+        "mad_w100",
+        RollingMad::from_params(&params(&win, &[])).expect("p")
+    );
     stream_bench!("ewma", Ewma::from_params(&params(&alpha, &[])).expect("p"));
     g.finish();
 }

@@ -38,21 +38,29 @@ pub struct WindowState {
     pub window: usize,
 }
 
-/// Rolling z-score: `|x_t − mean| / std` over the previous `window` points.
-///
-/// The classic Shewhart control-chart statistic on a moving window (e.g. Montgomery,
-/// *Introduction to Statistical Quality Control*).
-#[derive(Debug, Clone)]
-pub struct RollingZScore {
-    window: Option<usize>,
+/// A statistic computed over the previous `window` points; [`Rolling`] turns it into a kernel.
+pub trait WindowStatistic: std::fmt::Debug + Clone + Send + Sync + 'static {
+    /// Registry name of the detector.
+    const NAME: &'static str;
+    /// A fresh causal scorer for the given window.
+    fn stream(window: usize) -> Box<dyn ChannelStream>;
 }
 
-impl SeriesKernel for RollingZScore {
+/// A rolling-window detector: the window is given or found from the training series, and the
+/// batch score is the streaming score.
+#[derive(Debug, Clone)]
+pub struct Rolling<S> {
+    window: Option<usize>,
+    statistic: std::marker::PhantomData<S>,
+}
+
+impl<S: WindowStatistic> SeriesKernel for Rolling<S> {
     type State = WindowState;
-    const NAME: &'static str = "zscore";
+    const NAME: &'static str = S::NAME;
     fn from_params(p: &Params) -> Result<Self> {
-        Ok(RollingZScore {
+        Ok(Rolling {
             window: p.usize_or_auto("window")?,
+            statistic: std::marker::PhantomData,
         })
     }
     fn fit(&self, train: &[f64]) -> Result<WindowState> {
@@ -61,18 +69,29 @@ impl SeriesKernel for RollingZScore {
         })
     }
     fn score(&self, state: &WindowState, x: &[f64]) -> Result<Vec<f64>> {
-        Ok(run_stream(self.stream_for(state), x))
+        Ok(run_stream(S::stream(state.window), x))
     }
     fn stream(&self, state: &WindowState) -> Option<Box<dyn ChannelStream>> {
-        Some(self.stream_for(state))
+        Some(S::stream(state.window))
     }
 }
 
-impl RollingZScore {
-    fn stream_for(&self, state: &WindowState) -> Box<dyn ChannelStream> {
+/// Rolling z-score: `|x_t − mean| / std` over the previous `window` points.
+///
+/// The classic Shewhart control-chart statistic on a moving window (e.g. Montgomery,
+/// *Introduction to Statistical Quality Control*).
+#[derive(Debug, Clone)]
+pub struct ZScore;
+
+/// The rolling z-score detector.
+pub type RollingZScore = Rolling<ZScore>;
+
+impl WindowStatistic for ZScore {
+    const NAME: &'static str = "zscore";
+    fn stream(window: usize) -> Box<dyn ChannelStream> {
         Box::new(ZScoreStream {
-            window: state.window,
-            buf: VecDeque::with_capacity(state.window + 1),
+            window,
+            buf: VecDeque::with_capacity(window + 1),
             shift: None,
             sum: 0.0,
             sum_sq: 0.0,
@@ -117,37 +136,18 @@ impl ChannelStream for ZScoreStream {
 /// (Hampel filter statistic; Leys et al., "Detecting outliers: Do not use standard deviation
 /// around the mean, use absolute deviation around the median", JESP 2013).
 #[derive(Debug, Clone)]
-pub struct RollingMad {
-    window: Option<usize>,
-}
+pub struct MedianMad;
 
-impl SeriesKernel for RollingMad {
-    type State = WindowState;
+/// The rolling median/MAD detector.
+pub type RollingMad = Rolling<MedianMad>;
+
+impl WindowStatistic for MedianMad {
     const NAME: &'static str = "mad";
-    fn from_params(p: &Params) -> Result<Self> {
-        Ok(RollingMad {
-            window: p.usize_or_auto("window")?,
-        })
-    }
-    fn fit(&self, train: &[f64]) -> Result<WindowState> {
-        Ok(WindowState {
-            window: resolve_window(self.window, train)?,
-        })
-    }
-    fn score(&self, state: &WindowState, x: &[f64]) -> Result<Vec<f64>> {
-        Ok(run_stream(self.stream_for(state), x))
-    }
-    fn stream(&self, state: &WindowState) -> Option<Box<dyn ChannelStream>> {
-        Some(self.stream_for(state))
-    }
-}
-
-impl RollingMad {
-    fn stream_for(&self, state: &WindowState) -> Box<dyn ChannelStream> {
+    fn stream(window: usize) -> Box<dyn ChannelStream> {
         Box::new(MadStream {
-            window: state.window,
-            order: VecDeque::with_capacity(state.window + 1),
-            sorted: Vec::with_capacity(state.window + 1),
+            window,
+            order: VecDeque::with_capacity(window + 1),
+            sorted: Vec::with_capacity(window + 1),
         })
     }
 }
@@ -305,8 +305,7 @@ mod tests {
             .map(|i| ((i * 7919) % 101) as f64 * 0.37 + (i % 13) as f64)
             .collect();
         for w in [2, 3, 4, 7, 10] {
-            let k = RollingMad { window: Some(w) };
-            let s = k.score(&WindowState { window: w }, &x).unwrap();
+            let s = run_stream(MedianMad::stream(w), &x);
             for t in w..x.len() {
                 let e = naive_mad_score(&x[t - w..t], x[t]);
                 assert!(
@@ -322,9 +321,7 @@ mod tests {
     fn zscore_matches_naive() {
         let x: Vec<f64> = (0..200).map(|i| 1e6 + ((i * 31) % 17) as f64).collect();
         let w = 9;
-        let s = RollingZScore { window: Some(w) }
-            .score(&WindowState { window: w }, &x)
-            .unwrap();
+        let s = run_stream(ZScore::stream(w), &x);
         for t in w..x.len() {
             let win = &x[t - w..t];
             let mean = win.iter().sum::<f64>() / w as f64;
@@ -339,9 +336,7 @@ mod tests {
     fn constant_window_gives_finite_scores() {
         let mut x = vec![5.0; 50];
         x[40] = 6.0;
-        let s = RollingZScore { window: Some(10) }
-            .score(&WindowState { window: 10 }, &x)
-            .unwrap();
+        let s = run_stream(ZScore::stream(10), &x);
         assert!(s.iter().all(|v| v.is_finite()));
         assert!(s[40] > 1e6);
         assert_eq!(s[39], 0.0);
