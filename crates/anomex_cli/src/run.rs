@@ -164,6 +164,9 @@ struct SpanOut {
     end_time: Option<String>,
     points: usize,
     peak_score: f64,
+    /// Per-channel attribution at the span's peak row (multivariate input only), largest first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attribution: Option<Vec<(String, f64)>>,
 }
 
 #[derive(Serialize)]
@@ -268,18 +271,40 @@ fn finish(
         std::fs::write(path, html).with_context(|| format!("writing {}", path.display()))?;
     }
     let time = |i: usize| frame.timestamps().map(|t| t[i].clone());
-    let found: Vec<SpanOut> = spans(&decision.labels)
-        .into_iter()
-        .map(|(a, b)| SpanOut {
+    let found_spans = spans(&decision.labels);
+    let peak_row = |(a, b): (usize, usize)| {
+        (a..=b)
+            .max_by(|&i, &j| scores.combined[i].total_cmp(&scores.combined[j]))
+            .unwrap_or(a)
+    };
+    let attributions = match fitted.explain() {
+        Some(explain) if frame.cols() > 1 && !found_spans.is_empty() => {
+            progress.step("explaining the spans");
+            let rows: Vec<usize> = found_spans.iter().map(|&s| peak_row(s)).collect();
+            Some(explain.attributions(frame, &rows)?)
+        }
+        _ => None,
+    };
+    let found: Vec<SpanOut> = found_spans
+        .iter()
+        .enumerate()
+        .map(|(k, &(a, b))| SpanOut {
             start: a,
             end: b,
             start_time: time(a),
             end_time: time(b),
             points: b - a + 1,
-            peak_score: scores.combined[a..=b]
-                .iter()
-                .copied()
-                .fold(f64::NEG_INFINITY, f64::max),
+            peak_score: scores.combined[peak_row((a, b))],
+            attribution: attributions.as_ref().map(|all| {
+                let mut named: Vec<(String, f64)> = frame
+                    .column_names()
+                    .iter()
+                    .cloned()
+                    .zip(all[k].iter().copied())
+                    .collect();
+                named.sort_by(|x, y| y.1.total_cmp(&x.1));
+                named
+            }),
         })
         .collect();
     let summary = Summary {
@@ -334,6 +359,14 @@ fn print_summary(s: &Summary<'_>) {
             if sp.points == 1 { "" } else { "s" },
             sp.peak_score
         );
+        if let Some(attr) = &sp.attribution {
+            let top: Vec<String> = attr
+                .iter()
+                .take(3)
+                .map(|(name, v)| format!("{name} {v:.2}"))
+                .collect();
+            println!("      channels: {}", top.join(", "));
+        }
     }
     if s.spans.len() > SPANS_PRINTED {
         println!("  … and {} more", s.spans.len() - SPANS_PRINTED);

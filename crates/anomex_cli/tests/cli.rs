@@ -349,3 +349,49 @@ fn constant_series_and_fill_policies_succeed() {
     ));
     assert_eq!(s["rows"], 100, "no row is lost when filling");
 }
+
+#[test]
+fn multivariate_input_names_the_responsible_channel() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("time,cpu,mem,disk\n");
+    for i in 0..1500 {
+        let t = i as f64;
+        let mut cpu = (t / 20.0).sin() + 0.05 * ((i * 7) % 5) as f64;
+        let mem = (t / 35.0).cos() + 0.05 * ((i * 3) % 7) as f64;
+        let disk = 0.5 * (t / 50.0).sin() + 0.05 * ((i * 11) % 3) as f64;
+        if (1000..1005).contains(&i) {
+            cpu += 6.0;
+        }
+        text.push_str(&format!("t{i:05},{cpu},{mem},{disk}\n"));
+    }
+    let p = write(dir.path(), "multi.csv", &text);
+    let s = json(&anomex(
+        dir.path(),
+        &[
+            "detect",
+            p.to_str().unwrap(),
+            "-d",
+            "zscore",
+            "--json",
+            "--report",
+            "r.html",
+        ],
+    ));
+    assert_eq!(s["columns"], 3);
+    let span = s["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|sp| sp["start"].as_u64().unwrap() <= 1002 && sp["end"].as_u64().unwrap() >= 1000)
+        .unwrap_or_else(|| panic!("the cpu spike is not flagged: {s:#}"));
+    assert_eq!(span["attribution"][0][0], "cpu", "{span:#}");
+    let html = std::fs::read_to_string(dir.path().join("r.html")).unwrap();
+    for ch in [
+        "Channel cpu",
+        "Channel mem",
+        "Channel disk",
+        "cpu channel score",
+    ] {
+        assert!(html.contains(ch), "missing {ch}");
+    }
+}

@@ -252,17 +252,25 @@ impl<K: SeriesKernel> Scorer for FittedChannelwise<K> {
 
 impl<K: SeriesKernel> Explain for FittedChannelwise<K> {
     fn attribution(&self, data: &Frame, row: usize) -> Result<Vec<f64>> {
-        if row >= data.rows() {
+        Ok(self.attributions(data, &[row])?.remove(0))
+    }
+
+    fn attributions(&self, data: &Frame, rows: &[usize]) -> Result<Vec<Vec<f64>>> {
+        if let Some(&row) = rows.iter().find(|&&r| r >= data.rows()) {
             return Err(Error::input(format!(
                 "row {row} is outside the data (0..{})",
                 data.rows()
             )));
         }
         let per = self.channel_scores(data)?;
-        Ok(per
+        Ok(rows
             .iter()
-            .zip(&self.state.norms)
-            .map(|(s, n)| n.apply(s[row]).max(0.0))
+            .map(|&row| {
+                per.iter()
+                    .zip(&self.state.norms)
+                    .map(|(s, n)| n.apply(s[row]).max(0.0))
+                    .collect()
+            })
             .collect())
     }
 }

@@ -47,6 +47,11 @@ pub trait Streaming: Send {
 /// Per-column attribution of a row's score (non-negative, larger = more responsible).
 pub trait Explain {
     fn attribution(&self, data: &Frame, row: usize) -> Result<Vec<f64>>;
+    /// Attributions of several rows; detectors whose scores depend on the whole series override
+    /// this to score once.
+    fn attributions(&self, data: &Frame, rows: &[usize]) -> Result<Vec<Vec<f64>>> {
+        rows.iter().map(|&r| self.attribution(data, r)).collect()
+    }
 }
 
 /// A fitted detector as the registry, the model file, the CLI and the service see it.

@@ -12,6 +12,7 @@ const WIDTH: u32 = 1100;
 const SERIES_HEIGHT: u32 = 220;
 const SCORE_HEIGHT: u32 = 150;
 const MAX_SPANS_LISTED: usize = 50;
+const MAX_MARKED_POINTS: usize = 5_000;
 
 /// One plotted channel: its values and, where the detector scores channels separately, its own
 /// score.
@@ -100,6 +101,31 @@ struct Plot<'a> {
     level: Option<&'a [f64]>,
     flagged: &'a [bool],
     truth: Option<&'a [bool]>,
+    /// Marks each flagged point on the line (on value plots).
+    mark_points: bool,
+    timestamps: Option<&'a [String]>,
+}
+
+/// Spans as `[start, end]` in plot units, at least `min_width` wide so that a one-point anomaly in
+/// a long series stays visible.
+fn visible_spans(labels: &[bool], min_width: f64) -> Vec<(f64, f64)> {
+    spans(labels)
+        .into_iter()
+        .map(|(a, b)| {
+            let (a, b) = (a as f64 - 0.5, b as f64 + 0.5);
+            let pad = ((min_width - (b - a)) / 2.0).max(0.0);
+            (a - pad, b + pad)
+        })
+        .collect()
+}
+
+/// An x-axis label: the row's timestamp (to the minute) when known, else the row number.
+fn x_label(timestamps: Option<&[String]>, x: f64) -> String {
+    let i = x.round().max(0.0) as usize;
+    match timestamps.and_then(|t| t.get(i)) {
+        Some(t) => t.chars().take(16).collect(),
+        None => format!("{i}"),
+    }
 }
 
 fn svg(plot: &Plot<'_>) -> Result<String> {
@@ -120,30 +146,35 @@ fn svg(plot: &Plot<'_>) -> Result<String> {
             .y_label_area_size(60)
             .build_cartesian_2d(0f64..n - 1.0, lo..hi)
             .map_err(draw_err)?;
+        let format_x = |x: &f64| x_label(plot.timestamps, *x);
         chart
             .configure_mesh()
             .light_line_style(RGBColor(235, 235, 235))
-            .x_labels(10)
+            .x_labels(6)
             .y_labels(5)
+            .x_label_formatter(&format_x)
             .draw()
             .map_err(draw_err)?;
+        // three pixels, in data units
+        let min_width = 3.0 * n / f64::from(WIDTH);
         if let Some(truth) = plot.truth {
             chart
-                .draw_series(spans(truth).into_iter().map(|(a, b)| {
+                .draw_series(visible_spans(truth, min_width).into_iter().map(|(a, b)| {
                     Rectangle::new(
-                        [(a as f64 - 0.5, lo), (b as f64 + 0.5, hi)],
+                        [(a, lo), (b, hi)],
                         RGBColor(120, 180, 255).mix(0.25).filled(),
                     )
                 }))
                 .map_err(draw_err)?;
         }
         chart
-            .draw_series(spans(plot.flagged).into_iter().map(|(a, b)| {
-                Rectangle::new(
-                    [(a as f64 - 0.5, lo), (b as f64 + 0.5, hi)],
-                    RGBColor(230, 60, 60).mix(0.30).filled(),
-                )
-            }))
+            .draw_series(
+                visible_spans(plot.flagged, min_width)
+                    .into_iter()
+                    .map(|(a, b)| {
+                        Rectangle::new([(a, lo), (b, hi)], RGBColor(230, 60, 60).mix(0.45).filled())
+                    }),
+            )
             .map_err(draw_err)?;
         chart
             .draw_series(LineSeries::new(
@@ -151,6 +182,20 @@ fn svg(plot: &Plot<'_>) -> Result<String> {
                 plot.color.stroke_width(1),
             ))
             .map_err(draw_err)?;
+        if plot.mark_points {
+            chart
+                .draw_series(
+                    plot.flagged
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, &f)| f)
+                        .take(MAX_MARKED_POINTS)
+                        .map(|(i, _)| {
+                            Circle::new((i as f64, plot.line[i]), 2, RGBColor(200, 20, 20).filled())
+                        }),
+                )
+                .map_err(draw_err)?;
+        }
         if let Some(level) = plot.level {
             chart
                 .draw_series(LineSeries::new(
@@ -231,17 +276,21 @@ impl Report<'_> {
             level: Some(self.thresholds),
             flagged: self.flagged,
             truth: self.truth,
+            mark_points: false,
+            timestamps: self.timestamps,
         })?);
         for ch in &self.channels {
             let _ = write!(html, "<h2>Channel {}</h2>", escape(ch.name));
             html.push_str(&svg(&Plot {
                 height: SERIES_HEIGHT,
-                caption: format!("{} values", ch.name),
+                caption: ch.name.to_string(),
                 line: ch.values,
                 color: RGBColor(30, 90, 170),
                 level: None,
                 flagged: self.flagged,
                 truth: self.truth,
+                mark_points: true,
+                timestamps: self.timestamps,
             })?);
             if let (Some(score), true) = (ch.score, self.channels.len() > 1) {
                 html.push_str(&svg(&Plot {
@@ -252,6 +301,8 @@ impl Report<'_> {
                     level: None,
                     flagged: self.flagged,
                     truth: None,
+                    mark_points: false,
+                    timestamps: self.timestamps,
                 })?);
             }
         }
@@ -295,6 +346,17 @@ mod tests {
         assert!(d.len() <= 1000);
         assert!(d.iter().any(|&(x, y)| x == 54_321.0 && y == 1000.0));
         assert!(d.windows(2).all(|w| w[0].0 < w[1].0));
+    }
+
+    #[test]
+    fn one_point_spans_stay_visible() {
+        let mut l = vec![false; 10];
+        l[4] = true;
+        assert_eq!(visible_spans(&l, 0.5), vec![(3.5, 4.5)]);
+        assert_eq!(visible_spans(&l, 3.0), vec![(2.5, 5.5)]);
+        assert_eq!(x_label(None, 3.2), "3");
+        let ts = vec!["2014-02-09 11:45:00".to_string()];
+        assert_eq!(x_label(Some(&ts), 0.0), "2014-02-09 11:45");
     }
 
     #[test]
