@@ -1,0 +1,96 @@
+//! Range-based precision, recall and F1 (Tatbul et al., "Precision and Recall for Time Series",
+//! NeurIPS 2018) as TSB-AD 1.5's `metric_RF1` computes them: recall with existence weight
+//! α = 0.2, precision with α = 0, flat positional bias, reciprocal cardinality. Segments are
+//! found as TSB-AD's `range_convers_new` finds them ([`tsb_segments`]), so an all-anomalous label
+//! vector has no segment and a recall of 0.
+//!
+//! Cost: O(n) per prediction (TSB-AD tests membership point by point against the whole list of
+//! predicted positions).
+
+use crate::segments::tsb_segments;
+use crate::{check, check_pred, python_max, tsb_thresholds};
+use anomex_core::Result;
+
+/// TSB-AD's `range_recall_new(real, pred, alpha)`: the mean over `real`'s segments of
+/// `α·existence + (1 − α)·overlap·cardinality`, with overlap the fraction of the segment's points
+/// predicted and cardinality 1 / (number of predicted segments it overlaps). 0 with no segment.
+pub fn range_recall(real: &[bool], pred: &[bool], alpha: f64) -> f64 {
+    let real_segs = tsb_segments(real);
+    if real_segs.is_empty() {
+        return 0.0;
+    }
+    let pred_segs = tsb_segments(pred);
+    // prefix counts of predicted points
+    let mut covered = Vec::with_capacity(pred.len() + 1);
+    covered.push(0usize);
+    for &p in pred {
+        covered.push(covered[covered.len() - 1] + usize::from(p));
+    }
+    let mut k = 0; // first predicted segment that may overlap
+    let mut total = 0.0;
+    for &(s, e) in &real_segs {
+        let hits = covered[e + 1] - covered[s];
+        let existence = if hits > 0 { 1.0 } else { 0.0 };
+        while k < pred_segs.len() && pred_segs[k].1 < s {
+            k += 1;
+        }
+        let overlapping = pred_segs[k..]
+            .iter()
+            .take_while(|&&(ps, _)| ps <= e)
+            .count();
+        let overlap = hits as f64 / (e - s + 1) as f64;
+        let cardinality = if overlapping == 0 {
+            0.0
+        } else {
+            1.0 / overlapping as f64
+        };
+        total += alpha * existence + (1.0 - alpha) * overlap * cardinality;
+    }
+    total / real_segs.len() as f64
+}
+
+/// Range-based F1 of a fixed prediction (recall α = 0.2, precision α = 0); 0 when both are 0.
+pub fn range_f1_pred(labels: &[bool], pred: &[bool]) -> Result<f64> {
+    check_pred(labels, pred)?;
+    Ok(range_f1_of(labels, pred))
+}
+
+fn range_f1_of(labels: &[bool], pred: &[bool]) -> f64 {
+    let recall = range_recall(labels, pred, 0.2);
+    let precision = range_recall(pred, labels, 0.0);
+    if precision + recall == 0.0 {
+        0.0
+    } else {
+        2.0 * recall * precision / (precision + recall)
+    }
+}
+
+/// Best range-based F1 over TSB-AD's 100 thresholds.
+pub fn range_f1(labels: &[bool], scores: &[f64]) -> Result<f64> {
+    check(labels, scores)?;
+    let mut pred = vec![false; scores.len()];
+    Ok(python_max(tsb_thresholds(scores).into_iter().map(|t| {
+        for (p, &s) in pred.iter_mut().zip(scores) {
+            *p = s > t;
+        }
+        range_f1_of(labels, &pred)
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cardinality_and_overlap() {
+        // one real segment of 4 points, two predicted segments covering 2 of them
+        let real = [false, true, true, true, true, false];
+        let pred = [false, true, false, true, false, false];
+        // α·1 + (1−α)·(2/4)·(1/2)
+        let r = range_recall(&real, &pred, 0.2);
+        assert!((r - (0.2 + 0.8 * 0.5 * 0.5)).abs() < 1e-15);
+        // precision: each predicted point lies in the real segment, each overlaps one real segment
+        assert!((range_recall(&pred, &real, 0.0) - 1.0).abs() < 1e-15);
+        assert_eq!(range_recall(&[true, true], &[true, true], 0.2), 0.0);
+    }
+}

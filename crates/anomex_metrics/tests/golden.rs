@@ -1,0 +1,167 @@
+//! Every implemented metric on every golden case, against the reference implementation's value
+//! (`tests/golden/`, see `SOURCE.md`), to 1e-9 relative.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use anomex_metrics::{adjusted, point, range, vus, Compat};
+use ndarray::Array1;
+use ndarray_npy::ReadNpyExt;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+struct Case {
+    name: String,
+    labels: Vec<bool>,
+    scores: Vec<f64>,
+    pred: Vec<bool>,
+    window: usize,
+    expected: Value,
+}
+
+fn read_i8(path: &Path) -> Vec<bool> {
+    let a = Array1::<i8>::read_npy(std::fs::File::open(path).unwrap()).unwrap();
+    a.iter().map(|&v| v != 0).collect()
+}
+
+fn cases() -> Vec<Case> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("expected.json").exists() && p.join("scores.npy").exists())
+        .collect();
+    dirs.sort();
+    assert_eq!(dirs.len(), 30, "golden cases missing from {root:?}");
+    dirs.into_iter()
+        .map(|d| {
+            let params: Value =
+                serde_json::from_str(&std::fs::read_to_string(d.join("params.json")).unwrap())
+                    .unwrap();
+            Case {
+                name: d.file_name().unwrap().to_string_lossy().into_owned(),
+                labels: read_i8(&d.join("labels.npy")),
+                scores: Array1::<f64>::read_npy(std::fs::File::open(d.join("scores.npy")).unwrap())
+                    .unwrap()
+                    .to_vec(),
+                pred: read_i8(&d.join("pred.npy")),
+                window: params["window"].as_u64().unwrap() as usize,
+                expected: serde_json::from_str(
+                    &std::fs::read_to_string(d.join("expected.json")).unwrap(),
+                )
+                .unwrap(),
+            }
+        })
+        .collect()
+}
+
+/// What the reference said for `key`.
+enum Expect {
+    Value(f64),
+    /// The reference returned NaN or None.
+    Undefined,
+    /// The reference raised; anomex's behaviour is its own (documented per metric).
+    Raised,
+    /// No reference value.
+    Skipped,
+}
+
+fn expect(case: &Case, key: &str) -> Expect {
+    let e = &case.expected;
+    match &e[key] {
+        Value::Number(n) => Expect::Value(n.as_f64().unwrap()),
+        Value::Null if e["undefined"].get(key).is_some() => Expect::Undefined,
+        Value::Null if e["errors"].get(key).is_some() => Expect::Raised,
+        Value::Null if e["skipped"].get(key).is_some() => Expect::Skipped,
+        other => panic!("{}: {key}: unexpected {other}", case.name),
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    compared: usize,
+    failures: Vec<String>,
+}
+
+impl Tally {
+    fn check(&mut self, case: &Case, key: &str, got: anomex_core::Result<f64>) {
+        match (expect(case, key), got) {
+            (Expect::Value(e), Ok(g)) => {
+                self.compared += 1;
+                if (g - e).abs() > 1e-9 * e.abs() + 1e-15 {
+                    self.failures
+                        .push(format!("{} {key}: got {g:e}, reference {e:e}", case.name));
+                }
+            }
+            (Expect::Value(e), Err(err)) => self.failures.push(format!(
+                "{} {key}: error `{err}`, reference {e:e}",
+                case.name
+            )),
+            (Expect::Undefined, Ok(g)) if !g.is_nan() => self
+                .failures
+                .push(format!("{} {key}: got {g}, reference NaN", case.name)),
+            (Expect::Undefined, _) | (Expect::Raised, _) | (Expect::Skipped, _) => {}
+        }
+    }
+}
+
+#[test]
+fn every_implemented_metric_matches_the_reference() {
+    let mut t = Tally::default();
+    for c in cases() {
+        let (l, s, p) = (&c.labels[..], &c.scores[..], &c.pred[..]);
+        let r = Compat::Reference;
+        t.check(&c, "TSB-AD/AUC-ROC", point::auc_roc(l, s));
+        t.check(&c, "TSB-AD/AUC-PR", point::auc_pr(l, s));
+        t.check(&c, "TSB-AD/Standard-F1", point::standard_f1(l, s));
+        t.check(&c, "TSB-AD/PA-F1", adjusted::pa_f1(l, s, r));
+        t.check(&c, "TSB-AD/Event-based-F1", adjusted::event_f1(l, s, r));
+        t.check(&c, "TSB-AD/R-based-F1", range::range_f1(l, s));
+        let v = vus::vus(l, s, c.window);
+        t.check(
+            &c,
+            "TSB-AD/VUS-ROC",
+            v.as_ref().map(|v| v.roc).map_err(clone_err),
+        );
+        t.check(&c, "TSB-AD/VUS-PR", v.map(|v| v.pr));
+        t.check(
+            &c,
+            "TSB-AD@pred/Standard-F1",
+            point::prf(l, p).map(|c| c.f1()),
+        );
+        t.check(&c, "TSB-AD@pred/PA-F1", adjusted::pa_f1_pred(l, p, r));
+        t.check(
+            &c,
+            "TSB-AD@pred/Event-based-F1",
+            adjusted::event_f1_pred(l, p, r),
+        );
+        t.check(&c, "TSB-AD@pred/R-based-F1", range::range_f1_pred(l, p));
+    }
+    assert!(
+        t.failures.is_empty(),
+        "{} of {} values differ:\n{}",
+        t.failures.len(),
+        t.compared + t.failures.len(),
+        t.failures.join("\n")
+    );
+    // 30 cases × 12 metrics, less the reference's NaNs and errors
+    assert!(t.compared >= 320, "only {} values compared", t.compared);
+    eprintln!("{} reference values reproduced", t.compared);
+}
+
+fn clone_err(e: &anomex_core::Error) -> anomex_core::Error {
+    anomex_core::Error::input(e.to_string())
+}
+
+#[test]
+fn correct_mode_fixes_the_pa_f1_index_zero_quirk() {
+    let c = cases()
+        .into_iter()
+        .find(|c| c.name.starts_with("p03_"))
+        .unwrap();
+    let reference = adjusted::pa_f1(&c.labels, &c.scores, Compat::Reference).unwrap();
+    let correct = adjusted::pa_f1(&c.labels, &c.scores, Compat::Correct).unwrap();
+    assert!(
+        (reference - 0.947_368_421_052_631_6).abs() < 1e-12,
+        "{reference}"
+    );
+    assert_eq!(correct, 1.0);
+}
