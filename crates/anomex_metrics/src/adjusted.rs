@@ -11,7 +11,7 @@
 
 use crate::point::Counts;
 use crate::segments::segments;
-use crate::{check, check_pred, python_max, tsb_thresholds, Compat};
+use crate::{check, check_pred, sweep, Compat};
 use anomex_core::Result;
 
 /// Point adjustment (Xu et al., WWW 2018): a segment with any predicted point counts as fully
@@ -53,13 +53,9 @@ pub fn pa_f1_pred(labels: &[bool], pred: &[bool], compat: Compat) -> Result<f64>
 /// Best point-adjusted F1 over TSB-AD's 100 thresholds.
 pub fn pa_f1(labels: &[bool], scores: &[f64], compat: Compat) -> Result<f64> {
     check(labels, scores)?;
-    let mut pred = vec![false; scores.len()];
-    Ok(python_max(tsb_thresholds(scores).into_iter().map(|t| {
-        for (p, &s) in pred.iter_mut().zip(scores) {
-            *p = s > t;
-        }
-        Counts::of(labels, &adjust(labels, &pred, compat)).f1()
-    })))
+    Ok(sweep(scores, |pred| {
+        Counts::of(labels, &adjust(labels, pred, compat)).f1()
+    }))
 }
 
 /// The labelled events as TSB-AD's `_get_events` stores them (see the module docs).
@@ -98,13 +94,7 @@ pub fn event_f1_pred(labels: &[bool], pred: &[bool], compat: Compat) -> Result<f
 pub fn event_f1(labels: &[bool], scores: &[f64], compat: Compat) -> Result<f64> {
     check(labels, scores)?;
     let ev = events(labels, compat);
-    let mut pred = vec![false; scores.len()];
-    Ok(python_max(tsb_thresholds(scores).into_iter().map(|t| {
-        for (p, &s) in pred.iter_mut().zip(scores) {
-            *p = s > t;
-        }
-        event_f1_of(labels, &pred, &ev)
-    })))
+    Ok(sweep(scores, |pred| event_f1_of(labels, pred, &ev)))
 }
 
 #[cfg(test)]

@@ -92,6 +92,18 @@ pub fn tsb_thresholds(scores: &[f64]) -> Vec<f64> {
     linspace(lo, hi, 100)
 }
 
+/// The best value of `metric(pred)` over TSB-AD's 100 thresholds with `pred = S > t`, taken
+/// with Python's `max` as the reference does.
+pub(crate) fn sweep(scores: &[f64], mut metric: impl FnMut(&[bool]) -> f64) -> f64 {
+    let mut pred = vec![false; scores.len()];
+    python_max(tsb_thresholds(scores).into_iter().map(|t| {
+        for (p, &s) in pred.iter_mut().zip(scores) {
+            *p = s > t;
+        }
+        metric(&pred)
+    }))
+}
+
 /// Python's `max` over a list: keeps the first element unless a later one compares greater
 /// (so a leading NaN wins, a later NaN is skipped), as the reference code's `max(list)` does.
 pub(crate) fn python_max(values: impl IntoIterator<Item = f64>) -> f64 {

@@ -8,7 +8,7 @@
 //! predicted positions).
 
 use crate::segments::tsb_segments;
-use crate::{check, check_pred, python_max, tsb_thresholds};
+use crate::{check, check_pred, sweep};
 use anomex_core::Result;
 
 /// TSB-AD's `range_recall_new(real, pred, alpha)`: the mean over `real`'s segments of
@@ -68,13 +68,7 @@ fn range_f1_of(labels: &[bool], pred: &[bool]) -> f64 {
 /// Best range-based F1 over TSB-AD's 100 thresholds.
 pub fn range_f1(labels: &[bool], scores: &[f64]) -> Result<f64> {
     check(labels, scores)?;
-    let mut pred = vec![false; scores.len()];
-    Ok(python_max(tsb_thresholds(scores).into_iter().map(|t| {
-        for (p, &s) in pred.iter_mut().zip(scores) {
-            *p = s > t;
-        }
-        range_f1_of(labels, &pred)
-    })))
+    Ok(sweep(scores, |pred| range_f1_of(labels, pred)))
 }
 
 #[cfg(test)]
