@@ -1,5 +1,6 @@
 //! `anomex`: find anomalies in a data file from the command line.
 
+mod eval;
 mod example;
 mod run;
 
@@ -26,6 +27,8 @@ enum Command {
     Fit(FitArgs),
     /// Score a file with a saved model
     Score(ScoreArgs),
+    /// Evaluation metrics of scores (and a prediction) against labels
+    Eval(EvalArgs),
     /// List the detectors, their parameters and the threshold policies
     List {
         /// Print JSON instead of text
@@ -136,12 +139,38 @@ pub struct ScoreArgs {
     out: OutputArgs,
 }
 
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// Ground-truth labels (non-zero = anomaly): .npy, one-column CSV or Parquet
+    #[arg(long)]
+    labels: PathBuf,
+    /// Anomaly scores, one per label (higher = more anomalous)
+    #[arg(long)]
+    scores: PathBuf,
+    /// A fixed binary prediction, for the @pred metrics
+    #[arg(long)]
+    pred: Option<PathBuf>,
+    /// The largest VUS window (TSB-AD's slidingWindow)
+    #[arg(long, default_value_t = 100)]
+    window: usize,
+    /// `all` or a comma-separated list of metric names
+    #[arg(long)]
+    metrics: Option<String>,
+    /// Reproduce TSB-AD's PA-F1 and event-F1 quirks (see the anomex_metrics docs)
+    #[arg(long)]
+    compat_reference: bool,
+    /// Print one JSON object of metric name → value
+    #[arg(long)]
+    json: bool,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Detect(a) => run::detect(a),
         Command::Fit(a) => run::fit(a),
         Command::Score(a) => run::score(a),
+        Command::Eval(a) => eval::eval(a),
         Command::List { json } => run::list(json),
     };
     match result {

@@ -395,3 +395,108 @@ fn multivariate_input_names_the_responsible_channel() {
         assert!(html.contains(ch), "missing {ch}");
     }
 }
+
+const GOLDEN: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../anomex_metrics/tests/golden/p22_n5000_5seg_informative_w100"
+);
+
+#[test]
+fn eval_reproduces_the_reference_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = Path::new(GOLDEN);
+    let o = anomex(
+        dir.path(),
+        &[
+            "eval",
+            "--labels",
+            g.join("labels.npy").to_str().unwrap(),
+            "--scores",
+            g.join("scores.npy").to_str().unwrap(),
+            "--pred",
+            g.join("pred.npy").to_str().unwrap(),
+            "--window",
+            "100",
+            "--compat-reference",
+            "--json",
+        ],
+    );
+    let got = json(&o);
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(g.join("expected.json")).unwrap()).unwrap();
+    for (ours, theirs) in [
+        ("AUC-ROC", "TSB-AD/AUC-ROC"),
+        ("AUC-PR", "TSB-AD/AUC-PR"),
+        ("VUS-ROC", "TSB-AD/VUS-ROC"),
+        ("VUS-PR", "TSB-AD/VUS-PR"),
+        ("Standard-F1", "TSB-AD/Standard-F1"),
+        ("PA-F1", "TSB-AD/PA-F1"),
+        ("Event-based-F1", "TSB-AD/Event-based-F1"),
+        ("R-based-F1", "TSB-AD/R-based-F1"),
+        ("F1@pred", "TSB-AD@pred/Standard-F1"),
+        ("R-based-F1@pred", "TSB-AD@pred/R-based-F1"),
+    ] {
+        let (a, e) = (
+            got[ours].as_f64().unwrap(),
+            expected[theirs].as_f64().unwrap(),
+        );
+        assert!((a - e).abs() <= 1e-9 * e.abs(), "{ours}: {a} vs {e}");
+    }
+}
+
+#[test]
+fn eval_rejects_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let labels = write(d, "l.csv", "0\n1\n1\n0\n");
+    let short = write(d, "s3.csv", "0.1\n0.9\n0.8\n");
+    let nan = write(d, "snan.csv", "0.1\nNaN\n0.8\n0.2\n");
+    let ok = write(d, "s.csv", "0.1\n0.9\n0.8\n0.2\n");
+    let (l, s3, sn, s) = (
+        labels.to_str().unwrap(),
+        short.to_str().unwrap(),
+        nan.to_str().unwrap(),
+        ok.to_str().unwrap(),
+    );
+    assert!(fails(d, &["eval", "--labels", l, "--scores", s3]).contains("4 labels but 3 scores"));
+    assert!(fails(d, &["eval", "--labels", l, "--scores", sn]).contains("line 2"));
+    assert!(fails(
+        d,
+        &["eval", "--labels", l, "--scores", s, "--metrics", "F2"]
+    )
+    .contains("unknown metric"));
+    assert!(fails(
+        d,
+        &["eval", "--labels", l, "--scores", s, "--metrics", "F1@pred"]
+    )
+    .contains("--pred"));
+    let all_normal = write(d, "zeros.csv", "0\n0\n0\n0\n");
+    let err = fails(
+        d,
+        &[
+            "eval",
+            "--labels",
+            all_normal.to_str().unwrap(),
+            "--scores",
+            s,
+            "--metrics",
+            "VUS-PR",
+        ],
+    );
+    assert!(err.contains("VUS is undefined"), "{err}");
+    // AUC-ROC with one class is undefined: null in JSON, not an error
+    let o = anomex(
+        d,
+        &[
+            "eval",
+            "--labels",
+            all_normal.to_str().unwrap(),
+            "--scores",
+            s,
+            "--metrics",
+            "AUC-ROC",
+            "--json",
+        ],
+    );
+    assert!(json(&o)["AUC-ROC"].is_null());
+}

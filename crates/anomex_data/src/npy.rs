@@ -54,8 +54,18 @@ fn array_from_npy(bytes: &[u8], source: &str) -> Result<Array2<f64>> {
     try_type!(f32);
     try_type!(i64);
     try_type!(i32);
+    try_type!(i16);
+    try_type!(i8);
+    try_type!(u8);
+    if let Ok(a) = Array1::<bool>::read_npy(bytes) {
+        let n = a.len();
+        return a
+            .mapv(|v| f64::from(u8::from(v)))
+            .into_shape_with_order((n, 1))
+            .map_err(|e| Error::input(e.to_string()));
+    }
     Err(Error::input(format!(
-        "{source}: not a 1-D or 2-D numpy array of float64, float32, int64 or int32"
+        "{source}: not a 1-D or 2-D numpy array of floats, integers or booleans"
     )))
 }
 
