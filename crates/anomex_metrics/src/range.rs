@@ -7,6 +7,7 @@
 //! Cost: O(n) per prediction (TSB-AD tests membership point by point against the whole list of
 //! predicted positions).
 
+use crate::prts::{range_score, Bias, Cardinality};
 use crate::segments::tsb_segments;
 use crate::{check, check_pred, sweep};
 use anomex_core::Result;
@@ -14,39 +15,15 @@ use anomex_core::Result;
 /// TSB-AD's `range_recall_new(real, pred, alpha)`: the mean over `real`'s segments of
 /// `α·existence + (1 − α)·overlap·cardinality`, with overlap the fraction of the segment's points
 /// predicted and cardinality 1 / (number of predicted segments it overlaps). 0 with no segment.
+/// This is prts' recall with reciprocal cardinality and flat bias, on TSB-AD's segments.
 pub fn range_recall(real: &[bool], pred: &[bool], alpha: f64) -> f64 {
-    let real_segs = tsb_segments(real);
-    if real_segs.is_empty() {
-        return 0.0;
-    }
-    let pred_segs = tsb_segments(pred);
-    // prefix counts of predicted points
-    let mut covered = Vec::with_capacity(pred.len() + 1);
-    covered.push(0usize);
-    for &p in pred {
-        covered.push(covered[covered.len() - 1] + usize::from(p));
-    }
-    let mut k = 0; // first predicted segment that may overlap
-    let mut total = 0.0;
-    for &(s, e) in &real_segs {
-        let hits = covered[e + 1] - covered[s];
-        let existence = if hits > 0 { 1.0 } else { 0.0 };
-        while k < pred_segs.len() && pred_segs[k].1 < s {
-            k += 1;
-        }
-        let overlapping = pred_segs[k..]
-            .iter()
-            .take_while(|&&(ps, _)| ps <= e)
-            .count();
-        let overlap = hits as f64 / (e - s + 1) as f64;
-        let cardinality = if overlapping == 0 {
-            0.0
-        } else {
-            1.0 / overlapping as f64
-        };
-        total += alpha * existence + (1.0 - alpha) * overlap * cardinality;
-    }
-    total / real_segs.len() as f64
+    range_score(
+        &tsb_segments(real),
+        &tsb_segments(pred),
+        alpha,
+        Cardinality::Reciprocal,
+        Bias::Flat,
+    )
 }
 
 /// Range-based F1 of a fixed prediction (recall α = 0.2, precision α = 0); 0 when both are 0.

@@ -2,6 +2,7 @@
 //! (`tests/golden/`, see `SOURCE.md`), to 1e-9 relative.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use anomex_metrics::prts::{ts_fscore, ts_precision, ts_recall, Bias, Cardinality, FScore};
 use anomex_metrics::{adjusted, point, range, vus, Compat};
 use ndarray::Array1;
 use ndarray_npy::ReadNpyExt;
@@ -134,6 +135,7 @@ fn every_implemented_metric_matches_the_reference() {
             adjusted::event_f1_pred(l, p, r),
         );
         t.check(&c, "TSB-AD@pred/R-based-F1", range::range_f1_pred(l, p));
+        check_prts(&mut t, &c);
     }
     assert!(
         t.failures.is_empty(),
@@ -142,9 +144,49 @@ fn every_implemented_metric_matches_the_reference() {
         t.compared + t.failures.len(),
         t.failures.join("\n")
     );
-    // 30 cases × 12 metrics, less the reference's NaNs and errors
-    assert!(t.compared >= 320, "only {} values compared", t.compared);
+    // 30 cases × 21 metrics, less the reference's NaNs and errors
+    assert!(t.compared >= 560, "only {} values compared", t.compared);
     eprintln!("{} reference values reproduced", t.compared);
+}
+
+/// The prts variants, as `params.json` lists them for every case.
+fn check_prts(t: &mut Tally, c: &Case) {
+    let (l, p) = (&c.labels[..], &c.pred[..]);
+    use Bias::*;
+    use Cardinality::*;
+    let recip = FScore {
+        cardinality: Reciprocal,
+        r_alpha: 0.2,
+        ..FScore::default()
+    };
+    for (key, got) in [
+        ("prts@pred/precision", ts_precision(l, p, 0.0, One, Flat)),
+        ("prts@pred/recall", ts_recall(l, p, 0.0, One, Flat)),
+        ("prts@pred/f1", ts_fscore(l, p, FScore::default())),
+        (
+            "prts@pred/precision_reciprocal",
+            ts_precision(l, p, 0.0, Reciprocal, Flat),
+        ),
+        (
+            "prts@pred/recall_reciprocal_a0.2",
+            ts_recall(l, p, 0.2, Reciprocal, Flat),
+        ),
+        ("prts@pred/f1_reciprocal_pa0_ra0.2", ts_fscore(l, p, recip)),
+        (
+            "prts@pred/recall_one_a0.5_front",
+            ts_recall(l, p, 0.5, One, Front),
+        ),
+        (
+            "prts@pred/precision_reciprocal_back",
+            ts_precision(l, p, 0.0, Reciprocal, Back),
+        ),
+        (
+            "prts@pred/recall_reciprocal_a0_middle",
+            ts_recall(l, p, 0.0, Reciprocal, Middle),
+        ),
+    ] {
+        t.check(c, key, got);
+    }
 }
 
 fn clone_err(e: &anomex_core::Error) -> anomex_core::Error {
