@@ -143,13 +143,6 @@ pub(crate) fn range_score(
     total / targets.len() as f64
 }
 
-fn check_alpha(alpha: f64) -> Result<()> {
-    if !(0.0..=1.0).contains(&alpha) {
-        return Err(Error::param("alpha", format!("{alpha} is outside [0, 1]")));
-    }
-    Ok(())
-}
-
 /// Range-based recall (prts `ts_recall`).
 pub fn ts_recall(
     real: &[bool],
@@ -158,18 +151,10 @@ pub fn ts_recall(
     cardinality: Cardinality,
     bias: Bias,
 ) -> Result<f64> {
-    check_pred(real, pred)?;
-    check_alpha(alpha)?;
-    Ok(range_score(
-        &segments(real),
-        &segments(pred),
-        alpha,
-        cardinality,
-        bias,
-    ))
+    scored_against(real, pred, alpha, cardinality, bias)
 }
 
-/// Range-based precision (prts `ts_precision`).
+/// Range-based precision (prts `ts_precision`): recall with the roles of the sides swapped.
 pub fn ts_precision(
     real: &[bool],
     pred: &[bool],
@@ -178,10 +163,24 @@ pub fn ts_precision(
     bias: Bias,
 ) -> Result<f64> {
     check_pred(real, pred)?;
-    check_alpha(alpha)?;
+    scored_against(pred, real, alpha, cardinality, bias)
+}
+
+/// The mean score of `targets`' ranges against `others`' ranges.
+fn scored_against(
+    targets: &[bool],
+    others: &[bool],
+    alpha: f64,
+    cardinality: Cardinality,
+    bias: Bias,
+) -> Result<f64> {
+    check_pred(targets, others)?;
+    if !(0.0..=1.0).contains(&alpha) {
+        return Err(Error::param("alpha", format!("{alpha} is outside [0, 1]")));
+    }
     Ok(range_score(
-        &segments(pred),
-        &segments(real),
+        &segments(targets),
+        &segments(others),
         alpha,
         cardinality,
         bias,
@@ -214,7 +213,7 @@ impl Default for FScore {
 
 /// Range-based F-beta (prts `ts_fscore`); 0 when precision and recall are both 0.
 pub fn ts_fscore(real: &[bool], pred: &[bool], o: FScore) -> Result<f64> {
-    if !(o.beta >= 0.0) {
+    if o.beta.is_nan() || o.beta < 0.0 {
         return Err(Error::param("beta", format!("{} is negative", o.beta)));
     }
     let p = ts_precision(real, pred, o.p_alpha, o.cardinality, o.p_bias)?;
