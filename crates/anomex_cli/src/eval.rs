@@ -16,6 +16,8 @@ pub const SCORE_METRICS: &[&str] = &[
     "PA-F1",
     "Event-based-F1",
     "R-based-F1",
+    "R-AUC-ROC",
+    "R-AUC-PR",
 ];
 /// Metrics of a fixed prediction (`--pred`).
 pub const PRED_METRICS: &[&str] = &[
@@ -103,6 +105,8 @@ pub fn eval(a: EvalArgs) -> Result<()> {
             "PA-F1" => adjusted::pa_f1(l, s, compat)?,
             "Event-based-F1" => adjusted::event_f1(l, s, compat)?,
             "R-based-F1" => range::range_f1(l, s)?,
+            "R-AUC-ROC" => vus::range_auc(l, s, a.window)?.roc,
+            "R-AUC-PR" => vus::range_auc(l, s, a.window)?.pr,
             _ => {
                 let p = pred.as_deref().context("prediction metrics need --pred")?;
                 match m {

@@ -8,6 +8,7 @@
 //! | [`range`] | range-based F1 (Tatbul et al., NeurIPS 2018, as TSB-AD computes it) | TSB-AD 1.5 |
 //! | [`prts`] | range-based precision / recall / F-beta with α, cardinality and bias options | prts 1.0.0.3 |
 //! | [`vus`] | VUS-ROC, VUS-PR (Paparrizos et al., VLDB 2022), `opt` version | TSB-AD 1.5 |
+//! | [`vus`] | R-AUC-ROC, R-AUC-PR (range AUC at one window) | vus 0.0.6 |
 //!
 //! Conventions: labels are `bool` (true = anomalous), scores are finite `f64` (higher = more
 //! anomalous); inputs of different lengths, empty inputs and non-finite scores are errors. Where

@@ -29,6 +29,35 @@ pub struct Vus {
     pub pr: f64,
 }
 
+/// The 250 thresholds of the range curves: the scores at evenly spaced ranks of the descending
+/// order (`linspace(0, n − 1, 250)` truncated), with the number of scores `≥` each.
+struct Thresholds {
+    values: Vec<f64>,
+    n_pred: Vec<f64>,
+}
+
+impl Thresholds {
+    fn new(scores: &[f64]) -> Thresholds {
+        let mut sorted = scores.to_vec();
+        sorted.sort_by(|a, b| b.total_cmp(a));
+        let values: Vec<f64> = linspace(0.0, (scores.len() - 1) as f64, THRESHOLDS)
+            .into_iter()
+            .map(|r| sorted[r as usize])
+            .collect();
+        let n_pred = values
+            .iter()
+            .map(|&t| sorted.partition_point(|&s| s >= t) as f64)
+            .collect();
+        Thresholds { values, n_pred }
+    }
+
+    /// The first threshold index at which a score is predicted (`score ≥ threshold`); the
+    /// thresholds are non-increasing, so it stays predicted at every later index.
+    fn first_k(&self, score: f64) -> usize {
+        self.values.partition_point(|&t| t > score)
+    }
+}
+
 /// TSB-AD's `new_sequence`: segments widened by `w/2` on each side, merged when they touch,
 /// the first clipped at 0 and the last at `n − 1`.
 fn widen(segs: &[(usize, usize)], w: usize, n: usize) -> Vec<(usize, usize)> {
@@ -89,21 +118,7 @@ pub fn vus(labels: &[bool], scores: &[f64], window: usize) -> Result<Vus> {
     }
     let p = labels.iter().filter(|&&l| l).count() as f64;
 
-    // thresholds: the scores at 250 evenly spaced ranks of the descending order
-    let mut sorted = scores.to_vec();
-    sorted.sort_by(|a, b| b.total_cmp(a));
-    let thresholds: Vec<f64> = linspace(0.0, (n - 1) as f64, THRESHOLDS)
-        .into_iter()
-        .map(|r| sorted[r as usize])
-        .collect();
-    // predicted count at each threshold: scores ≥ t
-    let n_pred: Vec<f64> = thresholds
-        .iter()
-        .map(|&t| sorted.partition_point(|&s| s >= t) as f64)
-        .collect();
-    // first threshold index that predicts a score: thresholds are non-increasing
-    let first_k = |s: f64| thresholds.partition_point(|&t| t > s);
-
+    let th = Thresholds::new(scores);
     let mut totals = Vec::with_capacity(window + 1);
     for w in 0..=window {
         let segs_w = widen(&seq, w, n);
@@ -115,7 +130,7 @@ pub fn vus(labels: &[bool], scores: &[f64], window: usize) -> Result<Vus> {
             let soft = soft_labels(labels, &seq, w, (a, b));
             let mut best = THRESHOLDS;
             for i in a..=b {
-                let k = first_k(scores[i]);
+                let k = th.first_k(scores[i]);
                 best = best.min(k);
                 if labels[i] {
                     hard_tp[k] += 1.0;
@@ -137,8 +152,8 @@ pub fn vus(labels: &[bool], scores: &[f64], window: usize) -> Result<Vus> {
             let p_new = (p + n_labels) / 2.0;
             let recall = (tp / p_new).min(1.0);
             let tpr = recall * exist_acc / segs_w.len() as f64;
-            let fpr = (n_pred[k] - tp) / (n as f64 - p_new);
-            let precision = tp / n_pred[k];
+            let fpr = (th.n_pred[k] - tp) / (n as f64 - p_new);
+            let precision = tp / th.n_pred[k];
             roc += (fpr - prev_fpr) * (tpr + prev_tpr) / 2.0;
             pr += (tpr - prev_tpr) * precision;
             prev_tpr = tpr;
@@ -152,6 +167,64 @@ pub fn vus(labels: &[bool], scores: &[f64], window: usize) -> Result<Vus> {
         roc: totals.iter().map(|t| t.0).sum::<f64>() / count,
         pr: totals.iter().map(|t| t.1).sum::<f64>() / count,
     })
+}
+
+/// Result of [`range_auc`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RangeAuc {
+    pub roc: f64,
+    pub pr: f64,
+}
+
+/// R-AUC-ROC and R-AUC-PR (Paparrizos et al., VLDB 2022) as the `vus` 0.0.6 package's `RangeAUC`
+/// computes them (`AUC_type='window'`): one soft-label extension of `window/2` points on each
+/// side of every segment, 250 thresholds as for VUS, recall over `(P + Σ soft labels)/2` times the
+/// fraction of soft-label runs with a prediction, the ROC area by trapezoids and — unlike VUS-PR —
+/// the PR area by trapezoids too, starting from precision 1.
+///
+/// TSB-AD 1.5's own `RangeAUC` raises for every window ≥ 2 (its segments are found on the soft
+/// labels with `np.diff`), so `vus` is the reference. Errors without any anomaly (the reference
+/// divides by zero); R-AUC-ROC is NaN when every point is anomalous (no negative), as there.
+pub fn range_auc(labels: &[bool], scores: &[f64], window: usize) -> Result<RangeAuc> {
+    check(labels, scores)?;
+    let n = scores.len();
+    let seq = crate::segments::segments(labels);
+    if seq.is_empty() {
+        return Err(Error::input(
+            "R-AUC is undefined without an anomaly (the reference divides by zero)",
+        ));
+    }
+    let p = labels.iter().filter(|&&l| l).count() as f64;
+    let soft = soft_labels(labels, &seq, window, (0, n - 1));
+    let runs = crate::segments::segments(&soft.iter().map(|&v| v != 0.0).collect::<Vec<_>>());
+    let p_new = (p + soft.iter().sum::<f64>()) / 2.0;
+    let th = Thresholds::new(scores);
+    let mut tp_at = vec![0.0; THRESHOLDS + 1];
+    let mut exist_at = vec![0.0; THRESHOLDS + 1];
+    for &(a, b) in &runs {
+        let mut best = THRESHOLDS;
+        for i in a..=b {
+            let k = th.first_k(scores[i]);
+            tp_at[k] += soft[i];
+            best = best.min(k);
+        }
+        exist_at[best] += 1.0;
+    }
+    let (mut tp, mut exist) = (0.0, 0.0);
+    let (mut prev_tpr, mut prev_fpr, mut prev_prec) = (0.0, 0.0, 1.0);
+    let (mut roc, mut pr) = (0.0, 0.0);
+    for k in 0..THRESHOLDS {
+        tp += tp_at[k];
+        exist += exist_at[k];
+        let tpr = (tp / p_new).min(1.0) * exist / runs.len() as f64;
+        let fpr = (th.n_pred[k] - tp) / (n as f64 - p_new);
+        let precision = tp / th.n_pred[k];
+        roc += (fpr - prev_fpr) * (tpr + prev_tpr) / 2.0;
+        pr += (tpr - prev_tpr) * (precision + prev_prec) / 2.0;
+        (prev_tpr, prev_fpr, prev_prec) = (tpr, fpr, precision);
+    }
+    roc += (1.0 - prev_fpr) * (1.0 + prev_tpr) / 2.0;
+    Ok(RangeAuc { roc, pr })
 }
 
 #[cfg(test)]

@@ -123,6 +123,13 @@ fn every_implemented_metric_matches_the_reference() {
             v.as_ref().map(|v| v.roc).map_err(clone_err),
         );
         t.check(&c, "TSB-AD/VUS-PR", v.map(|v| v.pr));
+        let r_auc = vus::range_auc(l, s, c.window);
+        t.check(
+            &c,
+            "vus/R_AUC_ROC",
+            r_auc.as_ref().map(|v| v.roc).map_err(clone_err),
+        );
+        t.check(&c, "vus/R_AUC_PR", r_auc.map(|v| v.pr));
         t.check(
             &c,
             "TSB-AD@pred/Standard-F1",
@@ -144,8 +151,8 @@ fn every_implemented_metric_matches_the_reference() {
         t.compared + t.failures.len(),
         t.failures.join("\n")
     );
-    // 30 cases × 21 metrics, less the reference's NaNs and errors
-    assert!(t.compared >= 560, "only {} values compared", t.compared);
+    // 30 cases × 23 metrics, less the reference's NaNs and errors
+    assert!(t.compared >= 610, "only {} values compared", t.compared);
     eprintln!("{} reference values reproduced", t.compared);
 }
 
