@@ -2,7 +2,7 @@
 
 use crate::EvalArgs;
 use anomex_data::Selection;
-use anomex_metrics::{adjusted, point, range, vus, Compat};
+use anomex_metrics::{adjusted, nab, point, range, vus, Compat};
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 
@@ -18,6 +18,9 @@ pub const SCORE_METRICS: &[&str] = &[
     "R-based-F1",
     "R-AUC-ROC",
     "R-AUC-PR",
+    "NAB-standard",
+    "NAB-low-FP",
+    "NAB-low-FN",
 ];
 /// Metrics of a fixed prediction (`--pred`).
 pub const PRED_METRICS: &[&str] = &[
@@ -107,6 +110,17 @@ pub fn eval(a: EvalArgs) -> Result<()> {
             "R-based-F1" => range::range_f1(l, s)?,
             "R-AUC-ROC" => vus::range_auc(l, s, a.window)?.roc,
             "R-AUC-PR" => vus::range_auc(l, s, a.window)?.pr,
+            "NAB-standard" | "NAB-low-FP" | "NAB-low-FN" => {
+                let profile = match m {
+                    "NAB-standard" => nab::STANDARD,
+                    "NAB-low-FP" => nab::LOW_FP,
+                    _ => nab::LOW_FN,
+                };
+                // NaN (JSON null) when no window can be scored
+                nab::nab(l, s, profile, compat)?
+                    .normalized
+                    .unwrap_or(f64::NAN)
+            }
             _ => {
                 let p = pred.as_deref().context("prediction metrics need --pred")?;
                 match m {

@@ -156,7 +156,8 @@ pub struct EvalArgs {
     /// `all` or a comma-separated list of metric names
     #[arg(long)]
     metrics: Option<String>,
-    /// Reproduce TSB-AD's PA-F1 and event-F1 quirks (see the anomex_metrics docs)
+    /// Reproduce the reference implementations' quirks (TSB-AD's PA-F1 and event F1, NAB's
+    /// one-point windows; see the anomex_metrics docs)
     #[arg(long)]
     compat_reference: bool,
     /// Print one JSON object of metric name → value

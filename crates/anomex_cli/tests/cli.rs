@@ -437,6 +437,9 @@ fn eval_reproduces_the_reference_values() {
         ("R-based-F1@pred", "TSB-AD@pred/R-based-F1"),
         ("R-AUC-ROC", "vus/R_AUC_ROC"),
         ("R-AUC-PR", "vus/R_AUC_PR"),
+        ("NAB-standard", "NAB/standard/normalized"),
+        ("NAB-low-FP", "NAB/reward_low_FP_rate/normalized"),
+        ("NAB-low-FN", "NAB/reward_low_FN_rate/normalized"),
     ] {
         let (a, e) = (
             got[ours].as_f64().unwrap(),

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use anomex_metrics::prts::{ts_fscore, ts_precision, ts_recall, Bias, Cardinality, FScore};
-use anomex_metrics::{adjusted, point, range, vus, Compat};
+use anomex_metrics::{adjusted, nab, point, range, vus, Compat};
 use ndarray::Array1;
 use ndarray_npy::ReadNpyExt;
 use serde_json::Value;
@@ -143,6 +143,29 @@ fn every_implemented_metric_matches_the_reference() {
         );
         t.check(&c, "TSB-AD@pred/R-based-F1", range::range_f1_pred(l, p));
         check_prts(&mut t, &c);
+        for (name, profile) in [
+            ("standard", nab::STANDARD),
+            ("reward_low_FP_rate", nab::LOW_FP),
+            ("reward_low_FN_rate", nab::LOW_FN),
+        ] {
+            let got = nab::nab(l, s, profile, r);
+            let key = |part: &str| format!("NAB/{name}/{part}");
+            t.check(
+                &c,
+                &key("raw"),
+                got.as_ref().map(|g| g.raw).map_err(clone_err),
+            );
+            t.check(
+                &c,
+                &key("threshold"),
+                got.as_ref().map(|g| g.threshold).map_err(clone_err),
+            );
+            t.check(
+                &c,
+                &key("normalized"),
+                got.map(|g| g.normalized.unwrap_or(f64::NAN)),
+            );
+        }
     }
     assert!(
         t.failures.is_empty(),
@@ -151,8 +174,8 @@ fn every_implemented_metric_matches_the_reference() {
         t.compared + t.failures.len(),
         t.failures.join("\n")
     );
-    // 30 cases × 23 metrics, less the reference's NaNs and errors
-    assert!(t.compared >= 610, "only {} values compared", t.compared);
+    // 30 cases × 32 metrics, less the reference's NaNs and errors
+    assert!(t.compared >= 840, "only {} values compared", t.compared);
     eprintln!("{} reference values reproduced", t.compared);
 }
 
