@@ -2,7 +2,7 @@
 
 use crate::EvalArgs;
 use anomex_data::Selection;
-use anomex_metrics::{adjusted, nab, point, range, vus, Compat};
+use anomex_metrics::{adjusted, affiliation, nab, point, range, vus, Compat};
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 
@@ -16,6 +16,7 @@ pub const SCORE_METRICS: &[&str] = &[
     "PA-F1",
     "Event-based-F1",
     "R-based-F1",
+    "Affiliation-F",
     "R-AUC-ROC",
     "R-AUC-PR",
     "NAB-standard",
@@ -30,6 +31,7 @@ pub const PRED_METRICS: &[&str] = &[
     "PA-F1@pred",
     "Event-based-F1@pred",
     "R-based-F1@pred",
+    "Affiliation-F@pred",
 ];
 
 /// Reads one column of numbers from `.npy`, a single-column CSV, or Parquet.
@@ -108,6 +110,7 @@ pub fn eval(a: EvalArgs) -> Result<()> {
             "PA-F1" => adjusted::pa_f1(l, s, compat)?,
             "Event-based-F1" => adjusted::event_f1(l, s, compat)?,
             "R-based-F1" => range::range_f1(l, s)?,
+            "Affiliation-F" => affiliation::affiliation_f(l, s)?,
             "R-AUC-ROC" => vus::range_auc(l, s, a.window)?.roc,
             "R-AUC-PR" => vus::range_auc(l, s, a.window)?.pr,
             "NAB-standard" | "NAB-low-FP" | "NAB-low-FN" => {
@@ -129,6 +132,7 @@ pub fn eval(a: EvalArgs) -> Result<()> {
                     "F1@pred" => point::prf(l, p)?.f1(),
                     "PA-F1@pred" => adjusted::pa_f1_pred(l, p, compat)?,
                     "Event-based-F1@pred" => adjusted::event_f1_pred(l, p, compat)?,
+                    "Affiliation-F@pred" => affiliation::affiliation_f_pred(l, p)?,
                     _ => range::range_f1_pred(l, p)?,
                 }
             }

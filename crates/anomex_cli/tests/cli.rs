@@ -435,6 +435,8 @@ fn eval_reproduces_the_reference_values() {
         ("R-based-F1", "TSB-AD/R-based-F1"),
         ("F1@pred", "TSB-AD@pred/Standard-F1"),
         ("R-based-F1@pred", "TSB-AD@pred/R-based-F1"),
+        ("Affiliation-F", "TSB-AD/Affiliation-F"),
+        ("Affiliation-F@pred", "TSB-AD@pred/Affiliation-F"),
         ("R-AUC-ROC", "vus/R_AUC_ROC"),
         ("R-AUC-PR", "vus/R_AUC_PR"),
         ("NAB-standard", "NAB/standard/normalized"),

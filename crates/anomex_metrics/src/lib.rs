@@ -6,6 +6,7 @@
 //! | [`point`] | AUC-ROC, AUC-PR (average precision), Standard-F1, precision/recall/F1 at a prediction, precision@k | scikit-learn 1.7.2, TSB-AD 1.5 |
 //! | [`adjusted`] | point-adjusted F1 (PA-F1), event-based F1 | TSB-AD 1.5 |
 //! | [`range`] | range-based F1 (Tatbul et al., NeurIPS 2018, as TSB-AD computes it) | TSB-AD 1.5 |
+//! | [`affiliation`] | affiliation precision / recall, Affiliation-F (Huet et al., KDD 2022) | TSB-AD 1.5 (vendored `affiliation`) |
 //! | [`nab`] | NAB score, three profiles, raw / threshold / normalised | numenta/NAB `sweeper.py` |
 //! | [`prts`] | range-based precision / recall / F-beta with α, cardinality and bias options | prts 1.0.0.3 |
 //! | [`vus`] | VUS-ROC, VUS-PR (Paparrizos et al., VLDB 2022), `opt` version | TSB-AD 1.5 |
@@ -18,6 +19,7 @@
 //! the default is the correct value and [`Compat::Reference`] reproduces the reference.
 
 pub mod adjusted;
+pub mod affiliation;
 pub mod nab;
 pub mod point;
 pub mod prts;

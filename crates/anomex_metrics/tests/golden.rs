@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use anomex_metrics::prts::{ts_fscore, ts_precision, ts_recall, Bias, Cardinality, FScore};
-use anomex_metrics::{adjusted, nab, point, range, vus, Compat};
+use anomex_metrics::{adjusted, affiliation, nab, point, range, vus, Compat};
 use ndarray::Array1;
 use ndarray_npy::ReadNpyExt;
 use serde_json::Value;
@@ -143,6 +143,12 @@ fn every_implemented_metric_matches_the_reference() {
         );
         t.check(&c, "TSB-AD@pred/R-based-F1", range::range_f1_pred(l, p));
         check_prts(&mut t, &c);
+        t.check(&c, "TSB-AD/Affiliation-F", affiliation::affiliation_f(l, s));
+        t.check(
+            &c,
+            "TSB-AD@pred/Affiliation-F",
+            affiliation::affiliation_f_pred(l, p),
+        );
         for (name, profile) in [
             ("standard", nab::STANDARD),
             ("reward_low_FP_rate", nab::LOW_FP),
@@ -174,8 +180,8 @@ fn every_implemented_metric_matches_the_reference() {
         t.compared + t.failures.len(),
         t.failures.join("\n")
     );
-    // 30 cases × 32 metrics, less the reference's NaNs and errors
-    assert!(t.compared >= 840, "only {} values compared", t.compared);
+    // 30 cases × 34 metrics, less the reference's NaNs and errors
+    assert!(t.compared >= 900, "only {} values compared", t.compared);
     eprintln!("{} reference values reproduced", t.compared);
 }
 
