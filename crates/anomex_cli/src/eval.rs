@@ -32,6 +32,9 @@ pub const PRED_METRICS: &[&str] = &[
     "Event-based-F1@pred",
     "R-based-F1@pred",
     "Affiliation-F@pred",
+    "VUS-Recall@pred",
+    "VUS-Precision@pred",
+    "VUS-F@pred",
 ];
 
 /// Reads one column of numbers from `.npy`, a single-column CSV, or Parquet.
@@ -133,6 +136,9 @@ pub fn eval(a: EvalArgs) -> Result<()> {
                     "PA-F1@pred" => adjusted::pa_f1_pred(l, p, compat)?,
                     "Event-based-F1@pred" => adjusted::event_f1_pred(l, p, compat)?,
                     "Affiliation-F@pred" => affiliation::affiliation_f_pred(l, p)?,
+                    "VUS-Recall@pred" => vus::vus_pred(l, p, a.window, compat)?.recall,
+                    "VUS-Precision@pred" => vus::vus_pred(l, p, a.window, compat)?.precision,
+                    "VUS-F@pred" => vus::vus_pred(l, p, a.window, compat)?.f,
                     _ => range::range_f1_pred(l, p)?,
                 }
             }

@@ -437,6 +437,7 @@ fn eval_reproduces_the_reference_values() {
         ("R-based-F1@pred", "TSB-AD@pred/R-based-F1"),
         ("Affiliation-F", "TSB-AD/Affiliation-F"),
         ("Affiliation-F@pred", "TSB-AD@pred/Affiliation-F"),
+        ("VUS-F@pred", "TSB-AD@pred/VUS-F"),
         ("R-AUC-ROC", "vus/R_AUC_ROC"),
         ("R-AUC-PR", "vus/R_AUC_PR"),
         ("NAB-standard", "NAB/standard/normalized"),

@@ -75,7 +75,25 @@ fn widen(segs: &[(usize, usize)], w: usize, n: usize) -> Vec<(usize, usize)> {
     out
 }
 
-/// TSB-AD's `sequencing`: soft labels around each segment, capped at 1.
+/// TSB-AD's `sequencing`: adds the soft labels `sqrt(1 − d/w)` of the points within `w/2` of
+/// each segment to `out`, which holds the points `offset..offset + out.len()` of a series of
+/// length `n`, then caps at 1.
+fn add_soft(out: &mut [f64], offset: usize, segs: &[(usize, usize)], w: usize, n: usize) {
+    let h = w / 2;
+    let held = offset..offset + out.len();
+    for &(s, e) in segs {
+        // after the segment, then before it, as the reference adds them
+        for x in ((e + 1)..(e + h + 1).min(n)).chain(s.saturating_sub(h)..s) {
+            if held.contains(&x) {
+                let d = if x > e { x - e } else { s - x };
+                out[x - offset] += (1.0 - d as f64 / w as f64).sqrt();
+            }
+        }
+    }
+    out.iter_mut().for_each(|v| *v = v.min(1.0));
+}
+
+/// Soft labels of the points `range.0..=range.1`.
 fn soft_labels(
     labels: &[bool],
     segs: &[(usize, usize)],
@@ -83,40 +101,31 @@ fn soft_labels(
     range: (usize, usize),
 ) -> Vec<f64> {
     let (lo, hi) = range;
-    let mut out: Vec<f64> = (lo..=hi)
-        .map(|i| if labels[i] { 1.0 } else { 0.0 })
+    let mut out: Vec<f64> = labels[lo..=hi]
+        .iter()
+        .map(|&l| if l { 1.0 } else { 0.0 })
         .collect();
-    let n = labels.len();
-    let h = w / 2;
-    for &(s, e) in segs {
-        for x in (e + 1)..(e + h + 1).min(n) {
-            if (lo..=hi).contains(&x) {
-                out[x - lo] += (1.0 - (x - e) as f64 / w as f64).sqrt();
-            }
-        }
-        for x in s.saturating_sub(h)..s {
-            if (lo..=hi).contains(&x) {
-                out[x - lo] += (1.0 - (s - x) as f64 / w as f64).sqrt();
-            }
-        }
-    }
-    for v in &mut out {
-        *v = v.min(1.0);
-    }
+    add_soft(&mut out, lo, segs, w, labels.len());
     out
 }
 
-/// VUS-ROC and VUS-PR with the maximum window `window` (TSB-AD's `slidingWindow`).
-pub fn vus(labels: &[bool], scores: &[f64], window: usize) -> Result<Vus> {
-    check(labels, scores)?;
-    let n = scores.len();
+/// The labelled segments (TSB-AD's) and the number of anomalous points; an error when the
+/// labels have no segment, where the reference raises.
+fn segments_and_count(labels: &[bool]) -> Result<(Vec<(usize, usize)>, f64)> {
     let seq = tsb_segments(labels);
     if seq.is_empty() {
         return Err(Error::input(
             "VUS is undefined without both anomalous and normal points (the reference raises)",
         ));
     }
-    let p = labels.iter().filter(|&&l| l).count() as f64;
+    Ok((seq, labels.iter().filter(|&&l| l).count() as f64))
+}
+
+/// VUS-ROC and VUS-PR with the maximum window `window` (TSB-AD's `slidingWindow`).
+pub fn vus(labels: &[bool], scores: &[f64], window: usize) -> Result<Vus> {
+    check(labels, scores)?;
+    let n = scores.len();
+    let (seq, p) = segments_and_count(labels)?;
 
     let th = Thresholds::new(scores);
     let mut totals = Vec::with_capacity(window + 1);
@@ -166,6 +175,78 @@ pub fn vus(labels: &[bool], scores: &[f64], window: usize) -> Result<Vus> {
     Ok(Vus {
         roc: totals.iter().map(|t| t.0).sum::<f64>() / count,
         pr: totals.iter().map(|t| t.1).sum::<f64>() / count,
+    })
+}
+
+/// Result of [`vus_pred`]: the means over windows `0..=W`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VusPred {
+    pub recall: f64,
+    pub precision: f64,
+    pub f: f64,
+}
+
+/// Range recall, precision and F of a fixed prediction averaged over the windows `0..=W`
+/// (TSB-AD 1.5's `metric_VUS_pred`). Precision is NaN when nothing is predicted (F is then 0).
+///
+/// Reference deviation, reproduced with [`Compat::Reference`]: the reference rebinds its label
+/// vector inside the window loop, so the soft labels of window `w` are built on the already
+/// modified labels of window `w − 1` (they accumulate); by default every window starts from the
+/// original labels.
+pub fn vus_pred(
+    labels: &[bool],
+    pred: &[bool],
+    window: usize,
+    compat: crate::Compat,
+) -> Result<VusPred> {
+    crate::check_pred(labels, pred)?;
+    let n = labels.len();
+    let (seq, p) = segments_and_count(labels)?;
+    let outer = widen(&seq, window, n);
+    let n_pred = pred.iter().filter(|&&v| v).count() as f64;
+    let original: Vec<f64> = labels.iter().map(|&l| if l { 1.0 } else { 0.0 }).collect();
+    let mut base = original.clone();
+    let (mut recall_sum, mut precision_sum, mut f_sum) = (0.0, 0.0, 0.0);
+    for w in 0..=window {
+        let mut ext = base.clone();
+        add_soft(&mut ext, 0, &seq, w, n);
+        let mut modified = ext.clone();
+        for &(a, b) in &widen(&seq, w, n) {
+            for i in a..=b {
+                modified[i] = if pred[i] { ext[i] } else { 0.0 };
+            }
+        }
+        for &(a, b) in &seq {
+            modified[a..=b].iter_mut().for_each(|v| *v = 1.0);
+        }
+        let (mut tp, mut n_labels) = (0.0, 0.0);
+        for &(a, b) in &outer {
+            for i in a..=b {
+                if pred[i] {
+                    tp += modified[i];
+                }
+                n_labels += modified[i];
+            }
+        }
+        let recall = (tp / ((p + n_labels) / 2.0)).min(1.0);
+        let precision = tp / n_pred;
+        recall_sum += recall;
+        precision_sum += precision;
+        f_sum += if precision + recall > 0.0 {
+            2.0 * precision * recall / (precision + recall)
+        } else {
+            0.0
+        };
+        base = match compat {
+            crate::Compat::Reference => modified,
+            crate::Compat::Correct => original.clone(),
+        };
+    }
+    let count = (window + 1) as f64;
+    Ok(VusPred {
+        recall: recall_sum / count,
+        precision: precision_sum / count,
+        f: f_sum / count,
     })
 }
 

@@ -143,6 +143,18 @@ fn every_implemented_metric_matches_the_reference() {
         );
         t.check(&c, "TSB-AD@pred/R-based-F1", range::range_f1_pred(l, p));
         check_prts(&mut t, &c);
+        let vp = vus::vus_pred(l, p, c.window, r);
+        t.check(
+            &c,
+            "TSB-AD@pred/VUS-Recall",
+            vp.as_ref().map(|v| v.recall).map_err(clone_err),
+        );
+        t.check(
+            &c,
+            "TSB-AD@pred/VUS-Precision",
+            vp.as_ref().map(|v| v.precision).map_err(clone_err),
+        );
+        t.check(&c, "TSB-AD@pred/VUS-F", vp.map(|v| v.f));
         t.check(&c, "TSB-AD/Affiliation-F", affiliation::affiliation_f(l, s));
         t.check(
             &c,
@@ -180,8 +192,8 @@ fn every_implemented_metric_matches_the_reference() {
         t.compared + t.failures.len(),
         t.failures.join("\n")
     );
-    // 30 cases × 34 metrics, less the reference's NaNs and errors
-    assert!(t.compared >= 900, "only {} values compared", t.compared);
+    // 30 cases × 37 metrics, less the reference's NaNs and errors
+    assert!(t.compared >= 980, "only {} values compared", t.compared);
     eprintln!("{} reference values reproduced", t.compared);
 }
 
@@ -242,4 +254,21 @@ fn correct_mode_fixes_the_pa_f1_index_zero_quirk() {
         "{reference}"
     );
     assert_eq!(correct, 1.0);
+}
+
+#[test]
+fn correct_mode_does_not_accumulate_vus_pred_labels() {
+    // with windows ≥ 2 and predictions around the segments the two modes differ
+    let c = cases()
+        .into_iter()
+        .find(|c| c.name.starts_with("p22_"))
+        .unwrap();
+    let reference = vus::vus_pred(&c.labels, &c.pred, c.window, Compat::Reference).unwrap();
+    let correct = vus::vus_pred(&c.labels, &c.pred, c.window, Compat::Correct).unwrap();
+    let expected = c.expected["TSB-AD@pred/VUS-Recall"].as_f64().unwrap();
+    assert!((reference.recall - expected).abs() <= 1e-9 * expected);
+    assert!(
+        correct.recall <= reference.recall,
+        "{correct:?} {reference:?}"
+    );
 }
