@@ -2,7 +2,7 @@
 
 use crate::EvalArgs;
 use anomex_data::Selection;
-use anomex_metrics::{adjusted, affiliation, nab, point, range, vus, Compat};
+use anomex_metrics::{adjusted, affiliation, nab, pate, point, range, vus, Compat};
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 
@@ -17,6 +17,7 @@ pub const SCORE_METRICS: &[&str] = &[
     "Event-based-F1",
     "R-based-F1",
     "Affiliation-F",
+    "PATE",
     "R-AUC-ROC",
     "R-AUC-PR",
     "NAB-standard",
@@ -32,6 +33,7 @@ pub const PRED_METRICS: &[&str] = &[
     "Event-based-F1@pred",
     "R-based-F1@pred",
     "Affiliation-F@pred",
+    "PATE-F1",
     "VUS-Recall@pred",
     "VUS-Precision@pred",
     "VUS-F@pred",
@@ -114,6 +116,7 @@ pub fn eval(a: EvalArgs) -> Result<()> {
             "Event-based-F1" => adjusted::event_f1(l, s, compat)?,
             "R-based-F1" => range::range_f1(l, s)?,
             "Affiliation-F" => affiliation::affiliation_f(l, s)?,
+            "PATE" => pate::pate(l, s, a.buffer, a.buffer)?,
             "R-AUC-ROC" => vus::range_auc(l, s, a.window)?.roc,
             "R-AUC-PR" => vus::range_auc(l, s, a.window)?.pr,
             "NAB-standard" | "NAB-low-FP" | "NAB-low-FN" => {
@@ -136,6 +139,7 @@ pub fn eval(a: EvalArgs) -> Result<()> {
                     "PA-F1@pred" => adjusted::pa_f1_pred(l, p, compat)?,
                     "Event-based-F1@pred" => adjusted::event_f1_pred(l, p, compat)?,
                     "Affiliation-F@pred" => affiliation::affiliation_f_pred(l, p)?,
+                    "PATE-F1" => pate::pate_f1(l, p, a.buffer, a.buffer)?,
                     "VUS-Recall@pred" => vus::vus_pred(l, p, a.window, compat)?.recall,
                     "VUS-Precision@pred" => vus::vus_pred(l, p, a.window, compat)?.precision,
                     "VUS-F@pred" => vus::vus_pred(l, p, a.window, compat)?.f,

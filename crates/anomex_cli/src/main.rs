@@ -153,6 +153,9 @@ pub struct EvalArgs {
     /// The largest VUS window (TSB-AD's slidingWindow)
     #[arg(long, default_value_t = 100)]
     window: usize,
+    /// PATE's early and delayed buffer, in points
+    #[arg(long, default_value_t = 100)]
+    buffer: usize,
     /// `all` or a comma-separated list of metric names
     #[arg(long)]
     metrics: Option<String>,

@@ -8,6 +8,7 @@
 //! | [`range`] | range-based F1 (Tatbul et al., NeurIPS 2018, as TSB-AD computes it) | TSB-AD 1.5 |
 //! | [`affiliation`] | affiliation precision / recall, Affiliation-F (Huet et al., KDD 2022) | TSB-AD 1.5 (vendored `affiliation`) |
 //! | [`nab`] | NAB score, three profiles, raw / threshold / normalised | numenta/NAB `sweeper.py` |
+//! | [`pate`] | PATE, PATE-F1 (Ghorbani et al., KDD 2024) | pate 0.1.1 |
 //! | [`prts`] | range-based precision / recall / F-beta with α, cardinality and bias options | prts 1.0.0.3 |
 //! | [`vus`] | VUS-ROC, VUS-PR (Paparrizos et al., VLDB 2022), `opt` version | TSB-AD 1.5 |
 //! | [`vus`] | R-AUC-ROC, R-AUC-PR (range AUC at one window) | vus 0.0.6 |
@@ -21,6 +22,7 @@
 pub mod adjusted;
 pub mod affiliation;
 pub mod nab;
+pub mod pate;
 pub mod point;
 pub mod prts;
 pub mod range;

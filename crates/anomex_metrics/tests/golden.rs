@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use anomex_metrics::prts::{ts_fscore, ts_precision, ts_recall, Bias, Cardinality, FScore};
-use anomex_metrics::{adjusted, affiliation, nab, point, range, vus, Compat};
+use anomex_metrics::{adjusted, affiliation, nab, pate, point, range, vus, Compat};
 use ndarray::Array1;
 use ndarray_npy::ReadNpyExt;
 use serde_json::Value;
@@ -15,6 +15,7 @@ struct Case {
     scores: Vec<f64>,
     pred: Vec<bool>,
     window: usize,
+    pate_buffer: usize,
     expected: Value,
 }
 
@@ -45,6 +46,7 @@ fn cases() -> Vec<Case> {
                     .to_vec(),
                 pred: read_i8(&d.join("pred.npy")),
                 window: params["window"].as_u64().unwrap() as usize,
+                pate_buffer: params["pate_buffer"].as_u64().unwrap() as usize,
                 expected: serde_json::from_str(
                     &std::fs::read_to_string(d.join("expected.json")).unwrap(),
                 )
@@ -143,6 +145,12 @@ fn every_implemented_metric_matches_the_reference() {
         );
         t.check(&c, "TSB-AD@pred/R-based-F1", range::range_f1_pred(l, p));
         check_prts(&mut t, &c);
+        t.check(&c, "PATE", pate::pate(l, s, c.pate_buffer, c.pate_buffer));
+        t.check(
+            &c,
+            "PATE-F1@pred",
+            pate::pate_f1(l, p, c.pate_buffer, c.pate_buffer),
+        );
         let vp = vus::vus_pred(l, p, c.window, r);
         t.check(
             &c,
@@ -192,8 +200,8 @@ fn every_implemented_metric_matches_the_reference() {
         t.compared + t.failures.len(),
         t.failures.join("\n")
     );
-    // 30 cases × 37 metrics, less the reference's NaNs and errors
-    assert!(t.compared >= 980, "only {} values compared", t.compared);
+    // 30 cases × 39 metrics, less the reference's NaNs, errors and skipped values
+    assert!(t.compared >= 1050, "only {} values compared", t.compared);
     eprintln!("{} reference values reproduced", t.compared);
 }
 
