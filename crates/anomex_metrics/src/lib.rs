@@ -7,6 +7,7 @@
 //! | [`adjusted`] | point-adjusted F1 (PA-F1), event-based F1 | TSB-AD 1.5 |
 //! | [`range`] | range-based F1 (Tatbul et al., NeurIPS 2018, as TSB-AD computes it) | TSB-AD 1.5 |
 //! | [`affiliation`] | affiliation precision / recall, Affiliation-F (Huet et al., KDD 2022) | TSB-AD 1.5 (vendored `affiliation`) |
+//! | [`care`] | CARE score: coverage, accuracy, reliability, earliness (Gück et al., 2024) | EnergyFaultDetector `care_score.py` |
 //! | [`nab`] | NAB score, three profiles, raw / threshold / normalised | numenta/NAB `sweeper.py` |
 //! | [`pate`] | PATE, PATE-F1 (Ghorbani et al., KDD 2024) | pate 0.1.1 |
 //! | [`prts`] | range-based precision / recall / F-beta with α, cardinality and bias options | prts 1.0.0.3 |
@@ -21,6 +22,7 @@
 
 pub mod adjusted;
 pub mod affiliation;
+pub mod care;
 pub mod nab;
 pub mod pate;
 pub mod point;

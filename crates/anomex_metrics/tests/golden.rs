@@ -280,3 +280,110 @@ fn correct_mode_does_not_accumulate_vus_pred_labels() {
         "{correct:?} {reference:?}"
     );
 }
+
+/// The CARE cases: every per-event field and the final score.
+#[test]
+fn care_matches_the_reference() {
+    use anomex_metrics::care::{self, Detection, Event};
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/care");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    dirs.sort();
+    assert_eq!(dirs.len(), 7);
+    let mut compared = 0;
+    for d in dirs {
+        let read = |f: &str| -> Value {
+            serde_json::from_str(&std::fs::read_to_string(d.join(f)).unwrap()).unwrap()
+        };
+        let (events_json, params, expected) = (
+            read("events.json"),
+            read("params.json"),
+            read("expected.json"),
+        );
+        let bits = |v: &Value| {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_i64().unwrap() != 0)
+                .collect::<Vec<bool>>()
+        };
+        let events: Vec<Event> = events_json
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| Event {
+                anomaly: e["label"] == "anomaly",
+                start: e["start"].as_u64().unwrap() as usize,
+                end: e["end"].as_u64().unwrap() as usize,
+                pred: bits(&e["pred"]),
+                normal: e.get("normal").map(bits),
+            })
+            .collect();
+        let p = care::Params {
+            criticality_threshold: params["criticality_threshold"].as_i64().unwrap(),
+            detection: if params["method"] == "fraction" {
+                Detection::Fraction
+            } else {
+                Detection::Criticality
+            },
+            ..care::Params::default()
+        };
+        let name = d.file_name().unwrap().to_string_lossy().into_owned();
+        let got = care::care(&events, &p, Compat::Reference);
+        match expected["CARE"].as_f64() {
+            Some(e) => {
+                let g = got.unwrap();
+                assert!(
+                    (g - e).abs() <= 1e-12 * e.abs().max(1.0),
+                    "{name}: CARE {g} vs {e}"
+                );
+                compared += 1;
+            }
+            None => {
+                assert!(got.is_err(), "{name}: the reference raised");
+                // the fraction method works in the default mode
+                let fixed = care::care(&events, &p, Compat::Correct).unwrap();
+                assert!((0.0..=1.0).contains(&fixed), "{name}: {fixed}");
+            }
+        }
+        let Some(rows) = expected["events"].as_array() else {
+            continue;
+        };
+        for (e, row) in events.iter().zip(rows) {
+            let s = care::evaluate_event(e, &p).unwrap();
+            let close = |a: Option<f64>, b: &Value| match (a, b.as_f64()) {
+                (Some(a), Some(b)) => (a - b).abs() <= 1e-12,
+                (None, None) => true,
+                _ => false,
+            };
+            assert!(
+                close(s.weighted_score, &row["weighted_score"]),
+                "{name} {row}"
+            );
+            assert!(close(s.f_beta, &row["f_beta_score"]), "{name} {row}");
+            assert!(close(Some(s.accuracy), &row["accuracy"]), "{name} {row}");
+            assert_eq!(
+                s.max_criticality,
+                row["max_criticality"].as_i64().unwrap(),
+                "{name} {row}"
+            );
+            let counts = [s.tn, s.fp, s.fn_, s.tp].map(|c| c as u64);
+            let expected_counts = ["tn", "fp", "fn", "tp"].map(|k| row[k].as_u64().unwrap());
+            assert_eq!(counts, expected_counts, "{name}");
+            assert_eq!(
+                s.detected_by_criticality,
+                row["anomaly_detected_by_criticality"].as_bool().unwrap(),
+                "{name}"
+            );
+            assert_eq!(
+                s.detected_by_fraction,
+                row["anomaly_event_detected_by_fraction"].as_bool().unwrap(),
+                "{name}"
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared >= 30, "{compared}");
+}
