@@ -164,9 +164,9 @@ pub fn evaluate_event(e: &Event, p: &Params) -> Result<EventScore> {
         None
     };
     let (mut crit, mut max_crit) = (0i64, i64::MIN);
-    for t in 0..=e.end {
-        if normal[t] {
-            crit = if e.pred[t] {
+    for (&operating, &predicted) in normal.iter().zip(&e.pred).take(e.end + 1) {
+        if operating {
+            crit = if predicted {
                 crit + 1
             } else {
                 (crit - 1).max(0)
