@@ -2,7 +2,7 @@
 
 use crate::EvalArgs;
 use anomex_data::Selection;
-use anomex_metrics::{adjusted, affiliation, nab, pate, point, range, vus, Compat};
+use anomex_metrics::{adjusted, affiliation, delay, nab, pate, point, range, vus, Compat};
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 
@@ -23,6 +23,7 @@ pub const SCORE_METRICS: &[&str] = &[
     "NAB-standard",
     "NAB-low-FP",
     "NAB-low-FN",
+    "PA%K-AUC",
 ];
 /// Metrics of a fixed prediction (`--pred`).
 pub const PRED_METRICS: &[&str] = &[
@@ -37,6 +38,7 @@ pub const PRED_METRICS: &[&str] = &[
     "VUS-Recall@pred",
     "VUS-Precision@pred",
     "VUS-F@pred",
+    "MTTD@pred",
 ];
 
 /// Reads one column of numbers from `.npy`, a single-column CSV, or Parquet.
@@ -117,6 +119,7 @@ pub fn eval(a: EvalArgs) -> Result<()> {
             "R-based-F1" => range::range_f1(l, s)?,
             "Affiliation-F" => affiliation::affiliation_f(l, s)?,
             "PATE" => pate::pate(l, s, a.buffer, a.buffer)?,
+            "PA%K-AUC" => delay::pa_k_auc(l, s)?,
             "R-AUC-ROC" => vus::range_auc(l, s, a.window)?.roc,
             "R-AUC-PR" => vus::range_auc(l, s, a.window)?.pr,
             "NAB-standard" | "NAB-low-FP" | "NAB-low-FN" => {
@@ -140,6 +143,7 @@ pub fn eval(a: EvalArgs) -> Result<()> {
                     "Event-based-F1@pred" => adjusted::event_f1_pred(l, p, compat)?,
                     "Affiliation-F@pred" => affiliation::affiliation_f_pred(l, p)?,
                     "PATE-F1" => pate::pate_f1(l, p, a.buffer, a.buffer)?,
+                    "MTTD@pred" => delay::time_to_detect(l, p)?.mean,
                     "VUS-Recall@pred" => vus::vus_pred(l, p, a.window, compat)?.recall,
                     "VUS-Precision@pred" => vus::vus_pred(l, p, a.window, compat)?.precision,
                     "VUS-F@pred" => vus::vus_pred(l, p, a.window, compat)?.f,

@@ -8,6 +8,7 @@
 //! | [`range`] | range-based F1 (Tatbul et al., NeurIPS 2018, as TSB-AD computes it) | TSB-AD 1.5 |
 //! | [`affiliation`] | affiliation precision / recall, Affiliation-F (Huet et al., KDD 2022) | TSB-AD 1.5 (vendored `affiliation`) |
 //! | [`care`] | CARE score: coverage, accuracy, reliability, earliness (Gück et al., 2024) | EnergyFaultDetector `care_score.py` |
+//! | [`delay`] | PA%K F1 and its AUC over K (Kim et al., AAAI 2022), mean time to detect | the paper's definition |
 //! | [`nab`] | NAB score, three profiles, raw / threshold / normalised | numenta/NAB `sweeper.py` |
 //! | [`pate`] | PATE, PATE-F1 (Ghorbani et al., KDD 2024) | pate 0.1.1 |
 //! | [`prts`] | range-based precision / recall / F-beta with α, cardinality and bias options | prts 1.0.0.3 |
@@ -23,6 +24,7 @@
 pub mod adjusted;
 pub mod affiliation;
 pub mod care;
+pub mod delay;
 pub mod nab;
 pub mod pate;
 pub mod point;
