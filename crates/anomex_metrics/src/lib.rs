@@ -7,6 +7,7 @@
 //! | [`adjusted`] | point-adjusted F1 (PA-F1), event-based F1 | TSB-AD 1.5 |
 //! | [`range`] | range-based F1 (Tatbul et al., NeurIPS 2018, as TSB-AD computes it) | TSB-AD 1.5 |
 //! | [`affiliation`] | affiliation precision / recall, Affiliation-F (Huet et al., KDD 2022) | TSB-AD 1.5 (vendored `affiliation`) |
+//! | [`aupro`] | AUPRO of pixel anomaly maps up to FPR 0.3 (Bergmann et al., IJCV 2021) | MVTec AD evaluation code |
 //! | [`care`] | CARE score: coverage, accuracy, reliability, earliness (Gück et al., 2024) | EnergyFaultDetector `care_score.py` |
 //! | [`delay`] | PA%K F1 and its AUC over K (Kim et al., AAAI 2022), mean time to detect | the paper's definition |
 //! | [`nab`] | NAB score, three profiles, raw / threshold / normalised | numenta/NAB `sweeper.py` |
@@ -23,6 +24,7 @@
 
 pub mod adjusted;
 pub mod affiliation;
+pub mod aupro;
 pub mod care;
 pub mod delay;
 pub mod nab;
