@@ -130,6 +130,13 @@ pub fn prf(labels: &[bool], pred: &[bool]) -> Result<Counts> {
     Ok(Counts::of(labels, pred))
 }
 
+/// Precision, recall and F1 of the prediction `score > threshold`.
+pub fn prf_at_threshold(labels: &[bool], scores: &[f64], threshold: f64) -> Result<Counts> {
+    check(labels, scores)?;
+    let pred: Vec<bool> = scores.iter().map(|&s| s > threshold).collect();
+    Ok(Counts::of(labels, &pred))
+}
+
 /// Precision at k, with k the number of anomalous points: the fraction of anomalies among the
 /// k highest scores (ties broken by position, earliest first). NaN without anomalies.
 pub fn precision_at_k(labels: &[bool], scores: &[f64]) -> Result<f64> {
@@ -177,6 +184,8 @@ mod tests {
         assert_eq!((c.tp, c.fp, c.fn_, c.tn), (1, 1, 1, 1));
         assert_eq!(c.f1(), 0.5);
         assert!(prf(&[true], &[true, false]).is_err());
+        let c = prf_at_threshold(&[true, false, true], &[0.9, 0.5, 0.5], 0.5).unwrap();
+        assert_eq!((c.tp, c.fp, c.fn_), (1, 0, 1));
         assert_eq!(
             precision_at_k(&[false, true, true], &[0.9, 0.8, 0.1]).unwrap(),
             0.5
