@@ -13,6 +13,7 @@
 
 pub use anomex_core::*;
 pub use anomex_series as series;
+pub use anomex_tabular as tabular;
 pub use anomex_threshold as threshold;
 
 /// The detector `anomex detect` uses when none is named.
@@ -36,7 +37,8 @@ pub fn default_threshold(detector: &str) -> &'static str {
 pub fn registry() -> Registry {
     let mut r = Registry::new();
     // registration of built-ins cannot clash: names are unique constants, checked by a test
-    if let Err(e) = anomex_series::register(&mut r) {
+    if let Err(e) = anomex_series::register(&mut r).and_then(|()| anomex_tabular::register(&mut r))
+    {
         unreachable!("built-in detectors clash: {e}");
     }
     r

@@ -164,9 +164,9 @@ pub fn eval(a: EvalArgs) -> Result<()> {
                 )
             })
             .collect();
-        println!("{}", serde_json::Value::Object(map));
+        outln!("{}", serde_json::Value::Object(map));
     } else {
-        println!(
+        outln!(
             "{} points, {} anomalous; VUS window {}{}",
             labels.len(),
             labels.iter().filter(|&&l| l).count(),
@@ -178,7 +178,7 @@ pub fn eval(a: EvalArgs) -> Result<()> {
             }
         );
         for (k, v) in &results {
-            println!("  {k:<22} {v:.6}");
+            outln!("  {k:<22} {v:.6}");
         }
     }
     Ok(())

@@ -1,5 +1,14 @@
 //! `anomex`: find anomalies in a data file from the command line.
 
+/// `println!` that reports a closed stdout (e.g. `anomex list | head`) as an error instead of
+/// panicking; `main` treats a broken pipe as a normal end.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*)?;
+    }};
+}
+
 mod eval;
 mod example;
 mod run;
@@ -179,6 +188,12 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             let chain: Vec<String> = e.chain().map(ToString::to_string).collect();
             eprintln!("error: {}", chain.join(": "));

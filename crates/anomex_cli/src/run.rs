@@ -124,7 +124,7 @@ pub fn fit(a: FitArgs) -> Result<()> {
         detector.fit(&train)?
     };
     model_file::save(fitted.as_ref(), &a.save)?;
-    println!(
+    outln!(
         "saved {} fitted on {} rows × {} columns to {}",
         a.model.detector,
         train.rows(),
@@ -322,9 +322,9 @@ fn finish(
     };
     drop_progress(progress);
     if out.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        outln!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
-        print_summary(&summary);
+        print_summary(&summary)?;
     }
     Ok(())
 }
@@ -333,9 +333,9 @@ fn drop_progress(p: &Progress) {
     p.0.finish_and_clear();
 }
 
-fn print_summary(s: &Summary<'_>) {
+fn print_summary(s: &Summary<'_>) -> Result<()> {
     let params: Vec<String> = s.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    println!(
+    outln!(
         "{}: {} rows × {} column(s); detector {} ({}); threshold {}",
         s.source,
         s.rows,
@@ -344,14 +344,14 @@ fn print_summary(s: &Summary<'_>) {
         params.join(", "),
         s.threshold
     );
-    println!(
+    outln!(
         "{} anomalous span(s), {} point(s) flagged",
         s.spans.len(),
         s.flagged_points
     );
     for sp in s.spans.iter().take(SPANS_PRINTED) {
         let place = |i: usize, t: &Option<String>| t.clone().unwrap_or_else(|| format!("row {i}"));
-        println!(
+        outln!(
             "  {} → {}  ({} point{}, peak score {:.4})",
             place(sp.start, &sp.start_time),
             place(sp.end, &sp.end_time),
@@ -365,21 +365,22 @@ fn print_summary(s: &Summary<'_>) {
                 .take(3)
                 .map(|(name, v)| format!("{name} {v:.2}"))
                 .collect();
-            println!("      channels: {}", top.join(", "));
+            outln!("      channels: {}", top.join(", "));
         }
     }
     if s.spans.len() > SPANS_PRINTED {
-        println!("  … and {} more", s.spans.len() - SPANS_PRINTED);
+        outln!("  … and {} more", s.spans.len() - SPANS_PRINTED);
     }
     if let Some((hit, total)) = s.labelled_spans_hit {
-        println!("labelled anomaly spans with at least one flagged point: {hit} of {total}");
+        outln!("labelled anomaly spans with at least one flagged point: {hit} of {total}");
     }
     if let Some(o) = &s.output {
-        println!("scores written to {o}");
+        outln!("scores written to {o}");
     }
     if let Some(r) = &s.report {
-        println!("report written to {r}");
+        outln!("report written to {r}");
     }
+    Ok(())
 }
 
 #[derive(Serialize)]
@@ -392,6 +393,7 @@ struct ParamOut {
 #[derive(Serialize)]
 struct DetectorOut {
     name: &'static str,
+    data: &'static str,
     learning: &'static str,
     streaming: bool,
     summary: &'static str,
@@ -405,6 +407,7 @@ pub fn list(json: bool) -> Result<()> {
         .iter()
         .map(|e| DetectorOut {
             name: e.name,
+            data: e.data.as_str(),
             learning: e.learning.as_str(),
             streaming: e.causal,
             summary: e.summary,
@@ -425,7 +428,7 @@ pub fn list(json: bool) -> Result<()> {
             "default_detector": anomex::DEFAULT_DETECTOR,
             "threshold_policies": anomex::threshold::POLICIES,
         });
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
     for d in &detectors {
@@ -435,15 +438,18 @@ pub fn list(json: bool) -> Result<()> {
             ""
         };
         let stream = if d.streaming { ", streaming" } else { "" };
-        println!(
-            "{}{default} [{}{stream}]\n    {}",
-            d.name, d.learning, d.summary
+        outln!(
+            "{}{default} [{}, {}{stream}]\n    {}",
+            d.name,
+            d.data,
+            d.learning,
+            d.summary
         );
         for p in &d.params {
-            println!("    --param {}={:<8} {}", p.name, p.default, p.doc);
+            outln!("    --param {}={:<8} {}", p.name, p.default, p.doc);
         }
     }
-    println!(
+    outln!(
         "\nthreshold policies: {}",
         anomex::threshold::POLICIES.join(", ")
     );

@@ -99,14 +99,18 @@ fn every_detector_runs_on_the_shipped_series() {
         .iter()
         .map(|d| d["name"].as_str().unwrap().to_string())
         .collect();
-    assert!(names.len() >= 7);
+    assert!(names.len() >= 17);
+    // the first 5,000 rows (window detectors on all 22,695 would make this test slow, not better)
+    let text = std::fs::read_to_string(EXAMPLE).unwrap();
+    let head: String = text.lines().take(5001).map(|l| format!("{l}\n")).collect();
+    let prefix = write(dir.path(), "prefix.csv", &head);
     for name in &names {
         let s = json(&anomex(
             dir.path(),
-            &["detect", EXAMPLE, "-d", name, "--json"],
+            &["detect", prefix.to_str().unwrap(), "-d", name, "--json"],
         ));
-        assert_eq!(s["rows"], 22695, "{name}");
-        assert!(s["flagged_points"].as_u64().unwrap() < 2000, "{name}: {s}");
+        assert_eq!(s["rows"], 5000, "{name}");
+        assert!(s["flagged_points"].as_u64().unwrap() < 1000, "{name}: {s}");
     }
     let text = stdout(&anomex(dir.path(), &["list"]));
     assert!(text.contains("spectral_residual (default)") && text.contains("threshold policies"));

@@ -65,6 +65,7 @@ pub fn entry<K: SeriesKernel>(
         name: K::NAME,
         summary,
         learning,
+        data: crate::DataKind::Series,
         causal,
         params,
         build: build::<K>,
@@ -215,12 +216,7 @@ impl<K: SeriesKernel> FittedChannelwise<K> {
                     .kernel
                     .score(&self.state.channels[j], &data.column_vec(j))
                     .map_err(|e| in_column(e, data, j))?;
-                if let Some(i) = s.iter().position(|v| !v.is_finite()) {
-                    return Err(Error::Numerical(format!(
-                        "{} produced a non-finite score at row {i}",
-                        K::NAME
-                    )));
-                }
+                crate::ensure_finite(&s, K::NAME)?;
                 Ok(s)
             })
             .collect()

@@ -25,6 +25,16 @@ impl Scores {
     }
 }
 
+/// Checks the contract's promise that every score is finite, naming the detector and the row.
+pub fn ensure_finite(scores: &[f64], detector: &str) -> Result<()> {
+    match scores.iter().position(|v| !v.is_finite()) {
+        Some(i) => Err(crate::Error::Numerical(format!(
+            "{detector} produced a non-finite score at row {i}"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Hyper-parameters of a detector: cheap to build; [`Detector::fit`] checks the data.
 pub trait Detector: Send + Sync + Debug {
     /// Learns from `train` (normal data for semi-supervised detectors, any data otherwise).

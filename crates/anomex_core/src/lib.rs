@@ -14,9 +14,10 @@ pub mod stats;
 pub mod windows;
 
 pub use detector::{
-    Decision, Detector, Explain, FittedDetector, Learning, Scorer, Scores, Streaming, Threshold,
+    ensure_finite, Decision, Detector, Explain, FittedDetector, Learning, Scorer, Scores,
+    Streaming, Threshold,
 };
 pub use error::{Error, Result};
 pub use frame::{spans, Frame, Labels};
 pub use params::{Kind, ParamSpec, Params, Value};
-pub use registry::{BuildFn, Entry, LoadFn, Registry};
+pub use registry::{BuildFn, DataKind, Entry, LoadFn, Registry};

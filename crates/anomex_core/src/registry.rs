@@ -7,12 +7,31 @@ pub type BuildFn = fn(&Params) -> Result<Box<dyn Detector>>;
 /// Restores a fitted detector from resolved parameters and the state stored in a model file.
 pub type LoadFn = fn(&Params, serde_json::Value) -> Result<Box<dyn FittedDetector>>;
 
+/// What a detector reads a frame as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataKind {
+    /// Rows are time steps of one or more series; order matters.
+    Series,
+    /// Rows are independent points (tabular data, embeddings); order does not matter.
+    Vectors,
+}
+
+impl DataKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DataKind::Series => "time series",
+            DataKind::Vectors => "vectors",
+        }
+    }
+}
+
 /// One registered detector.
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub name: &'static str,
     pub summary: &'static str,
     pub learning: Learning,
+    pub data: DataKind,
     /// Whether the fitted model offers [`crate::Streaming`] with streaming = batch.
     pub causal: bool,
     pub params: Vec<ParamSpec>,

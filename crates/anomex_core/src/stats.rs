@@ -50,6 +50,20 @@ pub fn quantile_sorted(v: &[f64], q: f64) -> f64 {
     v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
 }
 
+/// numpy's `linspace(start, stop, num)`: `start + i·step`, with the last value exactly `stop`.
+pub fn linspace(start: f64, stop: f64, num: usize) -> Vec<f64> {
+    if num == 0 {
+        return Vec::new();
+    }
+    if num == 1 {
+        return vec![start];
+    }
+    let step = (stop - start) / (num - 1) as f64;
+    let mut out: Vec<f64> = (0..num).map(|i| i as f64 * step + start).collect();
+    out[num - 1] = stop;
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

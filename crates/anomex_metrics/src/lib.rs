@@ -83,19 +83,7 @@ pub fn check_pred(labels: &[bool], pred: &[bool]) -> Result<()> {
     Ok(())
 }
 
-/// numpy's `linspace(start, stop, num)`: `start + i·step`, with the last value exactly `stop`.
-pub fn linspace(start: f64, stop: f64, num: usize) -> Vec<f64> {
-    if num == 0 {
-        return Vec::new();
-    }
-    if num == 1 {
-        return vec![start];
-    }
-    let step = (stop - start) / (num - 1) as f64;
-    let mut out: Vec<f64> = (0..num).map(|i| i as f64 * step + start).collect();
-    out[num - 1] = stop;
-    out
-}
+pub use anomex_core::stats::linspace;
 
 /// The 100 thresholds TSB-AD sweeps for its F1 metrics: `linspace(min(S), max(S), 100)`.
 pub fn tsb_thresholds(scores: &[f64]) -> Vec<f64> {

@@ -1,0 +1,200 @@
+//! Distance-based detectors on exact nearest neighbours ([`crate::neighbors`]).
+//!
+//! * [`Knn`] (Ramaswamy, Rastogi & Shim, "Efficient Algorithms for Mining Outliers from Large
+//!   Data Sets", SIGMOD 2000; Angiulli & Pizzuti, PKDD 2002): the distance to the k-th nearest
+//!   neighbour (`largest`), or the mean / median of the k distances, PyOD's `KNN`.
+//! * [`Lof`] (Breunig, Kriegel, Ng & Sander, "LOF: Identifying Density-Based Local Outliers",
+//!   SIGMOD 2000), as scikit-learn computes it: reachability distance
+//!   `max(k-distance(o), d(p, o))`, local reachability density `1 / (mean + 1e-10)`, and the score
+//!   the mean density of the neighbours over the row's own.
+//!
+//! Training rows are scored leave-one-out (a row is not its own neighbour), new rows against all
+//! training rows. The model keeps the training rows. Cost: O(n² · d) for the training scores,
+//! O(n · m · d) for m new rows; memory O(n · k) plus one block of distances.
+
+use crate::neighbors::{k_nearest, Neighbours};
+use crate::VectorKernel;
+use anomex_core::{Error, Params, Result};
+use ndarray::{Array2, ArrayView2};
+use serde::{Deserialize, Serialize};
+
+/// Training rows kept by the neighbour detectors, with what LOF needs of them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Reference {
+    pub rows: usize,
+    pub cols: usize,
+    pub values: Vec<f64>,
+    /// k-distance and local reachability density of each training row (LOF only).
+    pub k_distance: Vec<f64>,
+    pub lrd: Vec<f64>,
+}
+
+impl Reference {
+    fn matrix(&self) -> Result<Array2<f64>> {
+        Array2::from_shape_vec((self.rows, self.cols), self.values.clone())
+            .map_err(|e| Error::ModelFile(format!("training rows: {e}")))
+    }
+}
+
+fn effective_k(k: usize, n: usize) -> Result<usize> {
+    if n < 2 {
+        return Err(Error::input(format!(
+            "neighbour detectors need at least 2 rows, got {n}"
+        )));
+    }
+    Ok(k.min(n - 1))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Method {
+    Largest,
+    Mean,
+    Median,
+}
+
+/// k-nearest-neighbour distance.
+#[derive(Debug, Clone)]
+pub struct Knn {
+    k: usize,
+    method: Method,
+}
+
+impl Knn {
+    fn reduce(&self, nb: &Neighbours) -> Vec<f64> {
+        nb.distances
+            .iter()
+            .map(|d| match self.method {
+                Method::Largest => d[d.len() - 1],
+                Method::Mean => d.iter().sum::<f64>() / d.len() as f64,
+                Method::Median => anomex_core::stats::median(d),
+            })
+            .collect()
+    }
+}
+
+impl VectorKernel for Knn {
+    type State = Reference;
+    const NAME: &'static str = "knn";
+    fn from_params(p: &Params) -> Result<Self> {
+        Ok(Knn {
+            k: p.usize("n_neighbors")?,
+            method: match p.text("method")? {
+                "mean" => Method::Mean,
+                "median" => Method::Median,
+                _ => Method::Largest,
+            },
+        })
+    }
+    fn fit(&self, x: ArrayView2<'_, f64>) -> Result<(Reference, Vec<f64>)> {
+        let k = effective_k(self.k, x.nrows())?;
+        let scores = self.reduce(&k_nearest(x, x, k, true));
+        Ok((
+            Reference {
+                rows: x.nrows(),
+                cols: x.ncols(),
+                values: x.iter().copied().collect(),
+                k_distance: Vec::new(),
+                lrd: Vec::new(),
+            },
+            scores,
+        ))
+    }
+    fn score(&self, st: &Reference, x: ArrayView2<'_, f64>) -> Result<Vec<f64>> {
+        let k = effective_k(self.k, st.rows)?;
+        Ok(self.reduce(&k_nearest(st.matrix()?.view(), x, k, false)))
+    }
+}
+
+/// Local outlier factor.
+#[derive(Debug, Clone)]
+pub struct Lof {
+    k: usize,
+}
+
+fn lrd(nb_d: &[f64], nb_i: &[usize], k_distance: &[f64]) -> f64 {
+    let mean = nb_d
+        .iter()
+        .zip(nb_i)
+        .map(|(&d, &o)| d.max(k_distance[o]))
+        .sum::<f64>()
+        / nb_d.len() as f64;
+    1.0 / (mean + 1e-10)
+}
+
+impl VectorKernel for Lof {
+    type State = Reference;
+    const NAME: &'static str = "lof";
+    fn from_params(p: &Params) -> Result<Self> {
+        Ok(Lof {
+            k: p.usize("n_neighbors")?,
+        })
+    }
+    fn fit(&self, x: ArrayView2<'_, f64>) -> Result<(Reference, Vec<f64>)> {
+        let k = effective_k(self.k, x.nrows())?;
+        let nb = k_nearest(x, x, k, true);
+        let k_distance: Vec<f64> = nb.distances.iter().map(|d| d[d.len() - 1]).collect();
+        let lrds: Vec<f64> = (0..x.nrows())
+            .map(|i| lrd(&nb.distances[i], &nb.indices[i], &k_distance))
+            .collect();
+        let scores = (0..x.nrows())
+            .map(|i| nb.indices[i].iter().map(|&o| lrds[o]).sum::<f64>() / k as f64 / lrds[i])
+            .collect();
+        Ok((
+            Reference {
+                rows: x.nrows(),
+                cols: x.ncols(),
+                values: x.iter().copied().collect(),
+                k_distance,
+                lrd: lrds,
+            },
+            scores,
+        ))
+    }
+    fn score(&self, st: &Reference, x: ArrayView2<'_, f64>) -> Result<Vec<f64>> {
+        let k = effective_k(self.k, st.rows)?;
+        if st.k_distance.len() != st.rows || st.lrd.len() != st.rows {
+            return Err(Error::ModelFile("LOF state lacks densities".into()));
+        }
+        let nb = k_nearest(st.matrix()?.view(), x, k, false);
+        Ok((0..x.nrows())
+            .map(|i| {
+                let own = lrd(&nb.distances[i], &nb.indices[i], &st.k_distance);
+                nb.indices[i].iter().map(|&o| st.lrd[o]).sum::<f64>() / k as f64 / own
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cluster_with_outlier() -> Array2<f64> {
+        let mut x = Array2::from_shape_fn((120, 2), |(i, j)| ((i * 13 + j * 7) % 11) as f64 / 10.0);
+        x[[60, 0]] = 5.0;
+        x[[60, 1]] = 5.0;
+        x
+    }
+
+    #[test]
+    fn both_rank_the_outlier_first() {
+        let x = cluster_with_outlier();
+        let knn = Knn {
+            k: 5,
+            method: Method::Largest,
+        };
+        let lof = Lof { k: 20 };
+        for s in [knn.fit(x.view()).unwrap().1, lof.fit(x.view()).unwrap().1] {
+            let arg = (0..s.len()).max_by(|&a, &b| s[a].total_cmp(&s[b])).unwrap();
+            assert_eq!(arg, 60);
+        }
+    }
+
+    #[test]
+    fn lof_of_a_uniform_grid_is_one() {
+        let x = Array2::from_shape_fn((100, 1), |(i, _)| i as f64);
+        let (_, s) = Lof { k: 2 }.fit(x.view()).unwrap();
+        // interior points of an evenly spaced line have LOF 1
+        assert!((s[50] - 1.0).abs() < 1e-6, "{}", s[50]);
+    }
+}

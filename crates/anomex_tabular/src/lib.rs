@@ -1,0 +1,279 @@
+//! Vector detectors — rows of a [`Frame`] are points in feature space — and their sliding-window
+//! versions for time series.
+//!
+//! Each detector is a [`VectorKernel`]: it learns from the training rows and returns, like PyOD,
+//! the scores of the training rows themselves (`decision_scores_`, computed leave-one-out where
+//! the method needs it, e.g. a point is not its own nearest neighbour). [`Tabular`] makes a kernel a
+//! registered detector; scoring the training frame again returns those training scores, any other
+//! frame is scored as new data. [`windowed`] runs any kernel on sliding windows of a series.
+
+pub mod ecdf;
+pub mod hbos;
+pub mod iforest;
+pub mod knn;
+pub mod neighbors;
+pub mod windowed;
+
+use anomex_core::model_file::{state_from, state_to};
+use anomex_core::{
+    Detector, Entry, Error, FittedDetector, Frame, Learning, ParamSpec, Params, Registry, Result,
+    Scorer, Scores,
+};
+use ndarray::ArrayView2;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::fmt::Debug;
+
+/// A detector on vectors (rows).
+pub trait VectorKernel: Debug + Clone + Send + Sync + Sized + 'static {
+    /// What the kernel learns.
+    type State: Serialize + DeserializeOwned + Debug + Clone + Send + Sync + 'static;
+    /// Registry name of the row detector.
+    const NAME: &'static str;
+    /// Builds the kernel from resolved parameters.
+    fn from_params(params: &Params) -> Result<Self>;
+    /// Learns from the training rows; returns the state and the training rows' own scores.
+    fn fit(&self, x: ArrayView2<'_, f64>) -> Result<(Self::State, Vec<f64>)>;
+    /// Scores new rows (higher = more anomalous).
+    fn score(&self, state: &Self::State, x: ArrayView2<'_, f64>) -> Result<Vec<f64>>;
+}
+
+/// A fingerprint of a frame's values, to recognise the training data when it is scored again.
+fn fingerprint(x: ArrayView2<'_, f64>) -> u64 {
+    // FNV-1a over the shape and the bits of every value
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    let mut eat = |v: u64| {
+        for byte in v.to_le_bytes() {
+            h ^= u64::from(byte);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    eat(x.nrows() as u64);
+    eat(x.ncols() as u64);
+    x.iter().for_each(|v| eat(v.to_bits()));
+    h
+}
+
+/// A vector kernel as a registered detector.
+#[derive(Debug, Clone)]
+pub struct Tabular<K: VectorKernel> {
+    kernel: K,
+    params: Params,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct TabularState<S> {
+    kernel: S,
+    columns: usize,
+    train_fingerprint: u64,
+    train_scores: Vec<f64>,
+}
+
+#[derive(Debug, Clone)]
+struct FittedTabular<K: VectorKernel> {
+    detector: Tabular<K>,
+    state: TabularState<K::State>,
+}
+
+impl<K: VectorKernel> Detector for Tabular<K> {
+    fn fit(&self, train: &Frame) -> Result<Box<dyn FittedDetector>> {
+        let x = train.values();
+        let (kernel, train_scores) = self.kernel.fit(x)?;
+        Ok(Box::new(FittedTabular {
+            detector: self.clone(),
+            state: TabularState {
+                kernel,
+                columns: train.cols(),
+                train_fingerprint: fingerprint(x),
+                train_scores,
+            },
+        }))
+    }
+}
+
+impl<K: VectorKernel> Scorer for FittedTabular<K> {
+    fn score(&self, data: &Frame) -> Result<Scores> {
+        data.expect_cols(self.state.columns)?;
+        let x = data.values();
+        let scores = if x.nrows() == self.state.train_scores.len()
+            && fingerprint(x) == self.state.train_fingerprint
+        {
+            self.state.train_scores.clone()
+        } else {
+            self.detector.kernel.score(&self.state.kernel, x)?
+        };
+        anomex_core::ensure_finite(&scores, K::NAME)?;
+        Ok(Scores::single(scores))
+    }
+}
+
+impl<K: VectorKernel> FittedDetector for FittedTabular<K> {
+    fn name(&self) -> &str {
+        K::NAME
+    }
+    fn params(&self) -> &Params {
+        &self.detector.params
+    }
+    fn state(&self) -> Result<serde_json::Value> {
+        state_to(&self.state)
+    }
+    fn n_columns(&self) -> usize {
+        self.state.columns
+    }
+}
+
+fn build<K: VectorKernel>(params: &Params) -> Result<Box<dyn Detector>> {
+    Ok(Box::new(Tabular {
+        kernel: K::from_params(params)?,
+        params: params.clone(),
+    }))
+}
+
+fn load<K: VectorKernel>(
+    params: &Params,
+    state: serde_json::Value,
+) -> Result<Box<dyn FittedDetector>> {
+    Ok(Box::new(FittedTabular {
+        detector: Tabular {
+            kernel: K::from_params(params)?,
+            params: params.clone(),
+        },
+        state: state_from(state)?,
+    }))
+}
+
+/// A registry entry for a row detector.
+pub fn entry<K: VectorKernel>(summary: &'static str, params: Vec<ParamSpec>) -> Entry {
+    Entry {
+        name: K::NAME,
+        summary,
+        learning: Learning::Unsupervised,
+        data: anomex_core::DataKind::Vectors,
+        causal: false,
+        params,
+        build: build::<K>,
+        load: load::<K>,
+    }
+}
+
+/// Checks that a training set has at least `min` rows.
+pub(crate) fn need_rows(x: ArrayView2<'_, f64>, min: usize, what: &str) -> Result<()> {
+    if x.nrows() < min {
+        return Err(Error::input(format!(
+            "{what} needs at least {min} rows, got {}",
+            x.nrows()
+        )));
+    }
+    Ok(())
+}
+
+fn seed_param() -> ParamSpec {
+    ParamSpec::int(
+        "seed",
+        0,
+        0,
+        i64::MAX,
+        "random seed; the same seed gives the same scores",
+    )
+}
+
+/// Adds every vector detector, and its sliding-window version, to `registry`.
+pub fn register(registry: &mut Registry) -> Result<()> {
+    let iforest = || {
+        vec![
+            ParamSpec::int("n_estimators", 100, 1, 100_000, "number of isolation trees"),
+            ParamSpec::int(
+                "max_samples",
+                256,
+                2,
+                10_000_000,
+                "rows drawn for each tree (at most the rows available)",
+            ),
+            seed_param(),
+        ]
+    };
+    let knn = || {
+        vec![
+            ParamSpec::int("n_neighbors", 5, 1, 100_000, "neighbours considered"),
+            ParamSpec::choice(
+                "method",
+                "largest",
+                &["largest", "mean", "median"],
+                "distance to the k-th neighbour, or the mean / median over the k",
+            ),
+        ]
+    };
+    let lof = || {
+        vec![ParamSpec::int(
+            "n_neighbors",
+            20,
+            1,
+            100_000,
+            "neighbours defining the local density",
+        )]
+    };
+    let hbos = || {
+        vec![
+            ParamSpec::int("n_bins", 10, 2, 100_000, "histogram bins per feature"),
+            ParamSpec::float(
+                "alpha",
+                0.1,
+                0.0,
+                1.0,
+                "added to each bin density before the logarithm",
+            ),
+            ParamSpec::float(
+                "tol",
+                0.5,
+                0.0,
+                1.0,
+                "how far outside the range (in bin widths) still counts as the edge bin",
+            ),
+        ]
+    };
+    registry.add(entry::<iforest::IsolationForest>(
+        "isolation forest (Liu, Ting & Zhou, ICDM 2008), PyOD defaults",
+        iforest(),
+    ))?;
+    registry.add(entry::<knn::Knn>(
+        "distance to the k nearest neighbours (Ramaswamy et al., SIGMOD 2000)",
+        knn(),
+    ))?;
+    registry.add(entry::<knn::Lof>(
+        "local outlier factor (Breunig et al., SIGMOD 2000)",
+        lof(),
+    ))?;
+    registry.add(entry::<hbos::Hbos>(
+        "histogram-based outlier score (Goldstein & Dengel, 2012)",
+        hbos(),
+    ))?;
+    registry.add(entry::<ecdf::Ecod>(
+        "empirical-CDF tail probabilities (ECOD; Li et al., TKDE 2022)",
+        vec![],
+    ))?;
+    registry.add(entry::<ecdf::Copod>(
+        "empirical copula tail probabilities (COPOD; Li et al., ICDM 2020)",
+        vec![],
+    ))?;
+    registry.add(windowed::entry::<iforest::IsolationForest>(
+        "sub_iforest",
+        "isolation forest on sliding windows",
+        iforest(),
+    ))?;
+    registry.add(windowed::entry::<knn::Knn>(
+        "sub_knn",
+        "k-nearest-neighbour distance on sliding windows",
+        knn(),
+    ))?;
+    registry.add(windowed::entry::<knn::Lof>(
+        "sub_lof",
+        "local outlier factor on sliding windows",
+        lof(),
+    ))?;
+    registry.add(windowed::entry::<hbos::Hbos>(
+        "sub_hbos",
+        "histogram-based outlier score on sliding windows",
+        hbos(),
+    ))?;
+    Ok(())
+}
