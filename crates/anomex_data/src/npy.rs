@@ -3,7 +3,7 @@
 use crate::{io_error, Dataset, Selection};
 use anomex_core::{Error, Frame, Result};
 use ndarray::{Array1, Array2, Ix1, Ix2};
-use ndarray_npy::{NpzReader, ReadNpyExt};
+use ndarray_npy::{NpzReader, ReadNpyExt, ReadableElement};
 use std::path::Path;
 
 fn frame_from_2d(a: Array2<f64>, sel: &Selection, source: &str) -> Result<Frame> {
@@ -35,38 +35,76 @@ pub fn read_npy(path: &Path, sel: &Selection) -> Result<Dataset> {
     })
 }
 
-fn array_from_npy(bytes: &[u8], source: &str) -> Result<Array2<f64>> {
-    macro_rules! try_type {
-        ($t:ty) => {
-            if let Ok(a) = Array2::<$t>::read_npy(bytes) {
-                return Ok(a.mapv(|v| v as f64));
-            }
-            if let Ok(a) = Array1::<$t>::read_npy(bytes) {
-                let n = a.len();
-                return a
-                    .mapv(|v| v as f64)
-                    .into_shape_with_order((n, 1))
-                    .map_err(|e| Error::input(e.to_string()));
-            }
-        };
+/// Somewhere a typed numpy array can be read from: a `.npy` file's bytes or an `.npz` entry.
+trait ArraySource {
+    fn read2<T: ReadableElement>(&mut self) -> Option<Array2<T>>;
+    fn read1<T: ReadableElement>(&mut self) -> Option<Array1<T>>;
+}
+
+struct NpyBytes<'a>(&'a [u8]);
+
+impl ArraySource for NpyBytes<'_> {
+    fn read2<T: ReadableElement>(&mut self) -> Option<Array2<T>> {
+        Array2::<T>::read_npy(self.0).ok()
     }
-    try_type!(f64);
-    try_type!(f32);
-    try_type!(i64);
-    try_type!(i32);
-    try_type!(i16);
-    try_type!(i8);
-    try_type!(u8);
-    if let Ok(a) = Array1::<bool>::read_npy(bytes) {
+    fn read1<T: ReadableElement>(&mut self) -> Option<Array1<T>> {
+        Array1::<T>::read_npy(self.0).ok()
+    }
+}
+
+struct NpzEntry<'a, R: std::io::Read + std::io::Seek> {
+    npz: &'a mut NpzReader<R>,
+    name: &'a str,
+}
+
+impl<R: std::io::Read + std::io::Seek> ArraySource for NpzEntry<'_, R> {
+    fn read2<T: ReadableElement>(&mut self) -> Option<Array2<T>> {
+        self.npz
+            .by_name::<ndarray::OwnedRepr<T>, Ix2>(self.name)
+            .ok()
+    }
+    fn read1<T: ReadableElement>(&mut self) -> Option<Array1<T>> {
+        self.npz
+            .by_name::<ndarray::OwnedRepr<T>, Ix1>(self.name)
+            .ok()
+    }
+}
+
+/// The array as `f64` (1-D arrays as one column), whatever its numeric or boolean element type;
+/// `None` for other types or ranks.
+fn as_f64(src: &mut impl ArraySource) -> Option<Array2<f64>> {
+    fn column(a: Array1<f64>) -> Option<Array2<f64>> {
         let n = a.len();
-        return a
-            .mapv(|v| f64::from(u8::from(v)))
-            .into_shape_with_order((n, 1))
-            .map_err(|e| Error::input(e.to_string()));
+        a.into_shape_with_order((n, 1)).ok()
     }
-    Err(Error::input(format!(
-        "{source}: not a 1-D or 2-D numpy array of floats, integers or booleans"
-    )))
+    macro_rules! try_type {
+        ($($t:ty),*) => {$(
+            if let Some(a) = src.read2::<$t>() {
+                return Some(a.mapv(|v| v as f64));
+            }
+            if let Some(a) = src.read1::<$t>() {
+                return column(a.mapv(|v| v as f64));
+            }
+        )*};
+    }
+    try_type!(f64, f32, i64, i32, i16, i8, u8);
+    src.read1::<bool>()
+        .and_then(|a| column(a.mapv(|v| f64::from(u8::from(v)))))
+}
+
+fn array_from_npy(bytes: &[u8], source: &str) -> Result<Array2<f64>> {
+    as_f64(&mut NpyBytes(bytes)).ok_or_else(|| {
+        Error::input(format!(
+            "{source}: not a 1-D or 2-D numpy array of floats, integers or booleans"
+        ))
+    })
+}
+
+fn npz_2d<R: std::io::Read + std::io::Seek>(
+    npz: &mut NpzReader<R>,
+    name: &str,
+) -> Option<Array2<f64>> {
+    as_f64(&mut NpzEntry { npz, name })
 }
 
 /// Reads an `.npz` archive: the data from `X` (or `x`, `data`, or the only array), labels from
@@ -99,36 +137,26 @@ pub fn read_npz(path: &Path, sel: &Selection) -> Result<Dataset> {
             )))
         }
     };
-    let a: Array2<f64> = if let Ok(a) = npz.by_name::<ndarray::OwnedRepr<f64>, Ix2>(&data_name) {
-        a
-    } else if let Ok(a) = npz.by_name::<ndarray::OwnedRepr<f32>, Ix2>(&data_name) {
-        a.mapv(f64::from)
-    } else if let Ok(a) = npz.by_name::<ndarray::OwnedRepr<f64>, Ix1>(&data_name) {
-        let n = a.len();
-        a.into_shape_with_order((n, 1))
-            .map_err(|e| Error::input(e.to_string()))?
-    } else {
-        return Err(Error::input(format!(
-            "{source}: array `{}` is not a 1-D or 2-D float array",
-            strip(&data_name)
-        )));
+    let a: Array2<f64> = match npz_2d(&mut npz, &data_name) {
+        Some(a) => a,
+        None => {
+            return Err(Error::input(format!(
+                "{source}: array `{}` is not a 1-D or 2-D numeric array",
+                strip(&data_name)
+            )))
+        }
     };
     let labels = match pick(&["y", "labels", "label"]) {
         None => None,
         Some(n) => {
-            let y: Vec<f64> = if let Ok(y) = npz.by_name::<ndarray::OwnedRepr<f64>, Ix1>(&n) {
-                y.to_vec()
-            } else if let Ok(y) = npz.by_name::<ndarray::OwnedRepr<i64>, Ix1>(&n) {
-                y.iter().map(|&v| v as f64).collect()
-            } else if let Ok(y) = npz.by_name::<ndarray::OwnedRepr<u8>, Ix1>(&n) {
-                y.iter().map(|&v| f64::from(v)).collect()
-            } else if let Ok(y) = npz.by_name::<ndarray::OwnedRepr<i8>, Ix1>(&n) {
-                y.iter().map(|&v| f64::from(v)).collect()
-            } else {
-                return Err(Error::input(format!(
-                    "{source}: labels `{}` are not a 1-D numeric array",
-                    strip(&n)
-                )));
+            let y = match npz_2d(&mut npz, &n) {
+                Some(y) if y.ncols() == 1 => y.column(0).to_vec(),
+                _ => {
+                    return Err(Error::input(format!(
+                        "{source}: labels `{}` are not a 1-D numeric array",
+                        strip(&n)
+                    )))
+                }
             };
             if y.len() != a.nrows() {
                 return Err(Error::input(format!(

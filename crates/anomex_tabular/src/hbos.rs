@@ -66,8 +66,8 @@ impl Hbos {
         let (edges, terms) = (&st.edges[j], &st.terms[j]);
         let bins = terms.len();
         let lowest = terms.iter().copied().fold(f64::INFINITY, f64::min);
-        // numpy's digitize: index i with edges[i−1] ≤ v < edges[i]
-        let idx = edges.partition_point(|&e| e <= v);
+        // numpy's digitize(right=True), as PyOD calls it: index i with edges[i−1] < v ≤ edges[i]
+        let idx = edges.partition_point(|&e| e < v);
         if idx == 0 {
             let width = edges[1] - edges[0];
             if edges[0] - v <= width * self.tol {

@@ -1,0 +1,108 @@
+"""AUROC of anomex's vector detectors against PyOD on the ADBench "Classical" sets.
+
+Same protocol for both: fit on all rows, score the same rows (train = test, as ADBench reports
+unsupervised methods), AUROC with scikit-learn; randomised detectors averaged over seeds 0–4.
+PyOD 3.6.7 with its defaults; anomex with its defaults (which follow PyOD's).
+
+    python adbench_pyod.py ADBENCH_CLASSICAL_DIR ANOMEX_BINARY OUT.md [--max-rows N] [--only a,b]
+
+Detectors whose cost grows with n² (KNN, LOF) are skipped above --max-rows (default 20,000) and
+marked as such in the table.
+"""
+
+import csv
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+from pyod.models.copod import COPOD
+from pyod.models.ecod import ECOD
+from pyod.models.hbos import HBOS
+from pyod.models.iforest import IForest
+from pyod.models.knn import KNN
+from pyod.models.lof import LOF
+
+DETECTORS = {
+    # anomex name: (PyOD factory taking a seed, randomised, quadratic)
+    "iforest": (lambda seed: IForest(random_state=seed), True, False),
+    "knn": (lambda seed: KNN(), False, True),
+    "lof": (lambda seed: LOF(), False, True),
+    "hbos": (lambda seed: HBOS(), False, False),
+    "ecod": (lambda seed: ECOD(), False, False),
+    "copod": (lambda seed: COPOD(), False, False),
+}
+SEEDS = range(5)
+
+
+def pyod_auc(factory, seeds, X, y):
+    aucs, secs = [], []
+    for seed in seeds:
+        start = time.perf_counter()
+        clf = factory(seed)
+        clf.fit(X)
+        secs.append(time.perf_counter() - start)
+        aucs.append(roc_auc_score(y, clf.decision_scores_))
+    return float(np.mean(aucs)), float(np.median(secs))
+
+
+def anomex_auc(binary, name, seeds, path, y, tmp):
+    aucs, secs = [], []
+    for seed in seeds:
+        out = Path(tmp) / "scores.csv"
+        cmd = [binary, "detect", str(path), "-d", name, "--threshold", "contamination:0.1", "-o", str(out)]
+        if name == "iforest":
+            cmd += ["-p", f"seed={seed}"]
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True)
+        secs.append(time.perf_counter() - start)
+        with open(out) as f:
+            scores = np.array([float(r["score"]) for r in csv.DictReader(f)])
+        aucs.append(roc_auc_score(y, scores))
+    return float(np.mean(aucs)), float(np.median(secs))
+
+
+def main():
+    data_dir, binary, out_md = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+    args = sys.argv[4:]
+    max_rows = int(args[args.index("--max-rows") + 1]) if "--max-rows" in args else 20_000
+    only = args[args.index("--only") + 1].split(",") if "--only" in args else list(DETECTORS)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in sorted(data_dir.glob("*.npz"), key=lambda p: int(p.name.split("_")[0])):
+            d = np.load(path)
+            X, y = d["X"].astype(np.float64), d["y"].astype(int)
+            for name in only:
+                factory, randomised, quadratic = DETECTORS[name]
+                if quadratic and len(X) > max_rows:
+                    rows.append((path.stem, name, None, None, None, None))
+                    continue
+                seeds = SEEDS if randomised else [0]
+                p_auc, p_sec = pyod_auc(factory, seeds, X, y)
+                a_auc, a_sec = anomex_auc(binary, name, seeds, path, y, tmp)
+                rows.append((path.stem, name, p_auc, a_auc, p_sec, a_sec))
+                print(f"{path.stem:24s} {name:8s} pyod {p_auc:.4f} anomex {a_auc:.4f} "
+                      f"({p_sec:.2f} s vs {a_sec:.2f} s)", flush=True)
+    with open(out_md, "w") as f:
+        f.write("| data set | detector | PyOD AUROC | anomex AUROC | diff | PyOD fit s | anomex process s |\n")
+        f.write("|---|---|---|---|---|---|---|\n")
+        for stem, name, p, a, ps, as_ in rows:
+            if p is None:
+                f.write(f"| {stem} | {name} | skipped (n > {max_rows}) | | | | |\n")
+            else:
+                f.write(f"| {stem} | {name} | {p:.4f} | {a:.4f} | {a - p:+.4f} | {ps:.2f} | {as_:.2f} |\n")
+        f.write("\n| detector | sets | mean PyOD | mean anomex | mean diff |\n|---|---|---|---|---|\n")
+        for name in only:
+            done = [r for r in rows if r[1] == name and r[2] is not None]
+            if done:
+                mp = np.mean([r[2] for r in done])
+                ma = np.mean([r[3] for r in done])
+                f.write(f"| {name} | {len(done)} | {mp:.4f} | {ma:.4f} | {ma - mp:+.4f} |\n")
+
+
+if __name__ == "__main__":
+    main()
