@@ -1,0 +1,76 @@
+"""Fit-and-score time of anomex's vector detectors against PyOD, on the same data in the same run.
+
+    python tabular_speed.py OUT_DIR ANOMEX_BINARY
+
+Data: numpy.random.default_rng(0) standard normal rows, 16 features, 1 % of rows shifted by 4
+(so both sides are also checked to reach the same AUROC). PyOD 3.6.7 `fit` timed in-process
+(it computes the training scores); anomex as the whole `anomex detect` process on the `.npy`,
+scores written to CSV. Median of three runs each.
+"""
+
+import csv
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+from pyod.models.copod import COPOD
+from pyod.models.ecod import ECOD
+from pyod.models.hbos import HBOS
+from pyod.models.iforest import IForest
+from pyod.models.knn import KNN
+from pyod.models.lof import LOF
+
+CASES = [
+    ("iforest", 100_000, lambda: IForest(random_state=0)),
+    ("knn", 20_000, lambda: KNN(n_neighbors=5)),
+    ("lof", 20_000, lambda: LOF(n_neighbors=20)),
+    ("ecod", 100_000, lambda: ECOD()),
+    ("copod", 100_000, lambda: COPOD()),
+    ("hbos", 100_000, lambda: HBOS()),
+]
+
+
+def data(n, d=16):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n, d))
+    y = np.zeros(n, dtype=int)
+    idx = rng.choice(n, n // 100, replace=False)
+    X[idx] += 4.0
+    y[idx] = 1
+    return X, y
+
+
+def main():
+    out, binary = Path(sys.argv[1]), sys.argv[2]
+    out.mkdir(parents=True, exist_ok=True)
+    for name, n, factory in CASES:
+        X, y = data(n)
+        path = out / f"x{n}.npy"
+        np.save(path, X)
+        py_times, py_auc = [], None
+        for _ in range(3):
+            start = time.perf_counter()
+            clf = factory().fit(X)
+            py_times.append(time.perf_counter() - start)
+            py_auc = roc_auc_score(y, clf.decision_scores_)
+        ours_times = []
+        scores_csv = out / "scores.csv"
+        for _ in range(3):
+            start = time.perf_counter()
+            subprocess.run(
+                [binary, "detect", str(path), "-d", name, "--threshold", "contamination:0.01", "-o", str(scores_csv)],
+                check=True, capture_output=True,
+            )
+            ours_times.append(time.perf_counter() - start)
+        with open(scores_csv) as f:
+            ours_auc = roc_auc_score(y, [float(r["score"]) for r in csv.DictReader(f)])
+        p, a = statistics.median(py_times), statistics.median(ours_times)
+        print(f"{name:8s} {n}x16: PyOD {p:.3f} s (AUROC {py_auc:.4f}), anomex {a:.3f} s (AUROC {ours_auc:.4f}); {p / a:.1f}x", flush=True)
+
+
+if __name__ == "__main__":
+    main()
