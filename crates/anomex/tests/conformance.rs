@@ -216,8 +216,10 @@ fn multivariate_scores_and_attribution() {
         let Some(explain) = fitted.explain() else {
             return;
         };
-        let per = s.per_channel.as_ref().expect("per-channel scores");
-        assert_eq!(per.len(), 2, "{}", e.name);
+        if e.data == DataKind::Series {
+            let per = s.per_channel.as_ref().expect("per-channel scores");
+            assert_eq!(per.len(), 2, "{}", e.name);
+        }
         let a = explain.attribution(&frame, 1200).unwrap();
         assert_eq!(a.len(), 2);
         assert!(

@@ -72,19 +72,37 @@ pub struct TrainRows {
     pub values: Vec<f64>,
 }
 
+/// Per-feature terms of the rows of `x`: on `x` alone when it is the training data, else on the
+/// training rows plus `x` (PyOD's scoring of new rows).
+fn terms(
+    train: &TrainRows,
+    x: ArrayView2<'_, f64>,
+    training: bool,
+    combine: fn(f64, f64, f64) -> f64,
+) -> Result<Vec<Vec<f64>>> {
+    let rows = if training {
+        tails(x)
+    } else {
+        let t = Array2::from_shape_vec((train.rows, train.cols), train.values.clone())
+            .map_err(|e| anomex_core::Error::ModelFile(e.to_string()))?;
+        let all = concatenate(Axis(0), &[t.view(), x])
+            .map_err(|e| anomex_core::Error::input(e.to_string()))?;
+        tails(all.view()).into_iter().skip(train.rows).collect()
+    };
+    Ok(rows
+        .into_iter()
+        .map(|row| row.into_iter().map(|(l, r, s)| combine(l, r, s)).collect())
+        .collect())
+}
+
 fn scores_with(
     train: &TrainRows,
     x: ArrayView2<'_, f64>,
     combine: fn(f64, f64, f64) -> f64,
 ) -> Result<Vec<f64>> {
-    let t = Array2::from_shape_vec((train.rows, train.cols), train.values.clone())
-        .map_err(|e| anomex_core::Error::ModelFile(e.to_string()))?;
-    let all = concatenate(Axis(0), &[t.view(), x])
-        .map_err(|e| anomex_core::Error::input(e.to_string()))?;
-    Ok(tails(all.view())
+    Ok(terms(train, x, false, combine)?
         .into_iter()
-        .skip(train.rows)
-        .map(|row| row.into_iter().map(|(l, r, s)| combine(l, r, s)).sum())
+        .map(|row| row.iter().sum())
         .collect())
 }
 
@@ -107,47 +125,63 @@ fn fit_with(
     ))
 }
 
-fn ecod_term(l: f64, r: f64, s: f64) -> f64 {
-    l.max(r).max(s)
+/// How the per-feature tail terms combine: the one difference between ECOD and COPOD.
+pub trait TailRule: std::fmt::Debug + Clone + Send + Sync + 'static {
+    const NAME: &'static str;
+    fn term(left: f64, right: f64, skew: f64) -> f64;
 }
 
-fn copod_term(l: f64, r: f64, s: f64) -> f64 {
-    s.max((l + r) / 2.0)
+/// ECOD's rule: the largest of the three tail terms.
+#[derive(Debug, Clone)]
+pub struct EcodRule;
+
+impl TailRule for EcodRule {
+    const NAME: &'static str = "ecod";
+    fn term(l: f64, r: f64, s: f64) -> f64 {
+        l.max(r).max(s)
+    }
 }
+
+/// COPOD's rule: the skew-corrected term or the mean of both tails, whichever is larger.
+#[derive(Debug, Clone)]
+pub struct CopodRule;
+
+impl TailRule for CopodRule {
+    const NAME: &'static str = "copod";
+    fn term(l: f64, r: f64, s: f64) -> f64 {
+        s.max((l + r) / 2.0)
+    }
+}
+
+/// A tail-probability detector with the combination rule `R`.
+#[derive(Debug, Clone)]
+pub struct Tails<R>(std::marker::PhantomData<R>);
 
 /// ECOD.
-#[derive(Debug, Clone)]
-pub struct Ecod;
-
-impl VectorKernel for Ecod {
-    type State = TrainRows;
-    const NAME: &'static str = "ecod";
-    fn from_params(_: &Params) -> Result<Self> {
-        Ok(Ecod)
-    }
-    fn fit(&self, x: ArrayView2<'_, f64>) -> Result<(TrainRows, Vec<f64>)> {
-        fit_with(x, ecod_term)
-    }
-    fn score(&self, st: &TrainRows, x: ArrayView2<'_, f64>) -> Result<Vec<f64>> {
-        scores_with(st, x, ecod_term)
-    }
-}
-
+pub type Ecod = Tails<EcodRule>;
 /// COPOD.
-#[derive(Debug, Clone)]
-pub struct Copod;
+pub type Copod = Tails<CopodRule>;
 
-impl VectorKernel for Copod {
+impl<R: TailRule> VectorKernel for Tails<R> {
     type State = TrainRows;
-    const NAME: &'static str = "copod";
+    const NAME: &'static str = R::NAME;
     fn from_params(_: &Params) -> Result<Self> {
-        Ok(Copod)
+        Ok(Tails(std::marker::PhantomData))
     }
     fn fit(&self, x: ArrayView2<'_, f64>) -> Result<(TrainRows, Vec<f64>)> {
-        fit_with(x, copod_term)
+        fit_with(x, R::term)
     }
     fn score(&self, st: &TrainRows, x: ArrayView2<'_, f64>) -> Result<Vec<f64>> {
-        scores_with(st, x, copod_term)
+        scores_with(st, x, R::term)
+    }
+    const EXPLAINS: bool = true;
+    fn contributions(
+        &self,
+        st: &TrainRows,
+        x: ArrayView2<'_, f64>,
+        training: bool,
+    ) -> Option<Result<Vec<Vec<f64>>>> {
+        Some(terms(st, x, training, R::term))
     }
 }
 
@@ -168,13 +202,44 @@ mod tests {
     }
 
     #[test]
+    fn contributions_sum_to_the_score_and_name_the_feature() {
+        let mut rows: Vec<[f64; 3]> = (0..60)
+            .map(|i| [(i % 7) as f64, (i % 5) as f64, (i % 3) as f64])
+            .collect();
+        rows[10][1] = 50.0;
+        let x = Array2::from_shape_fn((rows.len(), 3), |(i, j)| rows[i][j]);
+        let ecod = Ecod::from_params(&Params::default()).unwrap();
+        let (st, scores) = ecod.fit(x.view()).unwrap();
+        let c = ecod.contributions(&st, x.view(), true).unwrap().unwrap();
+        assert!((c[10].iter().sum::<f64>() - scores[10]).abs() < 1e-12);
+        let top = (0..3)
+            .max_by(|&a, &b| c[10][a].total_cmp(&c[10][b]))
+            .unwrap();
+        assert_eq!(top, 1);
+    }
+
+    #[test]
     fn outlier_scores_highest() {
         let mut rows: Vec<[f64; 2]> = (0..50).map(|i| [(i % 7) as f64, (i % 5) as f64]).collect();
         rows.push([30.0, -20.0]);
         let x = Array2::from_shape_fn((rows.len(), 2), |(i, j)| rows[i][j]);
         for (scores, name) in [
-            (Ecod.fit(x.view()).unwrap().1, "ecod"),
-            (Copod.fit(x.view()).unwrap().1, "copod"),
+            (
+                Ecod::from_params(&Params::default())
+                    .unwrap()
+                    .fit(x.view())
+                    .unwrap()
+                    .1,
+                "ecod",
+            ),
+            (
+                Copod::from_params(&Params::default())
+                    .unwrap()
+                    .fit(x.view())
+                    .unwrap()
+                    .1,
+                "copod",
+            ),
         ] {
             let arg = (0..scores.len())
                 .max_by(|&a, &b| scores[a].total_cmp(&scores[b]))

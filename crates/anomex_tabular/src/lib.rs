@@ -16,8 +16,8 @@ pub mod windowed;
 
 use anomex_core::model_file::{state_from, state_to};
 use anomex_core::{
-    Detector, Entry, Error, FittedDetector, Frame, Learning, ParamSpec, Params, Registry, Result,
-    Scorer, Scores,
+    Detector, Entry, Error, Explain, FittedDetector, Frame, Learning, ParamSpec, Params, Registry,
+    Result, Scorer, Scores,
 };
 use ndarray::ArrayView2;
 use serde::de::DeserializeOwned;
@@ -36,6 +36,18 @@ pub trait VectorKernel: Debug + Clone + Send + Sync + Sized + 'static {
     fn fit(&self, x: ArrayView2<'_, f64>) -> Result<(Self::State, Vec<f64>)>;
     /// Scores new rows (higher = more anomalous).
     fn score(&self, state: &Self::State, x: ArrayView2<'_, f64>) -> Result<Vec<f64>>;
+    /// Whether [`VectorKernel::contributions`] is implemented.
+    const EXPLAINS: bool = false;
+    /// Per-feature contributions (non-negative) of every row, where the method is a sum over
+    /// features; `training` says that `x` is the training data itself. `None`: not explainable.
+    fn contributions(
+        &self,
+        _state: &Self::State,
+        _x: ArrayView2<'_, f64>,
+        _training: bool,
+    ) -> Option<Result<Vec<Vec<f64>>>> {
+        None
+    }
 }
 
 /// A fingerprint of a frame's values, to recognise the training data when it is scored again.
@@ -91,13 +103,41 @@ impl<K: VectorKernel> Detector for Tabular<K> {
     }
 }
 
+impl<K: VectorKernel> FittedTabular<K> {
+    fn is_training(&self, x: ArrayView2<'_, f64>) -> bool {
+        x.nrows() == self.state.train_scores.len() && fingerprint(x) == self.state.train_fingerprint
+    }
+}
+
+impl<K: VectorKernel> Explain for FittedTabular<K> {
+    fn attribution(&self, data: &Frame, row: usize) -> Result<Vec<f64>> {
+        Ok(self.attributions(data, &[row])?.remove(0))
+    }
+    fn attributions(&self, data: &Frame, rows: &[usize]) -> Result<Vec<Vec<f64>>> {
+        data.expect_cols(self.state.columns)?;
+        if let Some(&row) = rows.iter().find(|&&r| r >= data.rows()) {
+            return Err(Error::input(format!(
+                "row {row} is outside the data (0..{})",
+                data.rows()
+            )));
+        }
+        let x = data.values();
+        let all = self
+            .detector
+            .kernel
+            .contributions(&self.state.kernel, x, self.is_training(x))
+            .ok_or_else(|| {
+                Error::Unsupported(format!("{} has no per-feature attribution", K::NAME))
+            })??;
+        Ok(rows.iter().map(|&r| all[r].clone()).collect())
+    }
+}
+
 impl<K: VectorKernel> Scorer for FittedTabular<K> {
     fn score(&self, data: &Frame) -> Result<Scores> {
         data.expect_cols(self.state.columns)?;
         let x = data.values();
-        let scores = if x.nrows() == self.state.train_scores.len()
-            && fingerprint(x) == self.state.train_fingerprint
-        {
+        let scores = if self.is_training(x) {
             self.state.train_scores.clone()
         } else {
             self.detector.kernel.score(&self.state.kernel, x)?
@@ -119,6 +159,10 @@ impl<K: VectorKernel> FittedDetector for FittedTabular<K> {
     }
     fn n_columns(&self) -> usize {
         self.state.columns
+    }
+    fn explain(&self) -> Option<&dyn Explain> {
+        // only kernels that sum over features can say which features made the score
+        K::EXPLAINS.then_some(self as &dyn Explain)
     }
 }
 
