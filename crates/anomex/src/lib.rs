@@ -11,10 +11,13 @@
 //! # Ok::<(), anomex::Error>(())
 //! ```
 
+mod outlier_model;
+
 pub use anomex_core::*;
 pub use anomex_series as series;
 pub use anomex_tabular as tabular;
 pub use anomex_threshold as threshold;
+pub use outlier_model::{OutlierModel, Proba};
 
 /// The detector `anomex detect` uses when none is named.
 ///

@@ -1,0 +1,141 @@
+//! The PyOD way of using a detector: fit with a contamination rate, then `decision_function`,
+//! `predict` and `predict_proba` (PyOD's `BaseDetector`).
+
+use anomex_core::{Detector, FittedDetector, Frame, Result, Threshold};
+use anomex_threshold::Quantile;
+
+/// How `predict_proba` turns scores into outlier probabilities (PyOD's two methods).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proba {
+    /// Min-max scaling by the training scores, clipped to [0, 1].
+    Linear,
+    /// `erf((s − μ) / (σ√2))` clipped at 0, with μ, σ of the training scores (Kriegel, Kröger,
+    /// Schubert & Zimek, "Interpreting and Unifying Outlier Scores", SDM 2011).
+    Unify,
+}
+
+/// A fitted detector with PyOD's threshold and probability conversions.
+#[derive(Debug)]
+pub struct OutlierModel {
+    fitted: Box<dyn FittedDetector>,
+    train_scores: Vec<f64>,
+    threshold: f64,
+}
+
+impl OutlierModel {
+    /// Fits `detector` on `train`; the threshold is the `1 − contamination` percentile of the
+    /// training scores (`contamination` in (0, 0.5], PyOD's `threshold_`).
+    pub fn fit(detector: &dyn Detector, train: &Frame, contamination: f64) -> Result<Self> {
+        let mut rule = Quantile::contamination(contamination)?;
+        let fitted = detector.fit(train)?;
+        let train_scores = fitted.score(train)?.combined;
+        rule.fit(&train_scores)?;
+        let (threshold, _) = rule.update(0.0)?;
+        Ok(OutlierModel {
+            fitted,
+            train_scores,
+            threshold,
+        })
+    }
+
+    /// The training rows' scores (`decision_scores_`).
+    pub fn training_scores(&self) -> &[f64] {
+        &self.train_scores
+    }
+
+    /// The score threshold (`threshold_`).
+    pub fn threshold(&self) -> f64 {
+        self.threshold
+    }
+
+    /// The training rows' labels (`labels_`): score above the threshold.
+    pub fn labels(&self) -> Vec<bool> {
+        self.train_scores
+            .iter()
+            .map(|&s| s > self.threshold)
+            .collect()
+    }
+
+    /// Scores of new rows (`decision_function`).
+    pub fn decision_function(&self, data: &Frame) -> Result<Vec<f64>> {
+        Ok(self.fitted.score(data)?.combined)
+    }
+
+    /// Labels of new rows (`predict`).
+    pub fn predict(&self, data: &Frame) -> Result<Vec<bool>> {
+        Ok(self
+            .decision_function(data)?
+            .into_iter()
+            .map(|s| s > self.threshold)
+            .collect())
+    }
+
+    /// The outlier probability of each row (PyOD's `predict_proba(X)[:, 1]`).
+    pub fn predict_proba(&self, data: &Frame, method: Proba) -> Result<Vec<f64>> {
+        let scores = self.decision_function(data)?;
+        let t = &self.train_scores;
+        Ok(match method {
+            Proba::Linear => {
+                let (lo, hi) = t
+                    .iter()
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &s| {
+                        (a.min(s), b.max(s))
+                    });
+                // scikit-learn's MinMaxScaler maps a constant feature to 0
+                let range = if hi > lo { hi - lo } else { 1.0 };
+                scores
+                    .iter()
+                    .map(|&s| ((s - lo) / range).clamp(0.0, 1.0))
+                    .collect()
+            }
+            Proba::Unify => {
+                let n = t.len() as f64;
+                let mu = t.iter().sum::<f64>() / n;
+                let sigma = (t.iter().map(|s| (s - mu).powi(2)).sum::<f64>() / n).sqrt();
+                scores
+                    .iter()
+                    .map(|&s| {
+                        let z = (s - mu) / (sigma * std::f64::consts::SQRT_2);
+                        statrs::function::erf::erf(z).max(0.0)
+                    })
+                    .collect()
+            }
+        })
+    }
+
+    /// The fitted detector itself (for model files, streaming, explanations).
+    pub fn fitted(&self) -> &dyn FittedDetector {
+        self.fitted.as_ref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pyod_style_round_trip() {
+        let reg = crate::registry();
+        let mut cols = vec![Vec::new(), Vec::new()];
+        for i in 0..200 {
+            cols[0].push((i % 13) as f64);
+            cols[1].push((i % 7) as f64);
+        }
+        cols[0][50] = 100.0;
+        let frame = Frame::from_columns(&cols).unwrap();
+        let det = reg.get("ecod").unwrap().create::<&str>(&[]).unwrap();
+        let m = OutlierModel::fit(det.as_ref(), &frame, 0.01).unwrap();
+        assert_eq!(m.training_scores().len(), 200);
+        let labels = m.labels();
+        assert!(labels[50]);
+        assert!(labels.iter().filter(|&&l| l).count() <= 2);
+        assert_eq!(m.predict(&frame).unwrap(), labels);
+        for method in [Proba::Linear, Proba::Unify] {
+            let p = m.predict_proba(&frame, method).unwrap();
+            assert!(p.iter().all(|v| (0.0..=1.0).contains(v)));
+            let arg = (0..p.len()).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap();
+            assert_eq!(arg, 50);
+        }
+        assert!(OutlierModel::fit(det.as_ref(), &frame, 0.7).is_err());
+    }
+}
