@@ -16,6 +16,7 @@
 use crate::VectorKernel;
 use anomex_core::{Params, Result};
 use ndarray::{concatenate, Array2, ArrayView2, Axis};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// scipy's biased skewness `m3 / m2^1.5`, 0 for a (numerically) constant feature.
@@ -32,36 +33,53 @@ fn skewness(x: &[f64]) -> f64 {
 }
 
 /// Per-feature tail terms `(U_l, U_r, U_skew)` of every row.
-fn tails(x: ArrayView2<'_, f64>) -> Vec<Vec<(f64, f64, f64)>> {
-    let (n, d) = x.dim();
-    let mut out = vec![vec![(0.0, 0.0, 0.0); d]; n];
-    for (j, column) in x.columns().into_iter().enumerate() {
-        let col = column.to_vec();
-        let mut sorted = col.clone();
-        sorted.sort_by(f64::total_cmp);
-        let sign = skewness(&col).signum();
-        let sign = if sign == 0.0 || sign.is_nan() {
-            0.0
-        } else {
-            sign
-        };
-        for (i, &v) in col.iter().enumerate() {
-            let at_most = sorted.partition_point(|&s| s <= v) as f64;
-            let at_least = (n - sorted.partition_point(|&s| s < v)) as f64;
-            let ul = -(at_most / n as f64).ln();
-            let ur = -(at_least / n as f64).ln();
-            // PyOD: U_l · −sign(s − 1) + U_r · sign(s + 1) with s ∈ {−1, 0, 1}
-            let skew = if sign > 0.0 {
-                ur
-            } else if sign < 0.0 {
-                ul
-            } else {
-                ul + ur
-            };
-            out[i][j] = (ul, ur, skew);
+/// The tail terms of one feature, for every row: one sort, then each run of equal values gets
+/// the counts `≤` (its end in sorted order) and `≥` (n minus its start).
+fn column_tails(col: &[f64]) -> Vec<(f64, f64, f64)> {
+    let n = col.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_unstable_by(|&a, &b| col[a].total_cmp(&col[b]));
+    let sign = skewness(col).signum();
+    let sign = if sign == 0.0 || sign.is_nan() {
+        0.0
+    } else {
+        sign
+    };
+    let mut out = vec![(0.0, 0.0, 0.0); n];
+    let mut start = 0;
+    while start < n {
+        let v = col[order[start]];
+        let mut end = start + 1;
+        while end < n && col[order[end]] == v {
+            end += 1;
         }
+        let ul = -(end as f64 / n as f64).ln();
+        let ur = -((n - start) as f64 / n as f64).ln();
+        // PyOD: U_l · −sign(s − 1) + U_r · sign(s + 1) with s ∈ {−1, 0, 1}
+        let skew = if sign > 0.0 {
+            ur
+        } else if sign < 0.0 {
+            ul
+        } else {
+            ul + ur
+        };
+        for &i in &order[start..end] {
+            out[i] = (ul, ur, skew);
+        }
+        start = end;
     }
     out
+}
+
+/// Per-feature tail terms `(U_l, U_r, U_skew)` of every row; features in parallel.
+fn tails(x: ArrayView2<'_, f64>) -> Vec<Vec<(f64, f64, f64)>> {
+    let columns: Vec<Vec<(f64, f64, f64)>> = (0..x.ncols())
+        .into_par_iter()
+        .map(|j| column_tails(&x.column(j).to_vec()))
+        .collect();
+    (0..x.nrows())
+        .map(|i| columns.iter().map(|c| c[i]).collect())
+        .collect()
 }
 
 /// Training rows, kept to score new rows against the joint distribution (PyOD's behaviour).
@@ -189,6 +207,19 @@ impl<R: TailRule> VectorKernel for Tails<R> {
 mod tests {
     use super::*;
     use ndarray::array;
+
+    #[test]
+    fn run_counts_equal_the_definition() {
+        let col = [3.0, 1.0, 2.0, 2.0, -0.0, 0.0, 5.0, 2.0];
+        let t = column_tails(&col);
+        let n = col.len() as f64;
+        for (i, &v) in col.iter().enumerate() {
+            let at_most = col.iter().filter(|&&s| s <= v).count() as f64;
+            let at_least = col.iter().filter(|&&s| s >= v).count() as f64;
+            assert_eq!(t[i].0, -(at_most / n).ln(), "row {i}");
+            assert_eq!(t[i].1, -(at_least / n).ln(), "row {i}");
+        }
+    }
 
     #[test]
     fn skew_picks_the_tail() {
