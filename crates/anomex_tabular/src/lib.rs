@@ -12,6 +12,7 @@ pub mod hbos;
 pub mod iforest;
 pub mod knn;
 pub mod neighbors;
+pub mod pca;
 pub mod windowed;
 
 use anomex_core::model_file::{state_from, state_to};
@@ -293,6 +294,10 @@ pub fn register(registry: &mut Registry) -> Result<()> {
     ))?;
     registry.add(entry::<ecdf::Ecod>(
         "empirical-CDF tail probabilities (ECOD; Li et al., TKDE 2022)",
+        vec![],
+    ))?;
+    registry.add(entry::<pca::Pca>(
+        "weighted distance to the principal axes (PyOD's PCA; Shyu et al., 2003)",
         vec![],
     ))?;
     registry.add(entry::<ecdf::Copod>(

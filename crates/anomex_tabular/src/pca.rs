@@ -1,0 +1,149 @@
+//! PCA outlier score as PyOD computes it (Shyu, Chen, Sarinnapakorn & Chang, "A Novel Anomaly
+//! Detection Scheme Based on Principal Component Classifier", ICDM 2003 workshop; PyOD's `PCA`
+//! with its defaults): columns standardised (constant columns dropped), all principal axes
+//! `v_j` of the training rows with explained-variance ratios `r_j`, and the score of a row `z`
+//! `Σ_j ‖z − v_j‖ / r_j` — dominated by the minor axes, where a row far from the training data's
+//! subspace stands out. Axes are signed as scikit-learn signs them (the largest-magnitude entry
+//! positive), which the distance to an axis depends on. Cost: O(n · d² + d³) to fit, O(n · d²) to
+//! score.
+
+use crate::VectorKernel;
+use anomex_core::{Error, Params, Result};
+use faer::{Mat, Side};
+use ndarray::ArrayView2;
+use serde::{Deserialize, Serialize};
+
+/// PyOD-style PCA detector.
+#[derive(Debug, Clone)]
+pub struct Pca;
+
+/// Scaler and principal axes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PcaState {
+    /// Columns kept (non-constant in training).
+    pub kept: Vec<usize>,
+    pub mean: Vec<f64>,
+    pub scale: Vec<f64>,
+    /// Principal axes over the kept columns, with their explained-variance ratios.
+    pub axes: Vec<Vec<f64>>,
+    pub ratios: Vec<f64>,
+}
+
+fn standardised(st: &PcaState, row: ndarray::ArrayView1<'_, f64>) -> Vec<f64> {
+    st.kept
+        .iter()
+        .enumerate()
+        .map(|(k, &j)| (row[j] - st.mean[k]) / st.scale[k])
+        .collect()
+}
+
+impl VectorKernel for Pca {
+    type State = PcaState;
+    const NAME: &'static str = "pca";
+    fn from_params(_: &Params) -> Result<Self> {
+        Ok(Pca)
+    }
+    fn fit(&self, x: ArrayView2<'_, f64>) -> Result<(PcaState, Vec<f64>)> {
+        crate::need_rows(x, 2, "PCA")?;
+        let n = x.nrows();
+        let (mut kept, mut mean, mut scale) = (Vec::new(), Vec::new(), Vec::new());
+        for (j, col) in x.columns().into_iter().enumerate() {
+            let mu = col.sum() / n as f64;
+            let sd = (col.iter().map(|v| (v - mu).powi(2)).sum::<f64>() / n as f64).sqrt();
+            if sd > 0.0 {
+                kept.push(j);
+                mean.push(mu);
+                scale.push(sd);
+            }
+        }
+        if kept.is_empty() {
+            return Err(Error::input("PCA needs at least one non-constant column"));
+        }
+        let d = kept.len();
+        let z = Mat::from_fn(n, d, |i, k| (x[[i, kept[k]]] - mean[k]) / scale[k]);
+        // covariance of the (centred) standardised rows, as scikit-learn's PCA uses (n − 1)
+        let mut cov = z.transpose() * &z;
+        cov *= faer::Scale(1.0 / (n - 1) as f64);
+        let evd = cov
+            .self_adjoint_eigen(Side::Lower)
+            .map_err(|e| Error::Numerical(format!("eigendecomposition failed: {e:?}")))?;
+        let values: Vec<f64> = (0..d).map(|i| evd.S()[i].max(0.0)).collect();
+        let total: f64 = values.iter().sum();
+        let u = evd.U();
+        let mut axes = Vec::with_capacity(d);
+        let mut ratios = Vec::with_capacity(d);
+        // largest first, as scikit-learn orders components; at most min(n, d) of them
+        for i in (0..d).rev().take(n.min(d)) {
+            let mut v: Vec<f64> = (0..d).map(|r| u[(r, i)]).collect();
+            let largest = v
+                .iter()
+                .copied()
+                .fold(0.0f64, |m, a| if a.abs() > m.abs() { a } else { m });
+            if largest < 0.0 {
+                v.iter_mut().for_each(|a| *a = -*a);
+            }
+            axes.push(v);
+            ratios.push(if total > 0.0 { values[i] / total } else { 0.0 });
+        }
+        let st = PcaState {
+            kept,
+            mean,
+            scale,
+            axes,
+            ratios,
+        };
+        let scores = self.score(&st, x)?;
+        Ok((st, scores))
+    }
+    fn score(&self, st: &PcaState, x: ArrayView2<'_, f64>) -> Result<Vec<f64>> {
+        Ok(x.rows()
+            .into_iter()
+            .map(|row| {
+                let z = standardised(st, row);
+                st.axes
+                    .iter()
+                    .zip(&st.ratios)
+                    .filter(|(_, &r)| r > 0.0)
+                    .map(|(v, r)| {
+                        let d2: f64 = z.iter().zip(v).map(|(a, b)| (a - b).powi(2)).sum();
+                        d2.sqrt() / r
+                    })
+                    .sum()
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    #[test]
+    fn far_row_scores_highest() {
+        let mut x = Array2::from_shape_fn((200, 3), |(i, j)| {
+            ((i * [7, 5, 3][j]) % [13, 11, 7][j]) as f64
+        });
+        x[[77, 0]] = 30.0;
+        x[[77, 1]] = -30.0;
+        let (st, s) = Pca.fit(x.view()).unwrap();
+        assert_eq!(st.axes.len(), 3);
+        let arg = (0..s.len()).max_by(|&a, &b| s[a].total_cmp(&s[b])).unwrap();
+        assert_eq!(arg, 77);
+    }
+
+    #[test]
+    fn constant_columns_are_dropped() {
+        let x = Array2::from_shape_fn((50, 3), |(i, j)| {
+            if j == 1 {
+                4.0
+            } else {
+                (i * (j + 3) % 11) as f64
+            }
+        });
+        let (st, _) = Pca.fit(x.view()).unwrap();
+        assert_eq!(st.kept, vec![0, 2]);
+        let c = Array2::from_elem((10, 2), 1.0);
+        assert!(Pca.fit(c.view()).is_err());
+    }
+}
