@@ -26,11 +26,15 @@ impl Progress {
     fn step(&self, msg: impl Into<String>) {
         self.0.set_message(msg.into());
     }
+    /// Clears the spinner before the results are printed.
+    fn clear(&self) {
+        self.0.finish_and_clear();
+    }
 }
 
 impl Drop for Progress {
     fn drop(&mut self) {
-        self.0.finish_and_clear();
+        self.clear();
     }
 }
 
@@ -320,17 +324,13 @@ fn finish(
         output: out.output.as_ref().map(|p| p.display().to_string()),
         report: out.report.as_ref().map(|p| p.display().to_string()),
     };
-    drop_progress(progress);
+    progress.clear();
     if out.json {
         outln!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         print_summary(&summary)?;
     }
     Ok(())
-}
-
-fn drop_progress(p: &Progress) {
-    p.0.finish_and_clear();
 }
 
 fn print_summary(s: &Summary<'_>) -> Result<()> {

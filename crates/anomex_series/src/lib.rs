@@ -11,7 +11,7 @@ pub mod seasonal;
 pub mod spectral_residual;
 pub mod sub_pca;
 
-use anomex_core::channelwise::{entry, SeriesKernel};
+use anomex_core::channelwise::entry;
 use anomex_core::{Learning, ParamSpec, Registry, Result};
 
 const MAX_WINDOW: i64 = 1_000_000;
@@ -133,17 +133,4 @@ pub fn register(registry: &mut Registry) -> Result<()> {
         ],
     ))?;
     Ok(())
-}
-
-/// Names of the kernels in this crate, in registration order.
-pub fn names() -> [&'static str; 7] {
-    [
-        rolling::RollingZScore::NAME,
-        rolling::RollingMad::NAME,
-        rolling::Ewma::NAME,
-        seasonal::SeasonalResidual::NAME,
-        spectral_residual::SpectralResidual::NAME,
-        matrix_profile::MatrixProfile::NAME,
-        sub_pca::SubPca::NAME,
-    ]
 }

@@ -91,6 +91,7 @@ impl Hbos {
 impl VectorKernel for Hbos {
     type State = HbosState;
     const NAME: &'static str = "hbos";
+    const WINDOWED_NAME: Option<&'static str> = Some("sub_hbos");
     fn from_params(p: &Params) -> Result<Self> {
         Ok(Hbos {
             n_bins: p.usize("n_bins")?,

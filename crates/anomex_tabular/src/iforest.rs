@@ -147,6 +147,7 @@ fn mix(mut z: u64) -> u64 {
 impl VectorKernel for IsolationForest {
     type State = Forest;
     const NAME: &'static str = "iforest";
+    const WINDOWED_NAME: Option<&'static str> = Some("sub_iforest");
     fn from_params(p: &Params) -> Result<Self> {
         Ok(IsolationForest {
             n_estimators: p.usize("n_estimators")?,

@@ -75,6 +75,7 @@ impl Knn {
 impl VectorKernel for Knn {
     type State = Reference;
     const NAME: &'static str = "knn";
+    const WINDOWED_NAME: Option<&'static str> = Some("sub_knn");
     fn from_params(p: &Params) -> Result<Self> {
         Ok(Knn {
             k: p.usize("n_neighbors")?,
@@ -124,6 +125,7 @@ fn lrd(nb_d: &[f64], nb_i: &[usize], k_distance: &[f64]) -> f64 {
 impl VectorKernel for Lof {
     type State = Reference;
     const NAME: &'static str = "lof";
+    const WINDOWED_NAME: Option<&'static str> = Some("sub_lof");
     fn from_params(p: &Params) -> Result<Self> {
         Ok(Lof {
             k: p.usize("n_neighbors")?,

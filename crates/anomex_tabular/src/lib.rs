@@ -37,6 +37,8 @@ pub trait VectorKernel: Debug + Clone + Send + Sync + Sized + 'static {
     fn fit(&self, x: ArrayView2<'_, f64>) -> Result<(Self::State, Vec<f64>)>;
     /// Scores new rows (higher = more anomalous).
     fn score(&self, state: &Self::State, x: ArrayView2<'_, f64>) -> Result<Vec<f64>>;
+    /// Registry name of the sliding-window version, for kernels that have one.
+    const WINDOWED_NAME: Option<&'static str> = None;
     /// Whether [`VectorKernel::contributions`] is implemented.
     const EXPLAINS: bool = false;
     /// Per-feature contributions (non-negative) of every row, where the method is a sum over
@@ -305,24 +307,20 @@ pub fn register(registry: &mut Registry) -> Result<()> {
         vec![],
     ))?;
     registry.add(windowed::entry::<iforest::IsolationForest>(
-        "sub_iforest",
         "isolation forest on sliding windows",
         iforest(),
-    ))?;
+    )?)?;
     registry.add(windowed::entry::<knn::Knn>(
-        "sub_knn",
         "k-nearest-neighbour distance on sliding windows",
         knn(),
-    ))?;
+    )?)?;
     registry.add(windowed::entry::<knn::Lof>(
-        "sub_lof",
         "local outlier factor on sliding windows",
         lof(),
-    ))?;
+    )?)?;
     registry.add(windowed::entry::<hbos::Hbos>(
-        "sub_hbos",
         "histogram-based outlier score on sliding windows",
         hbos(),
-    ))?;
+    )?)?;
     Ok(())
 }

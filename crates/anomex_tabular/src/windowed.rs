@@ -10,7 +10,8 @@ use crate::VectorKernel;
 use anomex_core::model_file::{state_from, state_to};
 use anomex_core::windows::check_window;
 use anomex_core::{
-    Detector, Entry, FittedDetector, Frame, Learning, ParamSpec, Params, Result, Scorer, Scores,
+    Detector, Entry, Error, FittedDetector, Frame, Learning, ParamSpec, Params, Result, Scorer,
+    Scores,
 };
 use anomex_series::period::find_length;
 use ndarray::Array2;
@@ -46,7 +47,6 @@ pub fn mean_over_windows(window_scores: &[f64], w: usize, n: usize) -> Vec<f64> 
 /// A vector kernel on sliding windows.
 #[derive(Debug, Clone)]
 pub struct Windowed<K: VectorKernel> {
-    name: &'static str,
     kernel: K,
     window: Option<usize>,
     params: Params,
@@ -89,14 +89,14 @@ impl<K: VectorKernel> Scorer for FittedWindowed<K> {
         let w = self.state.window;
         let x = windows(data, w)?;
         let s = self.detector.kernel.score(&self.state.kernel, x.view())?;
-        anomex_core::ensure_finite(&s, self.detector.name)?;
+        anomex_core::ensure_finite(&s, K::WINDOWED_NAME.unwrap_or(K::NAME))?;
         Ok(Scores::single(mean_over_windows(&s, w, data.rows())))
     }
 }
 
 impl<K: VectorKernel> FittedDetector for FittedWindowed<K> {
     fn name(&self) -> &str {
-        self.detector.name
+        K::WINDOWED_NAME.unwrap_or(K::NAME)
     }
     fn params(&self) -> &Params {
         &self.detector.params
@@ -109,16 +109,11 @@ impl<K: VectorKernel> FittedDetector for FittedWindowed<K> {
     }
 }
 
-/// A registry entry for the windowed version of `K`, registered as `name`.
-///
-/// The registry's build and load functions are plain `fn` pointers, so the name is recovered
-/// from `K::NAME` (`sub_<kernel>`).
-pub fn entry<K: VectorKernel>(
-    name: &'static str,
-    summary: &'static str,
-    mut params: Vec<ParamSpec>,
-) -> Entry {
-    debug_assert_eq!(name.strip_prefix("sub_"), Some(K::NAME));
+/// A registry entry for the windowed version of `K`, registered under `K::WINDOWED_NAME`.
+pub fn entry<K: VectorKernel>(summary: &'static str, mut params: Vec<ParamSpec>) -> Result<Entry> {
+    let name = K::WINDOWED_NAME.ok_or_else(|| {
+        Error::Unsupported(format!("{} declares no sliding-window version", K::NAME))
+    })?;
     params.insert(
         0,
         ParamSpec::int_auto(
@@ -128,7 +123,7 @@ pub fn entry<K: VectorKernel>(
             "window length in points; auto = TSB-AD's autocorrelation rule",
         ),
     );
-    Entry {
+    Ok(Entry {
         name,
         summary,
         learning: Learning::SemiSupervised,
@@ -137,24 +132,11 @@ pub fn entry<K: VectorKernel>(
         params,
         build: build::<K>,
         load: load::<K>,
-    }
-}
-
-fn windowed_name<K: VectorKernel>() -> &'static str {
-    match K::NAME {
-        "iforest" => "sub_iforest",
-        "knn" => "sub_knn",
-        "lof" => "sub_lof",
-        "hbos" => "sub_hbos",
-        "ecod" => "sub_ecod",
-        "copod" => "sub_copod",
-        _ => "sub_vector",
-    }
+    })
 }
 
 fn make<K: VectorKernel>(params: &Params) -> Result<Windowed<K>> {
     Ok(Windowed {
-        name: windowed_name::<K>(),
         kernel: K::from_params(params)?,
         window: params.usize_or_auto("window")?,
         params: params.clone(),
