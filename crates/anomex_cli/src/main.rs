@@ -87,6 +87,9 @@ pub struct OutputArgs {
     /// Print a JSON summary instead of text
     #[arg(long)]
     json: bool,
+    /// Print how long each phase took (reading, fitting, scoring, …) to stderr
+    #[arg(long)]
+    timings: bool,
 }
 
 #[derive(Args, Debug)]

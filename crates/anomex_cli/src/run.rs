@@ -6,29 +6,52 @@ use anomex_data::{output::ScoreTable, Dataset, Fill, Selection};
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const SPANS_PRINTED: usize = 30;
 
-/// A spinner on stderr; indicatif hides it when stderr is not a terminal.
-struct Progress(ProgressBar);
+/// A spinner on stderr (indicatif hides it when stderr is not a terminal), and optionally the
+/// time each step took.
+struct Progress {
+    bar: ProgressBar,
+    steps: Option<RefCell<Vec<(String, Instant)>>>,
+}
 
 impl Progress {
-    fn new() -> Self {
+    fn new(timings: bool) -> Self {
         let bar = ProgressBar::new_spinner();
         if let Ok(style) = ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}") {
             bar.set_style(style);
         }
         bar.enable_steady_tick(Duration::from_millis(120));
-        Progress(bar)
+        Progress {
+            bar,
+            steps: timings.then(|| RefCell::new(Vec::new())),
+        }
     }
     fn step(&self, msg: impl Into<String>) {
-        self.0.set_message(msg.into());
+        let msg = msg.into();
+        if let Some(steps) = &self.steps {
+            steps.borrow_mut().push((msg.clone(), Instant::now()));
+        }
+        self.bar.set_message(msg);
     }
-    /// Clears the spinner before the results are printed.
+    /// Clears the spinner before the results are printed; prints the timings once.
     fn clear(&self) {
-        self.0.finish_and_clear();
+        self.bar.finish_and_clear();
+        if let Some(steps) = &self.steps {
+            let steps = std::mem::take(&mut *steps.borrow_mut());
+            let end = Instant::now();
+            for (i, (msg, start)) in steps.iter().enumerate() {
+                let until = steps.get(i + 1).map_or(end, |s| s.1);
+                eprintln!(
+                    "timing: {:>10.3} ms  {msg}",
+                    (until - *start).as_secs_f64() * 1e3
+                );
+            }
+        }
     }
 }
 
@@ -72,7 +95,7 @@ fn train_slice(frame: &Frame, train_rows: Option<usize>) -> Result<Frame> {
 }
 
 pub fn detect(a: DetectArgs) -> Result<()> {
-    let progress = Progress::new();
+    let progress = Progress::new(a.out.timings);
     progress.step("reading the data");
     let (dataset, source, example_truth) = if a.example {
         let d = anomex_data::csv::read_from(
@@ -119,7 +142,7 @@ pub fn fit(a: FitArgs) -> Result<()> {
     let detector = registry.get(&a.model.detector)?.create(&a.model.params)?;
     let train = train_slice(&dataset.frame, a.model.train_rows)?;
     let fitted = {
-        let progress = Progress::new();
+        let progress = Progress::new(false);
         progress.step(format!(
             "fitting {} on {} rows",
             a.model.detector,
@@ -143,7 +166,7 @@ pub fn score(a: ScoreArgs) -> Result<()> {
     let fitted = model_file::load(&a.model, &registry)
         .with_context(|| format!("loading {}", a.model.display()))?;
     let dataset = load(&a.file, &a.input)?;
-    let progress = Progress::new();
+    let progress = Progress::new(a.out.timings);
     progress.step(format!("scoring {} rows", dataset.frame.rows()));
     let scores = fitted.score(&dataset.frame)?;
     finish(

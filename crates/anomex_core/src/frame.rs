@@ -30,8 +30,9 @@ impl Frame {
                 columns.len()
             )));
         }
-        for ((row, col), v) in values.indexed_iter() {
-            if !v.is_finite() {
+        if values.iter().any(|v| !v.is_finite()) {
+            // the slower indexed walk only to name the first bad cell
+            if let Some(((row, col), v)) = values.indexed_iter().find(|(_, v)| !v.is_finite()) {
                 return Err(Error::input(format!(
                     "non-finite value {v} at row {row}, column `{}`; fill or drop it first",
                     columns[col]

@@ -58,6 +58,11 @@ impl ParamSpec {
             doc,
         }
     }
+    /// Also accepts `auto` (the detector chooses from the data), keeping the default.
+    pub fn or_auto(mut self) -> Self {
+        self.allow_auto = true;
+        self
+    }
     /// An integer whose default is `auto`.
     pub fn int_auto(name: &'static str, min: i64, max: i64, doc: &'static str) -> Self {
         ParamSpec {

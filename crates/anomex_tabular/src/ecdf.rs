@@ -14,7 +14,7 @@
 //! sum. Cost: O(n log n · d).
 
 use crate::VectorKernel;
-use anomex_core::{Params, Result};
+use anomex_core::{ParamSpec, Params, Result};
 use ndarray::{concatenate, Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -32,13 +32,13 @@ fn skewness(x: &[f64]) -> f64 {
     }
 }
 
-/// Per-feature tail terms `(U_l, U_r, U_skew)` of every row.
-/// The tail terms of one feature, for every row: one sort, then each run of equal values gets
-/// the counts `≤` (its end in sorted order) and `≥` (n minus its start).
+/// The tail terms `(U_l, U_r, U_skew)` of one feature, for every row: one sort, then each run of
+/// equal values gets the counts `≤` (its end in sorted order) and `≥` (n minus its start).
 fn column_tails(col: &[f64]) -> Vec<(f64, f64, f64)> {
     let n = col.len();
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_unstable_by(|&a, &b| col[a].total_cmp(&col[b]));
+    // sorting (value, row) pairs keeps the comparisons in cache
+    let mut order: Vec<(f64, usize)> = col.iter().copied().zip(0..).collect();
+    order.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
     let sign = skewness(col).signum();
     let sign = if sign == 0.0 || sign.is_nan() {
         0.0
@@ -48,9 +48,9 @@ fn column_tails(col: &[f64]) -> Vec<(f64, f64, f64)> {
     let mut out = vec![(0.0, 0.0, 0.0); n];
     let mut start = 0;
     while start < n {
-        let v = col[order[start]];
+        let v = order[start].0;
         let mut end = start + 1;
-        while end < n && col[order[end]] == v {
+        while end < n && order[end].0 == v {
             end += 1;
         }
         let ul = -(end as f64 / n as f64).ln();
@@ -63,7 +63,7 @@ fn column_tails(col: &[f64]) -> Vec<(f64, f64, f64)> {
         } else {
             ul + ur
         };
-        for &i in &order[start..end] {
+        for &(_, i) in &order[start..end] {
             out[i] = (ul, ur, skew);
         }
         start = end;
@@ -71,15 +71,26 @@ fn column_tails(col: &[f64]) -> Vec<(f64, f64, f64)> {
     out
 }
 
-/// Per-feature tail terms `(U_l, U_r, U_skew)` of every row; features in parallel.
-fn tails(x: ArrayView2<'_, f64>) -> Vec<Vec<(f64, f64, f64)>> {
-    let columns: Vec<Vec<(f64, f64, f64)>> = (0..x.ncols())
+/// The combined tail term of every feature (outer) and row (inner); features in parallel.
+fn feature_terms(x: ArrayView2<'_, f64>, combine: fn(f64, f64, f64) -> f64) -> Vec<Vec<f64>> {
+    (0..x.ncols())
         .into_par_iter()
-        .map(|j| column_tails(&x.column(j).to_vec()))
-        .collect();
-    (0..x.nrows())
-        .map(|i| columns.iter().map(|c| c[i]).collect())
+        .map(|j| {
+            column_tails(&x.column(j).to_vec())
+                .into_iter()
+                .map(|(l, r, s)| combine(l, r, s))
+                .collect()
+        })
         .collect()
+}
+
+/// Row sums of feature-major terms, from row `skip` on.
+fn row_sums(terms: &[Vec<f64>], skip: usize) -> Vec<f64> {
+    let mut sums = vec![0.0; terms.first().map_or(0, |t| t.len() - skip)];
+    for t in terms {
+        sums.iter_mut().zip(&t[skip..]).for_each(|(s, v)| *s += v);
+    }
+    sums
 }
 
 /// Training rows, kept to score new rows against the joint distribution (PyOD's behaviour).
@@ -90,38 +101,22 @@ pub struct TrainRows {
     pub values: Vec<f64>,
 }
 
-/// Per-feature terms of the rows of `x`: on `x` alone when it is the training data, else on the
-/// training rows plus `x` (PyOD's scoring of new rows).
+/// Feature-major terms of the rows of `x` and the number of leading rows to skip: on `x` alone
+/// when it is the training data, else on the training rows plus `x` (PyOD's scoring of new rows).
 fn terms(
     train: &TrainRows,
     x: ArrayView2<'_, f64>,
     training: bool,
     combine: fn(f64, f64, f64) -> f64,
-) -> Result<Vec<Vec<f64>>> {
-    let rows = if training {
-        tails(x)
-    } else {
-        let t = Array2::from_shape_vec((train.rows, train.cols), train.values.clone())
-            .map_err(|e| anomex_core::Error::ModelFile(e.to_string()))?;
-        let all = concatenate(Axis(0), &[t.view(), x])
-            .map_err(|e| anomex_core::Error::input(e.to_string()))?;
-        tails(all.view()).into_iter().skip(train.rows).collect()
-    };
-    Ok(rows
-        .into_iter()
-        .map(|row| row.into_iter().map(|(l, r, s)| combine(l, r, s)).collect())
-        .collect())
-}
-
-fn scores_with(
-    train: &TrainRows,
-    x: ArrayView2<'_, f64>,
-    combine: fn(f64, f64, f64) -> f64,
-) -> Result<Vec<f64>> {
-    Ok(terms(train, x, false, combine)?
-        .into_iter()
-        .map(|row| row.iter().sum())
-        .collect())
+) -> Result<(Vec<Vec<f64>>, usize)> {
+    if training {
+        return Ok((feature_terms(x, combine), 0));
+    }
+    let t = Array2::from_shape_vec((train.rows, train.cols), train.values.clone())
+        .map_err(|e| anomex_core::Error::ModelFile(e.to_string()))?;
+    let all = concatenate(Axis(0), &[t.view(), x])
+        .map_err(|e| anomex_core::Error::input(e.to_string()))?;
+    Ok((feature_terms(all.view(), combine), train.rows))
 }
 
 fn fit_with(
@@ -129,10 +124,7 @@ fn fit_with(
     combine: fn(f64, f64, f64) -> f64,
 ) -> Result<(TrainRows, Vec<f64>)> {
     crate::need_rows(x, 2, "an empirical-CDF detector")?;
-    let scores = tails(x)
-        .into_iter()
-        .map(|row| row.into_iter().map(|(l, r, s)| combine(l, r, s)).sum())
-        .collect();
+    let scores = row_sums(&feature_terms(x, combine), 0);
     Ok((
         TrainRows {
             rows: x.nrows(),
@@ -146,6 +138,7 @@ fn fit_with(
 /// How the per-feature tail terms combine: the one difference between ECOD and COPOD.
 pub trait TailRule: std::fmt::Debug + Clone + Send + Sync + 'static {
     const NAME: &'static str;
+    const SUMMARY: &'static str;
     fn term(left: f64, right: f64, skew: f64) -> f64;
 }
 
@@ -155,6 +148,7 @@ pub struct EcodRule;
 
 impl TailRule for EcodRule {
     const NAME: &'static str = "ecod";
+    const SUMMARY: &'static str = "empirical-CDF tail probabilities (ECOD; Li et al., TKDE 2022)";
     fn term(l: f64, r: f64, s: f64) -> f64 {
         l.max(r).max(s)
     }
@@ -166,6 +160,8 @@ pub struct CopodRule;
 
 impl TailRule for CopodRule {
     const NAME: &'static str = "copod";
+    const SUMMARY: &'static str =
+        "empirical copula tail probabilities (COPOD; Li et al., ICDM 2020)";
     fn term(l: f64, r: f64, s: f64) -> f64 {
         s.max((l + r) / 2.0)
     }
@@ -183,6 +179,10 @@ pub type Copod = Tails<CopodRule>;
 impl<R: TailRule> VectorKernel for Tails<R> {
     type State = TrainRows;
     const NAME: &'static str = R::NAME;
+    const SUMMARY: &'static str = R::SUMMARY;
+    fn param_specs() -> Vec<ParamSpec> {
+        Vec::new()
+    }
     fn from_params(_: &Params) -> Result<Self> {
         Ok(Tails(std::marker::PhantomData))
     }
@@ -190,7 +190,8 @@ impl<R: TailRule> VectorKernel for Tails<R> {
         fit_with(x, R::term)
     }
     fn score(&self, st: &TrainRows, x: ArrayView2<'_, f64>) -> Result<Vec<f64>> {
-        scores_with(st, x, R::term)
+        let (terms, skip) = terms(st, x, false, R::term)?;
+        Ok(row_sums(&terms, skip))
     }
     const EXPLAINS: bool = true;
     fn contributions(
@@ -199,7 +200,11 @@ impl<R: TailRule> VectorKernel for Tails<R> {
         x: ArrayView2<'_, f64>,
         training: bool,
     ) -> Option<Result<Vec<Vec<f64>>>> {
-        Some(terms(st, x, training, R::term))
+        Some(terms(st, x, training, R::term).map(|(terms, skip)| {
+            (skip..skip + x.nrows())
+                .map(|i| terms.iter().map(|t| t[i]).collect())
+                .collect()
+        }))
     }
 }
 
@@ -225,8 +230,8 @@ mod tests {
     fn skew_picks_the_tail() {
         // right-skewed feature: the large value's term is its right tail
         let x = array![[1.0], [1.1], [0.9], [1.0], [9.0]];
-        let t = tails(x.view());
-        let (l, r, s) = t[4][0];
+        let t = column_tails(&x.column(0).to_vec());
+        let (l, r, s) = t[4];
         assert_eq!(s, r);
         assert!(r > l);
         assert_eq!(skewness(&[2.0, 2.0, 2.0]), 0.0);

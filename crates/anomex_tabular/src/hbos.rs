@@ -2,19 +2,22 @@
 //! (HBOS): A fast Unsupervised Anomaly Detection Algorithm", KI 2012), as PyOD computes it.
 //!
 //! Every feature gets an equal-width histogram of `n_bins` bins over its training range (numpy's
-//! `histogram(density=True)`); a value's term is `log2(density + alpha)` of its bin, and values
+//! `histogram(density=True)`), or with `n_bins=auto` as many bins as the Birgé–Rozenblac rule
+//! picks for that feature (Birgé & Rozenblac, "How many bins should be put in a regular
+//! histogram", ESAIM P&S 2006, in PyOD's form); a value's term is `log2(density + alpha)` of its bin, and values
 //! outside the range take the edge bin when within `tol` bin widths of it, else the lowest term.
 //! The score is minus the sum of the terms. Cost: O(n · d) to fit and to score.
 
 use crate::VectorKernel;
-use anomex_core::{Params, Result};
+use anomex_core::{ParamSpec, Params, Result};
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
 /// HBOS.
 #[derive(Debug, Clone)]
 pub struct Hbos {
-    n_bins: usize,
+    /// `None`: chosen per feature.
+    n_bins: Option<usize>,
     alpha: f64,
     tol: f64,
 }
@@ -26,8 +29,9 @@ pub struct HbosState {
     pub terms: Vec<Vec<f64>>,
 }
 
-/// numpy's `histogram(x, bins, density=True)`: edges and densities.
-fn histogram(x: &[f64], bins: usize) -> (Vec<f64>, Vec<f64>) {
+/// numpy's `histogram(x, bins)`: edges and counts (equal-width bins over the range, the last bin
+/// closed).
+fn histogram_counts(x: &[f64], bins: usize) -> (Vec<f64>, Vec<usize>) {
     let (mut lo, mut hi) = x
         .iter()
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
@@ -45,6 +49,7 @@ fn histogram(x: &[f64], bins: usize) -> (Vec<f64>, Vec<f64>) {
         if k == bins {
             k -= 1;
         }
+        // the float estimate can be off by one at an edge: settle it against the edges
         if v < edges[k] && k > 0 {
             k -= 1;
         } else if k + 1 < bins && v >= edges[k + 1] {
@@ -52,6 +57,12 @@ fn histogram(x: &[f64], bins: usize) -> (Vec<f64>, Vec<f64>) {
         }
         counts[k] += 1;
     }
+    (edges, counts)
+}
+
+/// numpy's `histogram(x, bins, density=True)`: edges and densities.
+fn histogram(x: &[f64], bins: usize) -> (Vec<f64>, Vec<f64>) {
+    let (edges, counts) = histogram_counts(x, bins);
     let n = x.len() as f64;
     let density = counts
         .iter()
@@ -61,11 +72,36 @@ fn histogram(x: &[f64], bins: usize) -> (Vec<f64>, Vec<f64>) {
     (edges, density)
 }
 
+/// The Birgé–Rozenblac number of bins as PyOD's `get_optimal_n_bins` computes it: the `b` in
+/// `1 .. max(2, ⌊√n⌋)` maximising `Σ_k [c_k ln(b c_k / n + 1) − (b − 1 + (ln b)^2.5)]` (the
+/// penalty is inside PyOD's sum, so it counts once per bin); the first maximum wins.
+pub fn birge_rozenblac_bins(x: &[f64]) -> usize {
+    let n = x.len();
+    let upper = ((n as f64).sqrt() as usize).max(2);
+    let mut best = (f64::NEG_INFINITY, 1);
+    for b in 1..upper {
+        let (_, counts) = histogram_counts(x, b);
+        let bf = b as f64;
+        let penalty = bf - 1.0 + bf.ln().powf(2.5);
+        let likelihood: f64 = counts
+            .iter()
+            .map(|&c| {
+                let c = c as f64;
+                c * (bf * c / n as f64 + 1.0).ln() - penalty
+            })
+            .sum();
+        if likelihood > best.0 {
+            best = (likelihood, b);
+        }
+    }
+    best.1
+}
+
 impl Hbos {
-    fn term(&self, st: &HbosState, j: usize, v: f64) -> f64 {
+    /// The term of value `v` of feature `j`; `lowest` is that feature's lowest bin term.
+    fn term(&self, st: &HbosState, j: usize, lowest: f64, v: f64) -> f64 {
         let (edges, terms) = (&st.edges[j], &st.terms[j]);
         let bins = terms.len();
-        let lowest = terms.iter().copied().fold(f64::INFINITY, f64::min);
         // numpy's digitize(right=True), as PyOD calls it: index i with edges[i−1] < v ≤ edges[i]
         let idx = edges.partition_point(|&e| e < v);
         if idx == 0 {
@@ -92,9 +128,37 @@ impl VectorKernel for Hbos {
     type State = HbosState;
     const NAME: &'static str = "hbos";
     const WINDOWED_NAME: Option<&'static str> = Some("sub_hbos");
+    const SUMMARY: &'static str = "histogram-based outlier score (Goldstein & Dengel, 2012)";
+    const WINDOWED_SUMMARY: &'static str = "histogram-based outlier score on sliding windows";
+    fn param_specs() -> Vec<ParamSpec> {
+        vec![
+            ParamSpec::int(
+                "n_bins",
+                10,
+                2,
+                100_000,
+                "histogram bins per feature; auto = Birgé–Rozenblac per feature",
+            )
+            .or_auto(),
+            ParamSpec::float(
+                "alpha",
+                0.1,
+                0.0,
+                1.0,
+                "added to each bin density before the logarithm",
+            ),
+            ParamSpec::float(
+                "tol",
+                0.5,
+                0.0,
+                1.0,
+                "how far outside the range (in bin widths) still counts as the edge bin",
+            ),
+        ]
+    }
     fn from_params(p: &Params) -> Result<Self> {
         Ok(Hbos {
-            n_bins: p.usize("n_bins")?,
+            n_bins: p.usize_or_auto("n_bins")?,
             alpha: p.f64("alpha")?,
             tol: p.f64("tol")?,
         })
@@ -103,7 +167,9 @@ impl VectorKernel for Hbos {
         crate::need_rows(x, 2, "HBOS")?;
         let (mut edges, mut terms) = (Vec::new(), Vec::new());
         for j in 0..x.ncols() {
-            let (e, density) = histogram(&x.column(j).to_vec(), self.n_bins);
+            let col = x.column(j).to_vec();
+            let bins = self.n_bins.unwrap_or_else(|| birge_rozenblac_bins(&col));
+            let (e, density) = histogram(&col, bins);
             terms.push(density.iter().map(|d| (d + self.alpha).log2()).collect());
             edges.push(e);
         }
@@ -112,16 +178,65 @@ impl VectorKernel for Hbos {
         Ok((st, scores))
     }
     fn score(&self, st: &HbosState, x: ArrayView2<'_, f64>) -> Result<Vec<f64>> {
+        let lowest = lowest_terms(st, x.ncols())?;
         Ok(x.rows()
             .into_iter()
             .map(|row| {
                 -row.iter()
                     .enumerate()
-                    .map(|(j, &v)| self.term(st, j, v))
+                    .map(|(j, &v)| self.term(st, j, lowest[j], v))
                     .sum::<f64>()
             })
             .collect())
     }
+    const EXPLAINS: bool = true;
+    /// How far each value's bin falls below its feature's densest bin (in log2 units): zero for
+    /// the most common values. The score is the sum of the negated terms, so these shares rank
+    /// the features exactly as their terms do.
+    fn contributions(
+        &self,
+        st: &HbosState,
+        x: ArrayView2<'_, f64>,
+        _training: bool,
+    ) -> Option<Result<Vec<Vec<f64>>>> {
+        Some(lowest_terms(st, x.ncols()).map(|lowest| {
+            let highest: Vec<f64> = st
+                .terms
+                .iter()
+                .map(|t| t.iter().copied().fold(f64::NEG_INFINITY, f64::max))
+                .collect();
+            x.rows()
+                .into_iter()
+                .map(|row| {
+                    row.iter()
+                        .enumerate()
+                        .map(|(j, &v)| highest[j] - self.term(st, j, lowest[j], v))
+                        .collect()
+                })
+                .collect()
+        }))
+    }
+}
+
+/// Each feature's lowest bin term, after checking the histograms fit `cols` columns.
+fn lowest_terms(st: &HbosState, cols: usize) -> Result<Vec<f64>> {
+    if st.edges.len() != cols
+        || st.terms.len() != cols
+        || st
+            .edges
+            .iter()
+            .zip(&st.terms)
+            .any(|(e, t)| t.is_empty() || e.len() != t.len() + 1)
+    {
+        return Err(anomex_core::Error::ModelFile(
+            "HBOS histograms do not match the data's columns".into(),
+        ));
+    }
+    Ok(st
+        .terms
+        .iter()
+        .map(|t| t.iter().copied().fold(f64::INFINITY, f64::min))
+        .collect())
 }
 
 #[cfg(test)]
@@ -137,5 +252,34 @@ mod tests {
         for (d, e) in density.iter().zip(expected) {
             assert!((d - e).abs() < 1e-15);
         }
+    }
+
+    #[test]
+    fn birge_rozenblac_matches_pyod() {
+        // pyod.utils.utility.get_optimal_n_bins on these inputs (PyOD 3.6.7)
+        let ramp: Vec<f64> = (0..100).map(f64::from).collect();
+        let two_modes: Vec<f64> = (0..400)
+            .map(|i| {
+                if i % 2 == 0 {
+                    f64::from(i % 7)
+                } else {
+                    50.0 + f64::from(i % 5)
+                }
+            })
+            .collect();
+        assert_eq!(birge_rozenblac_bins(&ramp), 1);
+        assert_eq!(birge_rozenblac_bins(&two_modes), 8);
+    }
+
+    #[test]
+    fn contributions_name_the_odd_feature() {
+        let mut x = ndarray::Array2::from_shape_fn((200, 3), |(i, j)| ((i * (j + 2)) % 17) as f64);
+        x[[5, 2]] = 80.0;
+        let h = Hbos::from_params(&Params::resolve::<&str>(&Hbos::param_specs(), &[]).unwrap())
+            .unwrap();
+        let (st, _) = h.fit(x.view()).unwrap();
+        let c = h.contributions(&st, x.view(), true).unwrap().unwrap();
+        assert!(c.iter().flatten().all(|&v| v >= 0.0));
+        assert!(c[5][2] > c[5][0] && c[5][2] > c[5][1]);
     }
 }

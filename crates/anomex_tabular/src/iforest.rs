@@ -10,7 +10,7 @@
 //! to score, O(T · ψ) memory.
 
 use crate::VectorKernel;
-use anomex_core::{Error, Params, Result};
+use anomex_core::{Error, ParamSpec, Params, Result};
 use ndarray::ArrayView2;
 use rand::seq::index::sample;
 use rand::{Rng, SeedableRng};
@@ -119,13 +119,15 @@ fn grow(
     id
 }
 
-fn path_length(tree: &[Node], row: ndarray::ArrayView1<'_, f64>) -> f64 {
+/// Path length of `row` in `tree`; `leaf_extra[node]` is `c(size)` of each leaf, computed once
+/// per scoring call rather than a logarithm per row and tree.
+fn path_length(tree: &[Node], leaf_extra: &[f64], row: &[f64]) -> f64 {
     let mut node = 0usize;
     let mut depth = 0.0;
     loop {
         let n = tree[node];
         if n.feature == LEAF {
-            return depth + average_path_length(n.size as usize);
+            return depth + leaf_extra[node];
         }
         node = if row[n.feature as usize] <= n.threshold {
             n.left as usize
@@ -134,6 +136,34 @@ fn path_length(tree: &[Node], row: ndarray::ArrayView1<'_, f64>) -> f64 {
         };
         depth += 1.0;
     }
+}
+
+/// Rejects a forest (e.g. from a damaged model file) whose splits would index outside the data
+/// or the tree, or loop: children always come after their parent.
+fn check_forest(f: &Forest, cols: usize) -> Result<()> {
+    for (t, tree) in f.trees.iter().enumerate() {
+        if tree.is_empty() {
+            return Err(Error::ModelFile(format!("isolation tree {t} is empty")));
+        }
+        for (id, n) in tree.iter().enumerate() {
+            if n.feature == LEAF {
+                continue;
+            }
+            if n.feature as usize >= cols {
+                return Err(Error::input(format!(
+                    "the forest splits on feature {} but the data has {cols} column(s)",
+                    n.feature
+                )));
+            }
+            let child_ok = |c: u32| (c as usize) > id && (c as usize) < tree.len();
+            if !child_ok(n.left) || !child_ok(n.right) {
+                return Err(Error::ModelFile(format!(
+                    "isolation tree {t}, node {id}: children out of order"
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// SplitMix64, to derive independent tree seeds from one seed.
@@ -148,6 +178,21 @@ impl VectorKernel for IsolationForest {
     type State = Forest;
     const NAME: &'static str = "iforest";
     const WINDOWED_NAME: Option<&'static str> = Some("sub_iforest");
+    const SUMMARY: &'static str = "isolation forest (Liu, Ting & Zhou, ICDM 2008), PyOD defaults";
+    const WINDOWED_SUMMARY: &'static str = "isolation forest on sliding windows";
+    fn param_specs() -> Vec<ParamSpec> {
+        vec![
+            ParamSpec::int("n_estimators", 100, 1, 100_000, "number of isolation trees"),
+            ParamSpec::int(
+                "max_samples",
+                256,
+                2,
+                10_000_000,
+                "rows drawn for each tree (at most the rows available)",
+            ),
+            crate::seed_param(),
+        ]
+    }
     fn from_params(p: &Params) -> Result<Self> {
         Ok(IsolationForest {
             n_estimators: p.usize("n_estimators")?,
@@ -181,15 +226,33 @@ impl VectorKernel for IsolationForest {
             return Err(Error::ModelFile("the forest has no tree".into()));
         }
         let c = average_path_length(f.samples).max(f64::MIN_POSITIVE);
+        let cols = x.ncols();
+        check_forest(f, cols)?;
+        let leaf_extra: Vec<Vec<f64>> = f
+            .trees
+            .iter()
+            .map(|t| {
+                t.iter()
+                    .map(|n| average_path_length(n.size as usize))
+                    .collect()
+            })
+            .collect();
         Ok((0..x.nrows())
             .into_par_iter()
             .with_min_len(256)
-            .map(|i| {
-                let row = x.row(i);
-                let mean =
-                    f.trees.iter().map(|t| path_length(t, row)).sum::<f64>() / f.trees.len() as f64;
-                2f64.powf(-mean / c)
-            })
+            .map_init(
+                || vec![0.0; cols],
+                |buf, i| {
+                    buf.iter_mut().zip(x.row(i)).for_each(|(b, &v)| *b = v);
+                    let total: f64 = f
+                        .trees
+                        .iter()
+                        .zip(&leaf_extra)
+                        .map(|(t, extra)| path_length(t, extra, buf))
+                        .sum();
+                    2f64.powf(-total / f.trees.len() as f64 / c)
+                },
+            )
             .collect())
     }
 }

@@ -14,7 +14,7 @@
 
 use crate::neighbors::{k_nearest, Neighbours};
 use crate::VectorKernel;
-use anomex_core::{Error, Params, Result};
+use anomex_core::{Error, ParamSpec, Params, Result};
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
@@ -76,6 +76,20 @@ impl VectorKernel for Knn {
     type State = Reference;
     const NAME: &'static str = "knn";
     const WINDOWED_NAME: Option<&'static str> = Some("sub_knn");
+    const SUMMARY: &'static str =
+        "distance to the k nearest neighbours (Ramaswamy et al., SIGMOD 2000)";
+    const WINDOWED_SUMMARY: &'static str = "k-nearest-neighbour distance on sliding windows";
+    fn param_specs() -> Vec<ParamSpec> {
+        vec![
+            ParamSpec::int("n_neighbors", 5, 1, 100_000, "neighbours considered"),
+            ParamSpec::choice(
+                "method",
+                "largest",
+                &["largest", "mean", "median"],
+                "distance to the k-th neighbour, or the mean / median over the k",
+            ),
+        ]
+    }
     fn from_params(p: &Params) -> Result<Self> {
         Ok(Knn {
             k: p.usize("n_neighbors")?,
@@ -126,6 +140,17 @@ impl VectorKernel for Lof {
     type State = Reference;
     const NAME: &'static str = "lof";
     const WINDOWED_NAME: Option<&'static str> = Some("sub_lof");
+    const SUMMARY: &'static str = "local outlier factor (Breunig et al., SIGMOD 2000)";
+    const WINDOWED_SUMMARY: &'static str = "local outlier factor on sliding windows";
+    fn param_specs() -> Vec<ParamSpec> {
+        vec![ParamSpec::int(
+            "n_neighbors",
+            20,
+            1,
+            100_000,
+            "neighbours defining the local density",
+        )]
+    }
     fn from_params(p: &Params) -> Result<Self> {
         Ok(Lof {
             k: p.usize("n_neighbors")?,

@@ -31,6 +31,10 @@ pub trait VectorKernel: Debug + Clone + Send + Sync + Sized + 'static {
     type State: Serialize + DeserializeOwned + Debug + Clone + Send + Sync + 'static;
     /// Registry name of the row detector.
     const NAME: &'static str;
+    /// One line for listings: the method and where it comes from.
+    const SUMMARY: &'static str;
+    /// Declared parameters with their defaults (PyOD's unless the module says otherwise).
+    fn param_specs() -> Vec<ParamSpec>;
     /// Builds the kernel from resolved parameters.
     fn from_params(params: &Params) -> Result<Self>;
     /// Learns from the training rows; returns the state and the training rows' own scores.
@@ -39,6 +43,8 @@ pub trait VectorKernel: Debug + Clone + Send + Sync + Sized + 'static {
     fn score(&self, state: &Self::State, x: ArrayView2<'_, f64>) -> Result<Vec<f64>>;
     /// Registry name of the sliding-window version, for kernels that have one.
     const WINDOWED_NAME: Option<&'static str> = None;
+    /// One line for listings of the sliding-window version.
+    const WINDOWED_SUMMARY: &'static str = "";
     /// Whether [`VectorKernel::contributions`] is implemented.
     const EXPLAINS: bool = false;
     /// Per-feature contributions (non-negative) of every row, where the method is a sum over
@@ -54,19 +60,16 @@ pub trait VectorKernel: Debug + Clone + Send + Sync + Sized + 'static {
 }
 
 /// A fingerprint of a frame's values, to recognise the training data when it is scored again.
+/// One multiply-rotate step per value (not a cryptographic hash: it guards against honest
+/// mistakes, and a collision only means new data would get the training scores).
 fn fingerprint(x: ArrayView2<'_, f64>) -> u64 {
-    // FNV-1a over the shape and the bits of every value
-    let mut h = 0xcbf2_9ce4_8422_2325u64;
-    let mut eat = |v: u64| {
-        for byte in v.to_le_bytes() {
-            h ^= u64::from(byte);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    };
-    eat(x.nrows() as u64);
-    eat(x.ncols() as u64);
-    x.iter().for_each(|v| eat(v.to_bits()));
-    h
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let step = |h: u64, v: u64| (h ^ v).wrapping_mul(K).rotate_left(29);
+    let h = step(step(0, x.nrows() as u64), x.ncols() as u64);
+    let h = x.iter().fold(h, |h, v| step(h, v.to_bits()));
+    // final avalanche so nearby inputs land far apart
+    let h = (h ^ (h >> 33)).wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+    h ^ (h >> 33)
 }
 
 /// A vector kernel as a registered detector.
@@ -190,14 +193,14 @@ fn load<K: VectorKernel>(
 }
 
 /// A registry entry for a row detector.
-pub fn entry<K: VectorKernel>(summary: &'static str, params: Vec<ParamSpec>) -> Entry {
+pub fn entry<K: VectorKernel>() -> Entry {
     Entry {
         name: K::NAME,
-        summary,
+        summary: K::SUMMARY,
         learning: Learning::Unsupervised,
         data: anomex_core::DataKind::Vectors,
         causal: false,
-        params,
+        params: K::param_specs(),
         build: build::<K>,
         load: load::<K>,
     }
@@ -214,7 +217,8 @@ pub(crate) fn need_rows(x: ArrayView2<'_, f64>, min: usize, what: &str) -> Resul
     Ok(())
 }
 
-fn seed_param() -> ParamSpec {
+/// The `seed` parameter of randomised detectors.
+pub(crate) fn seed_param() -> ParamSpec {
     ParamSpec::int(
         "seed",
         0,
@@ -224,103 +228,23 @@ fn seed_param() -> ParamSpec {
     )
 }
 
+/// Registers the row detector `K` and, where it has one, its sliding-window version.
+fn add<K: VectorKernel>(registry: &mut Registry) -> Result<()> {
+    registry.add(entry::<K>())?;
+    if K::WINDOWED_NAME.is_some() {
+        registry.add(windowed::entry::<K>()?)?;
+    }
+    Ok(())
+}
+
 /// Adds every vector detector, and its sliding-window version, to `registry`.
 pub fn register(registry: &mut Registry) -> Result<()> {
-    let iforest = || {
-        vec![
-            ParamSpec::int("n_estimators", 100, 1, 100_000, "number of isolation trees"),
-            ParamSpec::int(
-                "max_samples",
-                256,
-                2,
-                10_000_000,
-                "rows drawn for each tree (at most the rows available)",
-            ),
-            seed_param(),
-        ]
-    };
-    let knn = || {
-        vec![
-            ParamSpec::int("n_neighbors", 5, 1, 100_000, "neighbours considered"),
-            ParamSpec::choice(
-                "method",
-                "largest",
-                &["largest", "mean", "median"],
-                "distance to the k-th neighbour, or the mean / median over the k",
-            ),
-        ]
-    };
-    let lof = || {
-        vec![ParamSpec::int(
-            "n_neighbors",
-            20,
-            1,
-            100_000,
-            "neighbours defining the local density",
-        )]
-    };
-    let hbos = || {
-        vec![
-            ParamSpec::int("n_bins", 10, 2, 100_000, "histogram bins per feature"),
-            ParamSpec::float(
-                "alpha",
-                0.1,
-                0.0,
-                1.0,
-                "added to each bin density before the logarithm",
-            ),
-            ParamSpec::float(
-                "tol",
-                0.5,
-                0.0,
-                1.0,
-                "how far outside the range (in bin widths) still counts as the edge bin",
-            ),
-        ]
-    };
-    registry.add(entry::<iforest::IsolationForest>(
-        "isolation forest (Liu, Ting & Zhou, ICDM 2008), PyOD defaults",
-        iforest(),
-    ))?;
-    registry.add(entry::<knn::Knn>(
-        "distance to the k nearest neighbours (Ramaswamy et al., SIGMOD 2000)",
-        knn(),
-    ))?;
-    registry.add(entry::<knn::Lof>(
-        "local outlier factor (Breunig et al., SIGMOD 2000)",
-        lof(),
-    ))?;
-    registry.add(entry::<hbos::Hbos>(
-        "histogram-based outlier score (Goldstein & Dengel, 2012)",
-        hbos(),
-    ))?;
-    registry.add(entry::<ecdf::Ecod>(
-        "empirical-CDF tail probabilities (ECOD; Li et al., TKDE 2022)",
-        vec![],
-    ))?;
-    registry.add(entry::<pca::Pca>(
-        "weighted distance to the principal axes (PyOD's PCA; Shyu et al., 2003)",
-        vec![],
-    ))?;
-    registry.add(entry::<ecdf::Copod>(
-        "empirical copula tail probabilities (COPOD; Li et al., ICDM 2020)",
-        vec![],
-    ))?;
-    registry.add(windowed::entry::<iforest::IsolationForest>(
-        "isolation forest on sliding windows",
-        iforest(),
-    )?)?;
-    registry.add(windowed::entry::<knn::Knn>(
-        "k-nearest-neighbour distance on sliding windows",
-        knn(),
-    )?)?;
-    registry.add(windowed::entry::<knn::Lof>(
-        "local outlier factor on sliding windows",
-        lof(),
-    )?)?;
-    registry.add(windowed::entry::<hbos::Hbos>(
-        "histogram-based outlier score on sliding windows",
-        hbos(),
-    )?)?;
+    add::<iforest::IsolationForest>(registry)?;
+    add::<knn::Knn>(registry)?;
+    add::<knn::Lof>(registry)?;
+    add::<hbos::Hbos>(registry)?;
+    add::<ecdf::Ecod>(registry)?;
+    add::<ecdf::Copod>(registry)?;
+    add::<pca::Pca>(registry)?;
     Ok(())
 }

@@ -1,17 +1,19 @@
 //! Exact k-nearest-neighbour search by blocked brute force.
 //!
 //! Squared Euclidean distances of a block of queries to a block of reference rows come from one
-//! matrix product (`‖q‖² + ‖r‖² − 2 q·r`, faer's GEMM), and each query keeps its `k` best in a
-//! small sorted buffer. Memory is one block pair at a time, never `n × n`; query blocks run in
-//! parallel. Cost: O(n · m · d) arithmetic, vectorised. (A k-d tree would win for very low
-//! dimensions; brute force has no dimension limit and predictable cost.)
+//! matrix product (`‖q‖² + ‖r‖² − 2 q·r`, faer's GEMM, laid out so that each query's distances are
+//! contiguous), and each query keeps its `k` best in a small sorted buffer. Memory is one block
+//! pair per thread, never `n × n`; query blocks run in parallel. Cost: O(n · m · d) arithmetic,
+//! vectorised. (A k-d tree wins only in a handful of dimensions; brute force has no dimension
+//! limit and a predictable cost.)
 
-use faer::Mat;
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, Par};
 use ndarray::ArrayView2;
 use rayon::prelude::*;
 
 const QUERY_BLOCK: usize = 256;
-const REF_BLOCK: usize = 2048;
+const REF_BLOCK: usize = 1024;
 
 /// Neighbours of every query: distances in increasing order and reference indices.
 #[derive(Debug, Clone)]
@@ -20,8 +22,48 @@ pub struct Neighbours {
     pub indices: Vec<Vec<usize>>,
 }
 
-fn block(x: ArrayView2<'_, f64>, start: usize, rows: usize) -> Mat<f64> {
+/// Rows `start..start + rows` of `x` as a faer matrix.
+fn rows_block(x: ArrayView2<'_, f64>, start: usize, rows: usize) -> Mat<f64> {
     Mat::from_fn(rows, x.ncols(), |i, j| x[[start + i, j]])
+}
+
+/// Rows `start..start + rows` of `x`, transposed (one column per row).
+fn columns_block(x: ArrayView2<'_, f64>, start: usize, rows: usize) -> Mat<f64> {
+    Mat::from_fn(x.ncols(), rows, |j, i| x[[start + i, j]])
+}
+
+/// The `k` best (squared distance, index) of one query, kept sorted.
+struct Best {
+    d2: Vec<f64>,
+    idx: Vec<usize>,
+    k: usize,
+}
+
+impl Best {
+    fn new(k: usize) -> Self {
+        Best {
+            d2: Vec::with_capacity(k + 1),
+            idx: Vec::with_capacity(k + 1),
+            k,
+        }
+    }
+    /// The squared distance a candidate must beat.
+    fn bound(&self) -> f64 {
+        if self.d2.len() == self.k {
+            self.d2[self.k - 1]
+        } else {
+            f64::INFINITY
+        }
+    }
+    fn offer(&mut self, d2: f64, index: usize) {
+        let at = self.d2.partition_point(|&v| v <= d2);
+        self.d2.insert(at, d2);
+        self.idx.insert(at, index);
+        if self.d2.len() > self.k {
+            self.d2.pop();
+            self.idx.pop();
+        }
+    }
 }
 
 /// The `k` nearest reference rows of every query. With `exclude_self` the queries are the
@@ -35,58 +77,68 @@ pub fn k_nearest(
 ) -> Neighbours {
     let ref_norms: Vec<f64> = reference.rows().into_iter().map(|r| r.dot(&r)).collect();
     let n_ref = reference.nrows();
+    let ref_blocks: Vec<(usize, Mat<f64>)> = (0..n_ref)
+        .step_by(REF_BLOCK)
+        .map(|rs| (rs, rows_block(reference, rs, REF_BLOCK.min(n_ref - rs))))
+        .collect();
     let starts: Vec<usize> = (0..queries.nrows()).step_by(QUERY_BLOCK).collect();
-    let per_block: Vec<Neighbours> = starts
+    let per_block: Vec<Vec<Best>> = starts
         .par_iter()
         .map(|&qs| {
             let qn = QUERY_BLOCK.min(queries.nrows() - qs);
-            let q = block(queries, qs, qn);
+            let qt = columns_block(queries, qs, qn);
             let q_norms: Vec<f64> = (0..qn)
                 .map(|i| queries.row(qs + i).dot(&queries.row(qs + i)))
                 .collect();
-            let mut best_d = vec![Vec::with_capacity(k + 1); qn];
-            let mut best_i = vec![Vec::with_capacity(k + 1); qn];
-            for rs in (0..n_ref).step_by(REF_BLOCK) {
-                let rn = REF_BLOCK.min(n_ref - rs);
-                let r = block(reference, rs, rn);
-                let dots = &q * r.transpose();
-                for i in 0..qn {
-                    for j in 0..rn {
-                        let global = rs + j;
-                        if exclude_self && global == qs + i {
+            let mut best: Vec<Best> = (0..qn).map(|_| Best::new(k)).collect();
+            let mut dots = Mat::<f64>::zeros(REF_BLOCK, qn);
+            for (rs, r) in &ref_blocks {
+                let rn = r.nrows();
+                let mut dst = dots.as_mut().subrows_mut(0, rn);
+                // the threads already split the queries: one GEMM per thread
+                matmul(dst.as_mut(), Accum::Replace, r, &qt, 1.0, Par::Seq);
+                let norms = &ref_norms[*rs..rs + rn];
+                for (i, b) in best.iter_mut().enumerate() {
+                    let col = &dots.col_as_slice(i)[..rn];
+                    let skip =
+                        (exclude_self && (*rs..rs + rn).contains(&(qs + i))).then(|| qs + i - rs);
+                    let mut bound = b.bound();
+                    // most candidates lose: test eight at a time, look closer only at a winner
+                    for (c, (dc, nc)) in col.chunks(8).zip(norms.chunks(8)).enumerate() {
+                        // a plain comparison (not f64::min, which orders NaN) vectorises
+                        let least = dc.iter().zip(nc).fold(f64::INFINITY, |m, (&dot, &rn2)| {
+                            let v = rn2 - 2.0 * dot;
+                            if v < m {
+                                v
+                            } else {
+                                m
+                            }
+                        });
+                        if q_norms[i] + least >= bound {
                             continue;
                         }
-                        let d2 = (q_norms[i] + ref_norms[global] - 2.0 * dots[(i, j)]).max(0.0);
-                        let (bd, bi) = (&mut best_d[i], &mut best_i[i]);
-                        if bd.len() == k && d2 >= bd[k - 1] {
-                            continue;
-                        }
-                        let at = bd.partition_point(|&v| v <= d2);
-                        bd.insert(at, d2);
-                        bi.insert(at, global);
-                        if bd.len() > k {
-                            bd.pop();
-                            bi.pop();
+                        for (t, (&dot, &rn2)) in dc.iter().zip(nc).enumerate() {
+                            let j = c * 8 + t;
+                            let d2 = (q_norms[i] + rn2 - 2.0 * dot).max(0.0);
+                            if d2 < bound && skip != Some(j) {
+                                b.offer(d2, rs + j);
+                                bound = b.bound();
+                            }
                         }
                     }
                 }
             }
-            for d in &mut best_d {
-                d.iter_mut().for_each(|v| *v = v.sqrt());
-            }
-            Neighbours {
-                distances: best_d,
-                indices: best_i,
-            }
+            best
         })
         .collect();
     let mut out = Neighbours {
         distances: Vec::with_capacity(queries.nrows()),
         indices: Vec::with_capacity(queries.nrows()),
     };
-    for b in per_block {
-        out.distances.extend(b.distances);
-        out.indices.extend(b.indices);
+    for b in per_block.into_iter().flatten() {
+        out.distances
+            .push(b.d2.into_iter().map(f64::sqrt).collect());
+        out.indices.push(b.idx);
     }
     out
 }

@@ -8,7 +8,7 @@
 //! score.
 
 use crate::VectorKernel;
-use anomex_core::{Error, Params, Result};
+use anomex_core::{Error, ParamSpec, Params, Result};
 use faer::{Mat, Side};
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
@@ -40,6 +40,11 @@ fn standardised(st: &PcaState, row: ndarray::ArrayView1<'_, f64>) -> Vec<f64> {
 impl VectorKernel for Pca {
     type State = PcaState;
     const NAME: &'static str = "pca";
+    const SUMMARY: &'static str =
+        "weighted distance to the principal axes (PyOD's PCA; Shyu et al., 2003)";
+    fn param_specs() -> Vec<ParamSpec> {
+        Vec::new()
+    }
     fn from_params(_: &Params) -> Result<Self> {
         Ok(Pca)
     }

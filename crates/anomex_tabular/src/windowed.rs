@@ -110,10 +110,11 @@ impl<K: VectorKernel> FittedDetector for FittedWindowed<K> {
 }
 
 /// A registry entry for the windowed version of `K`, registered under `K::WINDOWED_NAME`.
-pub fn entry<K: VectorKernel>(summary: &'static str, mut params: Vec<ParamSpec>) -> Result<Entry> {
+pub fn entry<K: VectorKernel>() -> Result<Entry> {
     let name = K::WINDOWED_NAME.ok_or_else(|| {
         Error::Unsupported(format!("{} declares no sliding-window version", K::NAME))
     })?;
+    let mut params = K::param_specs();
     params.insert(
         0,
         ParamSpec::int_auto(
@@ -125,7 +126,7 @@ pub fn entry<K: VectorKernel>(summary: &'static str, mut params: Vec<ParamSpec>)
     );
     Ok(Entry {
         name,
-        summary,
+        summary: K::WINDOWED_SUMMARY,
         learning: Learning::SemiSupervised,
         data: anomex_core::DataKind::Series,
         causal: false,
