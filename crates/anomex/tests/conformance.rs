@@ -144,12 +144,21 @@ fn scores_are_finite_aligned_and_deterministic() {
 
 #[test]
 fn auroc_floor_on_labelled_data() {
+    let below = std::sync::Mutex::new(Vec::new());
     each_entry(|e| {
         let (frame, labels) = labelled_for(e);
         let auc = auroc(&fit_score(e, &frame).combined, &labels);
         eprintln!("{:>18}: AUROC {auc:.3}", e.name);
-        assert!(auc > 0.8, "{}: AUROC {auc:.3} below the 0.8 floor", e.name);
+        if auc <= 0.8 {
+            below.lock().unwrap().push(format!("{} ({auc:.3})", e.name));
+        }
     });
+    let below = below.into_inner().unwrap();
+    assert!(
+        below.is_empty(),
+        "below the 0.8 AUROC floor: {}",
+        below.join(", ")
+    );
 }
 
 #[test]

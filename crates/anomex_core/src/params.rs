@@ -63,6 +63,12 @@ impl ParamSpec {
         self.allow_auto = true;
         self
     }
+    /// Accepts `auto` and makes it the default (the range still checks given values).
+    pub fn auto_default(mut self) -> Self {
+        self.allow_auto = true;
+        self.default = None;
+        self
+    }
     /// An integer whose default is `auto`.
     pub fn int_auto(name: &'static str, min: i64, max: i64, doc: &'static str) -> Self {
         ParamSpec {
@@ -232,11 +238,16 @@ impl Params {
             .ok_or_else(|| Error::param(name, "`auto` is not allowed here"))
     }
     pub fn f64(&self, name: &str) -> Result<f64> {
+        self.f64_or_auto(name)?
+            .ok_or_else(|| Error::param(name, "`auto` is not allowed here"))
+    }
+    /// A number; `None` when `auto`.
+    pub fn f64_or_auto(&self, name: &str) -> Result<Option<f64>> {
         match self.get(name)? {
-            Some(Value::Float(v)) => Ok(*v),
-            Some(Value::Int(v)) => Ok(*v as f64),
+            Some(Value::Float(v)) => Ok(Some(*v)),
+            Some(Value::Int(v)) => Ok(Some(*v as f64)),
             Some(v) => Err(Error::param(name, format!("`{v}` is not a number"))),
-            None => Err(Error::param(name, "`auto` is not allowed here")),
+            None => Ok(None),
         }
     }
     pub fn text(&self, name: &str) -> Result<&str> {

@@ -31,7 +31,7 @@ pub struct HbosState {
 
 /// numpy's `histogram(x, bins)`: edges and counts (equal-width bins over the range, the last bin
 /// closed).
-fn histogram_counts(x: &[f64], bins: usize) -> (Vec<f64>, Vec<usize>) {
+pub(crate) fn histogram_counts(x: &[f64], bins: usize) -> (Vec<f64>, Vec<usize>) {
     let (mut lo, mut hi) = x
         .iter()
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
@@ -70,6 +70,11 @@ fn histogram(x: &[f64], bins: usize) -> (Vec<f64>, Vec<f64>) {
         .map(|(k, &c)| c as f64 / (n * (edges[k + 1] - edges[k])))
         .collect();
     (edges, density)
+}
+
+/// The `n_bins` parameter: 10 (PyOD's default) or `auto`.
+pub(crate) fn bins_param(doc: &'static str) -> ParamSpec {
+    ParamSpec::int("n_bins", 10, 1, 100_000, doc).or_auto()
 }
 
 /// The Birgé–Rozenblac number of bins as PyOD's `get_optimal_n_bins` computes it: the `b` in
@@ -132,14 +137,7 @@ impl VectorKernel for Hbos {
     const WINDOWED_SUMMARY: &'static str = "histogram-based outlier score on sliding windows";
     fn param_specs() -> Vec<ParamSpec> {
         vec![
-            ParamSpec::int(
-                "n_bins",
-                10,
-                2,
-                100_000,
-                "histogram bins per feature; auto = Birgé–Rozenblac per feature",
-            )
-            .or_auto(),
+            bins_param("histogram bins per feature; auto = Birgé–Rozenblac per feature"),
             ParamSpec::float(
                 "alpha",
                 0.1,

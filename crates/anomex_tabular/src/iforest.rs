@@ -13,7 +13,7 @@ use crate::VectorKernel;
 use anomex_core::{Error, ParamSpec, Params, Result};
 use ndarray::ArrayView2;
 use rand::seq::index::sample;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -119,22 +119,69 @@ fn grow(
     id
 }
 
-/// Path length of `row` in `tree`; `leaf_extra[node]` is `c(size)` of each leaf, computed once
-/// per scoring call rather than a logarithm per row and tree.
-fn path_length(tree: &[Node], leaf_extra: &[f64], row: &[f64]) -> f64 {
+/// Depth reached by `row` in `tree` and the size of the leaf it ends in.
+fn walk(tree: &[Node], row: &[f64]) -> (usize, usize) {
     let mut node = 0usize;
-    let mut depth = 0.0;
+    let mut depth = 0;
     loop {
         let n = tree[node];
         if n.feature == LEAF {
-            return depth + leaf_extra[node];
+            return (depth, n.size as usize);
         }
         node = if row[n.feature as usize] <= n.threshold {
             n.left as usize
         } else {
             n.right as usize
         };
-        depth += 1.0;
+        depth += 1;
+    }
+}
+
+/// `2^(−E[h(x)] / c(ψ))` of every row, with `h` the depth `walk` reaches in a tree plus
+/// `c(leaf size)` (from a table: leaves hold at most ψ rows, so no logarithm per row and tree).
+pub(crate) fn isolation_scores<T: Sync>(
+    trees: &[T],
+    samples: usize,
+    x: ArrayView2<'_, f64>,
+    walk: impl Fn(&T, &[f64]) -> (usize, usize) + Sync,
+) -> Vec<f64> {
+    let c = average_path_length(samples).max(f64::MIN_POSITIVE);
+    let extra: Vec<f64> = (0..=samples).map(average_path_length).collect();
+    crate::score_rows(x, |row| {
+        let total: f64 = trees
+            .iter()
+            .map(|t| {
+                let (depth, size) = walk(t, row);
+                depth as f64
+                    + extra
+                        .get(size)
+                        .copied()
+                        .unwrap_or_else(|| average_path_length(size))
+            })
+            .sum();
+        2f64.powf(-total / trees.len() as f64 / c)
+    })
+}
+
+/// Adds `1 / splits` to the feature of each split on the path of `row` (each tree's path counts
+/// as one, shared by its splits).
+fn path_features(tree: &[Node], row: &[f64], shares: &mut [f64]) {
+    let mut on_path = Vec::new();
+    let mut node = 0usize;
+    loop {
+        let n = tree[node];
+        if n.feature == LEAF {
+            break;
+        }
+        on_path.push(n.feature as usize);
+        node = if row[n.feature as usize] <= n.threshold {
+            n.left as usize
+        } else {
+            n.right as usize
+        };
+    }
+    for &f in &on_path {
+        shares[f] += 1.0 / on_path.len() as f64;
     }
 }
 
@@ -166,14 +213,6 @@ fn check_forest(f: &Forest, cols: usize) -> Result<()> {
     Ok(())
 }
 
-/// SplitMix64, to derive independent tree seeds from one seed.
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 impl VectorKernel for IsolationForest {
     type State = Forest;
     const NAME: &'static str = "iforest";
@@ -181,17 +220,9 @@ impl VectorKernel for IsolationForest {
     const SUMMARY: &'static str = "isolation forest (Liu, Ting & Zhou, ICDM 2008), PyOD defaults";
     const WINDOWED_SUMMARY: &'static str = "isolation forest on sliding windows";
     fn param_specs() -> Vec<ParamSpec> {
-        vec![
-            ParamSpec::int("n_estimators", 100, 1, 100_000, "number of isolation trees"),
-            ParamSpec::int(
-                "max_samples",
-                256,
-                2,
-                10_000_000,
-                "rows drawn for each tree (at most the rows available)",
-            ),
-            crate::seed_param(),
-        ]
+        let mut specs = crate::forest_params();
+        specs.push(crate::seed_param());
+        specs
     }
     fn from_params(p: &Params) -> Result<Self> {
         Ok(IsolationForest {
@@ -204,16 +235,12 @@ impl VectorKernel for IsolationForest {
         crate::need_rows(x, 2, "the isolation forest")?;
         let psi = self.max_samples.min(x.nrows());
         let max_depth = (psi as f64).log2().ceil() as usize;
-        let trees = (0..self.n_estimators)
-            .into_par_iter()
-            .map(|t| {
-                let mut rng = ChaCha8Rng::seed_from_u64(mix(self.seed ^ mix(t as u64)));
-                let mut rows = sample(&mut rng, x.nrows(), psi).into_vec();
-                let mut nodes = Vec::new();
-                grow(x, &mut rows, 0, max_depth, &mut rng, &mut nodes);
-                nodes
-            })
-            .collect();
+        let trees = crate::members(self.n_estimators, self.seed, |rng| {
+            let mut rows = sample(rng, x.nrows(), psi).into_vec();
+            let mut nodes = Vec::new();
+            grow(x, &mut rows, 0, max_depth, rng, &mut nodes);
+            nodes
+        });
         let forest = Forest {
             trees,
             samples: psi,
@@ -225,35 +252,46 @@ impl VectorKernel for IsolationForest {
         if f.trees.is_empty() {
             return Err(Error::ModelFile("the forest has no tree".into()));
         }
-        let c = average_path_length(f.samples).max(f64::MIN_POSITIVE);
-        let cols = x.ncols();
-        check_forest(f, cols)?;
-        let leaf_extra: Vec<Vec<f64>> = f
-            .trees
-            .iter()
-            .map(|t| {
-                t.iter()
-                    .map(|n| average_path_length(n.size as usize))
-                    .collect()
-            })
-            .collect();
-        Ok((0..x.nrows())
-            .into_par_iter()
-            .with_min_len(256)
-            .map_init(
-                || vec![0.0; cols],
-                |buf, i| {
-                    buf.iter_mut().zip(x.row(i)).for_each(|(b, &v)| *b = v);
-                    let total: f64 = f
-                        .trees
+        check_forest(f, x.ncols())?;
+        Ok(isolation_scores(&f.trees, f.samples, x, |t, row| {
+            walk(t, row)
+        }))
+    }
+    const EXPLAINS: bool = true;
+    /// The score split by the features the row's isolation paths split on: every tree's path
+    /// counts once, shared equally by its splits (a simplified DIFFI: Carletti, Terzi & Susto,
+    /// "Interpretable Anomaly Detection with DIFFI", 2023). The shares sum to the score.
+    fn contributions(
+        &self,
+        f: &Forest,
+        x: ArrayView2<'_, f64>,
+        _training: bool,
+    ) -> Option<Result<Vec<Vec<f64>>>> {
+        Some(self.score(f, x).map(|scores| {
+            let cols = x.ncols();
+            (0..x.nrows())
+                .into_par_iter()
+                .with_min_len(256)
+                .map(|i| {
+                    let row = x.row(i).to_vec();
+                    let mut shares = vec![0.0; cols];
+                    f.trees
                         .iter()
-                        .zip(&leaf_extra)
-                        .map(|(t, extra)| path_length(t, extra, buf))
-                        .sum();
-                    2f64.powf(-total / f.trees.len() as f64 / c)
-                },
-            )
-            .collect())
+                        .for_each(|t| path_features(t, &row, &mut shares));
+                    let total: f64 = shares.iter().sum();
+                    shares
+                        .iter()
+                        .map(|s| {
+                            if total > 0.0 {
+                                scores[i] * s / total
+                            } else {
+                                0.0
+                            }
+                        })
+                        .collect()
+                })
+                .collect()
+        }))
     }
 }
 
@@ -287,6 +325,22 @@ mod tests {
         let arg = (0..a.len()).max_by(|&p, &q| a[p].total_cmp(&a[q])).unwrap();
         assert_eq!(arg, 123);
         assert!(a.iter().all(|s| (0.0..=1.0).contains(s)));
+    }
+
+    #[test]
+    fn contributions_point_at_the_isolating_feature() {
+        let mut x =
+            Array2::from_shape_fn((300, 3), |(i, j)| ((i * 31 + j * 17) % 23) as f64 / 23.0);
+        x[[50, 2]] = 9.0;
+        let k = IsolationForest {
+            n_estimators: 100,
+            max_samples: 256,
+            seed: 1,
+        };
+        let (f, s) = k.fit(x.view()).unwrap();
+        let c = k.contributions(&f, x.view(), true).unwrap().unwrap();
+        assert!((c[50].iter().sum::<f64>() - s[50]).abs() < 1e-12);
+        assert!(c[50][2] > c[50][0] + c[50][1], "{:?}", c[50]);
     }
 }
 

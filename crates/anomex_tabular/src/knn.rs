@@ -30,7 +30,19 @@ pub struct Reference {
 }
 
 impl Reference {
-    fn matrix(&self) -> Result<Array2<f64>> {
+    /// Keeps the training rows (no LOF densities).
+    pub fn keep(x: ArrayView2<'_, f64>) -> Self {
+        Reference {
+            rows: x.nrows(),
+            cols: x.ncols(),
+            values: x.iter().copied().collect(),
+            k_distance: Vec::new(),
+            lrd: Vec::new(),
+        }
+    }
+    /// The training rows, after checking they have `cols` columns.
+    pub fn matrix_for(&self, cols: usize) -> Result<Array2<f64>> {
+        crate::check_columns(self.cols, cols)?;
         Array2::from_shape_vec((self.rows, self.cols), self.values.clone())
             .map_err(|e| Error::ModelFile(format!("training rows: {e}")))
     }
@@ -103,20 +115,35 @@ impl VectorKernel for Knn {
     fn fit(&self, x: ArrayView2<'_, f64>) -> Result<(Reference, Vec<f64>)> {
         let k = effective_k(self.k, x.nrows())?;
         let scores = self.reduce(&k_nearest(x, x, k, true));
-        Ok((
-            Reference {
-                rows: x.nrows(),
-                cols: x.ncols(),
-                values: x.iter().copied().collect(),
-                k_distance: Vec::new(),
-                lrd: Vec::new(),
-            },
-            scores,
-        ))
+        Ok((Reference::keep(x), scores))
     }
     fn score(&self, st: &Reference, x: ArrayView2<'_, f64>) -> Result<Vec<f64>> {
         let k = effective_k(self.k, st.rows)?;
-        Ok(self.reduce(&k_nearest(st.matrix()?.view(), x, k, false)))
+        Ok(self.reduce(&k_nearest(st.matrix_for(x.ncols())?.view(), x, k, false)))
+    }
+    const EXPLAINS: bool = true;
+    /// Each feature's share of the distance(s) the score is made of (the k-th neighbour's, all k,
+    /// or the median one(s)); the shares sum to the score.
+    fn contributions(
+        &self,
+        st: &Reference,
+        x: ArrayView2<'_, f64>,
+        training: bool,
+    ) -> Option<Result<Vec<Vec<f64>>>> {
+        Some(neighbour_shares(st, x, training, self.k, |d| {
+            let n = d.len();
+            let mut w = vec![0.0; n];
+            match self.method {
+                Method::Largest => w[n - 1] = 1.0,
+                Method::Mean => w.iter_mut().for_each(|v| *v = 1.0 / n as f64),
+                Method::Median if n % 2 == 1 => w[n / 2] = 1.0,
+                Method::Median => {
+                    w[n / 2 - 1] = 0.5;
+                    w[n / 2] = 0.5;
+                }
+            }
+            w
+        }))
     }
 }
 
@@ -168,11 +195,9 @@ impl VectorKernel for Lof {
             .collect();
         Ok((
             Reference {
-                rows: x.nrows(),
-                cols: x.ncols(),
-                values: x.iter().copied().collect(),
                 k_distance,
                 lrd: lrds,
+                ..Reference::keep(x)
             },
             scores,
         ))
@@ -182,7 +207,7 @@ impl VectorKernel for Lof {
         if st.k_distance.len() != st.rows || st.lrd.len() != st.rows {
             return Err(Error::ModelFile("LOF state lacks densities".into()));
         }
-        let nb = k_nearest(st.matrix()?.view(), x, k, false);
+        let nb = k_nearest(st.matrix_for(x.ncols())?.view(), x, k, false);
         Ok((0..x.nrows())
             .map(|i| {
                 let own = lrd(&nb.distances[i], &nb.indices[i], &st.k_distance);
@@ -190,6 +215,67 @@ impl VectorKernel for Lof {
             })
             .collect())
     }
+    const EXPLAINS: bool = true;
+    /// LOF is a ratio of densities, not a sum over features: the score is split in proportion
+    /// to each feature's share of the distances to the row's k neighbours.
+    fn contributions(
+        &self,
+        st: &Reference,
+        x: ArrayView2<'_, f64>,
+        training: bool,
+    ) -> Option<Result<Vec<Vec<f64>>>> {
+        Some((|| {
+            let scores = if training {
+                self.fit(x)?.1
+            } else {
+                self.score(st, x)?
+            };
+            let shares = neighbour_shares(st, x, training, self.k, |d| vec![1.0; d.len()])?;
+            Ok(shares
+                .into_iter()
+                .zip(scores)
+                .map(|(sh, score)| {
+                    let total: f64 = sh.iter().sum();
+                    sh.iter()
+                        .map(|v| if total > 0.0 { score * v / total } else { 0.0 })
+                        .collect()
+                })
+                .collect())
+        })())
+    }
+}
+
+/// Per-feature split of distances to neighbours: for each row of `x`, `Σ_i w_i (x_f − o_{i,f})² / d_i`
+/// over its `k` neighbours `o_i` with weights `w_i = weights(distances)`, which sums over `f` to
+/// `Σ_i w_i d_i` — each feature's share of the neighbour distances. The neighbours come from the
+/// data itself when it is the training data (leave-one-out), else from the kept training rows.
+fn neighbour_shares(
+    st: &Reference,
+    x: ArrayView2<'_, f64>,
+    training: bool,
+    k: usize,
+    weights: impl Fn(&[f64]) -> Vec<f64>,
+) -> Result<Vec<Vec<f64>>> {
+    let reference = if training {
+        x.to_owned()
+    } else {
+        st.matrix_for(x.ncols())?
+    };
+    let nb = k_nearest(reference.view(), x, effective_k(k, st.rows)?, training);
+    Ok((0..x.nrows())
+        .map(|i| {
+            let w = weights(&nb.distances[i]);
+            let mut shares = vec![0.0; x.ncols()];
+            for ((&o, &d), &wi) in nb.indices[i].iter().zip(&nb.distances[i]).zip(&w) {
+                if d > 0.0 && wi != 0.0 {
+                    for (f, s) in shares.iter_mut().enumerate() {
+                        *s += wi * (x[[i, f]] - reference[[o, f]]).powi(2) / d;
+                    }
+                }
+            }
+            shares
+        })
+        .collect())
 }
 
 #[cfg(test)]
@@ -215,6 +301,26 @@ mod tests {
             let arg = (0..s.len()).max_by(|&a, &b| s[a].total_cmp(&s[b])).unwrap();
             assert_eq!(arg, 60);
         }
+    }
+
+    #[test]
+    fn contributions_name_the_feature_and_sum_to_the_knn_score() {
+        let mut x = cluster_with_outlier();
+        x[[60, 0]] = 0.5;
+        x[[60, 1]] = 9.0;
+        let knn = Knn {
+            k: 5,
+            method: Method::Mean,
+        };
+        let (st, s) = knn.fit(x.view()).unwrap();
+        let c = knn.contributions(&st, x.view(), true).unwrap().unwrap();
+        assert!((c[60].iter().sum::<f64>() - s[60]).abs() < 1e-9);
+        assert!(c[60][1] > 10.0 * c[60][0]);
+        let lof = Lof { k: 20 };
+        let (st, s) = lof.fit(x.view()).unwrap();
+        let c = lof.contributions(&st, x.view(), true).unwrap().unwrap();
+        assert!((c[60].iter().sum::<f64>() - s[60]).abs() < 1e-9);
+        assert!(c[60][1] > c[60][0]);
     }
 
     #[test]

@@ -8,9 +8,17 @@
 //! frame is scored as new data. [`windowed`] runs any kernel on sliding windows of a series.
 
 pub mod ecdf;
+pub mod eif;
+pub mod gaussian;
+pub mod gmm;
 pub mod hbos;
 pub mod iforest;
+pub mod inne;
+pub mod kde;
+pub mod kmeans;
 pub mod knn;
+pub mod loda;
+pub mod mcd;
 pub mod neighbors;
 pub mod pca;
 pub mod windowed;
@@ -21,6 +29,9 @@ use anomex_core::{
     Result, Scorer, Scores,
 };
 use ndarray::ArrayView2;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::fmt::Debug;
@@ -217,6 +228,68 @@ pub(crate) fn need_rows(x: ArrayView2<'_, f64>, min: usize, what: &str) -> Resul
     Ok(())
 }
 
+/// SplitMix64, to derive independent member seeds (trees, ensemble members) from one seed, so
+/// that an ensemble is the same for any number of threads.
+pub(crate) fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// `count` ensemble members (trees, projections, …) built in parallel, member `t` from its own
+/// generator seeded by `(seed, t)`.
+pub(crate) fn members<T: Send>(
+    count: usize,
+    seed: u64,
+    build: impl Fn(&mut ChaCha8Rng) -> T + Sync,
+) -> Vec<T> {
+    (0..count)
+        .into_par_iter()
+        .map(|t| build(&mut ChaCha8Rng::seed_from_u64(mix(seed ^ mix(t as u64)))))
+        .collect()
+}
+
+/// `score(row)` of every row of `x` in parallel, each row handed over as a contiguous slice.
+pub(crate) fn score_rows(
+    x: ArrayView2<'_, f64>,
+    score: impl Fn(&[f64]) -> f64 + Sync + Send,
+) -> Vec<f64> {
+    (0..x.nrows())
+        .into_par_iter()
+        .with_min_len(256)
+        .map_init(Vec::new, |buf, i| {
+            buf.clear();
+            buf.extend(x.row(i).iter().copied());
+            score(buf)
+        })
+        .collect()
+}
+
+/// Checks that a model learnt on `model` features is given data with as many columns.
+pub(crate) fn check_columns(model: usize, data: usize) -> Result<()> {
+    if model != data {
+        return Err(Error::input(format!(
+            "the model has {model} feature(s), the data {data}"
+        )));
+    }
+    Ok(())
+}
+
+/// The ensemble-size and sample-size parameters of the isolation forests.
+pub(crate) fn forest_params() -> Vec<ParamSpec> {
+    vec![
+        ParamSpec::int("n_estimators", 100, 1, 100_000, "number of trees"),
+        ParamSpec::int(
+            "max_samples",
+            256,
+            2,
+            10_000_000,
+            "rows drawn for each tree (at most the rows available)",
+        ),
+    ]
+}
+
 /// The `seed` parameter of randomised detectors.
 pub(crate) fn seed_param() -> ParamSpec {
     ParamSpec::int(
@@ -246,5 +319,15 @@ pub fn register(registry: &mut Registry) -> Result<()> {
     add::<ecdf::Ecod>(registry)?;
     add::<ecdf::Copod>(registry)?;
     add::<pca::Pca>(registry)?;
+    add::<kmeans::KMeansDistance>(registry)?;
+    add::<kmeans::Cblof>(registry)?;
+    add::<mcd::Mcd>(registry)?;
+    add::<gmm::Gmm>(registry)?;
+    add::<kde::Kde>(registry)?;
+    add::<inne::Inne>(registry)?;
+    add::<loda::Loda>(registry)?;
+    add::<eif::ExtendedIsolationForest>(registry)?;
+    // KMeansAD is a time-series method: its row form (z-normalised rows) is not listed
+    registry.add(windowed::entry::<kmeans::KMeansAd>()?)?;
     Ok(())
 }

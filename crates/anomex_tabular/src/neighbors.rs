@@ -9,7 +9,7 @@
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
-use ndarray::ArrayView2;
+use ndarray::{ArrayView1, ArrayView2};
 use rayon::prelude::*;
 
 const QUERY_BLOCK: usize = 256;
@@ -66,6 +66,90 @@ impl Best {
     }
 }
 
+/// A block of one query's inner products with consecutive reference rows.
+#[derive(Debug)]
+pub struct Block<'a> {
+    /// Index of the first reference row of the block.
+    pub start: usize,
+    /// `q · r` for each reference row of the block.
+    pub dots: &'a [f64],
+    /// `‖r‖²` for each reference row of the block.
+    pub ref_norms: &'a [f64],
+    /// `‖q‖²`.
+    pub query_norm: f64,
+    query: ArrayView1<'a, f64>,
+    reference: ArrayView2<'a, f64>,
+}
+
+impl Block<'_> {
+    /// Squared distance to the `j`-th reference row of the block (never negative).
+    pub fn distance_sq(&self, j: usize) -> f64 {
+        let scale = self.query_norm + self.ref_norms[j];
+        let expanded = self.query_norm + self.ref_norms[j] - 2.0 * self.dots[j];
+        if expanded > 1e-6 * scale {
+            expanded
+        } else {
+            // the expansion cancels when the rows (nearly) coincide: recompute those exactly,
+            // so that duplicates are at distance 0 and ties stay ties
+            let r = self.reference.row(self.start + j);
+            self.query
+                .iter()
+                .zip(r)
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum()
+        }
+    }
+}
+
+/// Visits every (query, reference block) pair: `visit(state, query, block)` with one state per
+/// query, made by `init`. Query blocks run in parallel, one GEMM per thread; the states come back
+/// in query order.
+pub fn sweep<T: Send>(
+    reference: ArrayView2<'_, f64>,
+    queries: ArrayView2<'_, f64>,
+    init: impl Fn(usize) -> T + Sync,
+    visit: impl Fn(&mut T, usize, &Block<'_>) + Sync,
+) -> Vec<T> {
+    let ref_norms: Vec<f64> = reference.rows().into_iter().map(|r| r.dot(&r)).collect();
+    let n_ref = reference.nrows();
+    let ref_blocks: Vec<(usize, Mat<f64>)> = (0..n_ref)
+        .step_by(REF_BLOCK)
+        .map(|rs| (rs, rows_block(reference, rs, REF_BLOCK.min(n_ref - rs))))
+        .collect();
+    let starts: Vec<usize> = (0..queries.nrows()).step_by(QUERY_BLOCK).collect();
+    let per_block: Vec<Vec<T>> = starts
+        .par_iter()
+        .map(|&qs| {
+            let qn = QUERY_BLOCK.min(queries.nrows() - qs);
+            let qt = columns_block(queries, qs, qn);
+            let q_norms: Vec<f64> = (0..qn)
+                .map(|i| queries.row(qs + i).dot(&queries.row(qs + i)))
+                .collect();
+            let mut states: Vec<T> = (0..qn).map(|i| init(qs + i)).collect();
+            let mut dots = Mat::<f64>::zeros(REF_BLOCK, qn);
+            for (rs, r) in &ref_blocks {
+                let rn = r.nrows();
+                let mut dst = dots.as_mut().subrows_mut(0, rn);
+                // the threads already split the queries: one GEMM per thread
+                matmul(dst.as_mut(), Accum::Replace, r, &qt, 1.0, Par::Seq);
+                for (i, state) in states.iter_mut().enumerate() {
+                    let block = Block {
+                        start: *rs,
+                        dots: &dots.col_as_slice(i)[..rn],
+                        ref_norms: &ref_norms[*rs..rs + rn],
+                        query_norm: q_norms[i],
+                        query: queries.row(qs + i),
+                        reference,
+                    };
+                    visit(state, qs + i, &block);
+                }
+            }
+            states
+        })
+        .collect();
+    per_block.into_iter().flatten().collect()
+}
+
 /// The `k` nearest reference rows of every query. With `exclude_self` the queries are the
 /// reference rows themselves and row `i` is not its own neighbour (duplicates still are), as
 /// scikit-learn's `kneighbors()` without arguments.
@@ -75,67 +159,44 @@ pub fn k_nearest(
     k: usize,
     exclude_self: bool,
 ) -> Neighbours {
-    let ref_norms: Vec<f64> = reference.rows().into_iter().map(|r| r.dot(&r)).collect();
-    let n_ref = reference.nrows();
-    let ref_blocks: Vec<(usize, Mat<f64>)> = (0..n_ref)
-        .step_by(REF_BLOCK)
-        .map(|rs| (rs, rows_block(reference, rs, REF_BLOCK.min(n_ref - rs))))
-        .collect();
-    let starts: Vec<usize> = (0..queries.nrows()).step_by(QUERY_BLOCK).collect();
-    let per_block: Vec<Vec<Best>> = starts
-        .par_iter()
-        .map(|&qs| {
-            let qn = QUERY_BLOCK.min(queries.nrows() - qs);
-            let qt = columns_block(queries, qs, qn);
-            let q_norms: Vec<f64> = (0..qn)
-                .map(|i| queries.row(qs + i).dot(&queries.row(qs + i)))
-                .collect();
-            let mut best: Vec<Best> = (0..qn).map(|_| Best::new(k)).collect();
-            let mut dots = Mat::<f64>::zeros(REF_BLOCK, qn);
-            for (rs, r) in &ref_blocks {
-                let rn = r.nrows();
-                let mut dst = dots.as_mut().subrows_mut(0, rn);
-                // the threads already split the queries: one GEMM per thread
-                matmul(dst.as_mut(), Accum::Replace, r, &qt, 1.0, Par::Seq);
-                let norms = &ref_norms[*rs..rs + rn];
-                for (i, b) in best.iter_mut().enumerate() {
-                    let col = &dots.col_as_slice(i)[..rn];
-                    let skip =
-                        (exclude_self && (*rs..rs + rn).contains(&(qs + i))).then(|| qs + i - rs);
-                    let mut bound = b.bound();
-                    // most candidates lose: test eight at a time, look closer only at a winner
-                    for (c, (dc, nc)) in col.chunks(8).zip(norms.chunks(8)).enumerate() {
-                        // a plain comparison (not f64::min, which orders NaN) vectorises
-                        let least = dc.iter().zip(nc).fold(f64::INFINITY, |m, (&dot, &rn2)| {
-                            let v = rn2 - 2.0 * dot;
-                            if v < m {
-                                v
-                            } else {
-                                m
-                            }
-                        });
-                        if q_norms[i] + least >= bound {
-                            continue;
-                        }
-                        for (t, (&dot, &rn2)) in dc.iter().zip(nc).enumerate() {
-                            let j = c * 8 + t;
-                            let d2 = (q_norms[i] + rn2 - 2.0 * dot).max(0.0);
-                            if d2 < bound && skip != Some(j) {
-                                b.offer(d2, rs + j);
-                                bound = b.bound();
-                            }
-                        }
+    let best = sweep(
+        reference,
+        queries,
+        |_| Best::new(k),
+        |b, q, block| {
+            let own = (exclude_self && (block.start..block.start + block.dots.len()).contains(&q))
+                .then(|| q - block.start);
+            let mut bound = b.bound();
+            // most candidates lose: test eight at a time, look closer only at a winner
+            let pairs = block.dots.chunks(8).zip(block.ref_norms.chunks(8));
+            for (c, (dc, nc)) in pairs.enumerate() {
+                // a plain comparison (not f64::min, which orders NaN) vectorises
+                let least = dc.iter().zip(nc).fold(f64::INFINITY, |m, (&dot, &rn2)| {
+                    let v = rn2 - 2.0 * dot;
+                    if v < m {
+                        v
+                    } else {
+                        m
+                    }
+                });
+                if block.query_norm + least >= bound {
+                    continue;
+                }
+                for j in c * 8..c * 8 + dc.len() {
+                    let d2 = block.distance_sq(j);
+                    if d2 < bound && own != Some(j) {
+                        b.offer(d2, block.start + j);
+                        bound = b.bound();
                     }
                 }
             }
-            best
-        })
-        .collect();
+        },
+    );
     let mut out = Neighbours {
         distances: Vec::with_capacity(queries.nrows()),
         indices: Vec::with_capacity(queries.nrows()),
     };
-    for b in per_block.into_iter().flatten() {
+    for b in best {
         out.distances
             .push(b.d2.into_iter().map(f64::sqrt).collect());
         out.indices.push(b.idx);

@@ -37,6 +37,42 @@ fn standardised(st: &PcaState, row: ndarray::ArrayView1<'_, f64>) -> Vec<f64> {
         .collect()
 }
 
+/// Rejects a state (e.g. from a damaged model file) that does not fit `cols` columns.
+fn check(st: &PcaState, cols: usize) -> Result<()> {
+    let d = st.kept.len();
+    if st.kept.iter().any(|&j| j >= cols)
+        || st.mean.len() != d
+        || st.scale.len() != d
+        || st.ratios.len() != st.axes.len()
+        || st.axes.iter().any(|a| a.len() != d)
+    {
+        return Err(Error::input(format!(
+            "the PCA model does not fit data with {cols} column(s)"
+        )));
+    }
+    Ok(())
+}
+
+/// Per-feature terms of a row's score, over all columns of the data.
+fn terms(st: &PcaState, row: ndarray::ArrayView1<'_, f64>) -> Vec<f64> {
+    let z = standardised(st, row);
+    let mut out = vec![0.0; row.len()];
+    for (v, &r) in st.axes.iter().zip(&st.ratios).filter(|(_, &r)| r > 0.0) {
+        let dist = z
+            .iter()
+            .zip(v)
+            .map(|(a, b)| (a - b).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        if dist > 0.0 {
+            for (k, &j) in st.kept.iter().enumerate() {
+                out[j] += (z[k] - v[k]).powi(2) / (dist * r);
+            }
+        }
+    }
+    out
+}
+
 impl VectorKernel for Pca {
     type State = PcaState;
     const NAME: &'static str = "pca";
@@ -101,21 +137,24 @@ impl VectorKernel for Pca {
         Ok((st, scores))
     }
     fn score(&self, st: &PcaState, x: ArrayView2<'_, f64>) -> Result<Vec<f64>> {
+        check(st, x.ncols())?;
         Ok(x.rows()
             .into_iter()
-            .map(|row| {
-                let z = standardised(st, row);
-                st.axes
-                    .iter()
-                    .zip(&st.ratios)
-                    .filter(|(_, &r)| r > 0.0)
-                    .map(|(v, r)| {
-                        let d2: f64 = z.iter().zip(v).map(|(a, b)| (a - b).powi(2)).sum();
-                        d2.sqrt() / r
-                    })
-                    .sum()
-            })
+            .map(|row| terms(st, row).iter().sum())
             .collect())
+    }
+    const EXPLAINS: bool = true;
+    /// `Σ_j (z_f − v_{j,f})² / (‖z − v_j‖ · r_j)`: each (standardised) feature's share of the
+    /// distances to the axes; the shares sum to the score, dropped constant columns get 0.
+    fn contributions(
+        &self,
+        st: &PcaState,
+        x: ArrayView2<'_, f64>,
+        _training: bool,
+    ) -> Option<Result<Vec<Vec<f64>>>> {
+        Some(
+            check(st, x.ncols()).map(|()| x.rows().into_iter().map(|row| terms(st, row)).collect()),
+        )
     }
 }
 
@@ -135,6 +174,10 @@ mod tests {
         assert_eq!(st.axes.len(), 3);
         let arg = (0..s.len()).max_by(|&a, &b| s[a].total_cmp(&s[b])).unwrap();
         assert_eq!(arg, 77);
+        let c = Pca.contributions(&st, x.view(), true).unwrap().unwrap();
+        for (row, score) in c.iter().zip(&s) {
+            assert!((row.iter().sum::<f64>() - score).abs() < 1e-9 * score.max(1.0));
+        }
     }
 
     #[test]

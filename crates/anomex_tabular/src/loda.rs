@@ -1,0 +1,205 @@
+//! LODA: lightweight on-line detector of anomalies (Pevný, Machine Learning 2016), with PyOD's
+//! construction.
+//!
+//! `n_random_cuts` sparse random projections (standard normal weights, all but `⌊√d⌋` of them
+//! set to zero), each with an equal-width histogram of the projected training rows (`n_bins`,
+//! or per projection by the Birgé–Rozenblac rule with `auto`) turned into bin probabilities
+//! (counts + 1e-12, normalised). The score of a row is the mean of `−ln p(bin)` over the
+//! projections. By default a projected value is looked up in the bin that contains it, and a
+//! value outside the training range gets the 1e-12 pseudo-count. PyOD 3.6.7 instead looks values
+//! up one bin to the right (`searchsorted` on the bins' left edges: a value in bin k reads bin
+//! k + 1) and clamps outside values into the edge bins; `bin_lookup=pyod` reproduces that, and
+//! the parity table in `docs/parity` shows both. Cost: O(t · n · d) to fit and score;
+//! memory O(t · (d + bins)).
+
+use crate::hbos::{bins_param, birge_rozenblac_bins, histogram_counts};
+use crate::VectorKernel;
+use anomex_core::{Error, ParamSpec, Params, Result};
+use ndarray::ArrayView2;
+use rand::seq::index::sample;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
+use serde::{Deserialize, Serialize};
+
+const PSEUDO_COUNT: f64 = 1e-12;
+
+/// LODA detector.
+#[derive(Debug, Clone)]
+pub struct Loda {
+    n_bins: Option<usize>,
+    pyod_lookup: bool,
+    n_random_cuts: usize,
+    seed: u64,
+}
+
+/// One projection with its histogram: edges and `−ln p` of each bin, and the value outside.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Cut {
+    pub weights: Vec<f64>,
+    /// PyOD's shifted lookup (see the module documentation).
+    #[serde(default)]
+    pub pyod_lookup: bool,
+    pub edges: Vec<f64>,
+    pub neg_log_p: Vec<f64>,
+    pub outside: f64,
+}
+
+impl Cut {
+    fn term(&self, row: &[f64]) -> f64 {
+        let v: f64 = self.weights.iter().zip(row).map(|(w, x)| w * x).sum();
+        let bins = self.neg_log_p.len();
+        if self.pyod_lookup {
+            // numpy's searchsorted(edges[..bins − 1], v, side="left")
+            let k = self.edges[..bins - 1].partition_point(|&e| e < v);
+            return self.neg_log_p[k];
+        }
+        if v < self.edges[0] || v > self.edges[bins] {
+            return self.outside;
+        }
+        // bin k holds edges[k] ≤ v < edges[k + 1]; the last bin is closed
+        let k = self
+            .edges
+            .partition_point(|&e| e <= v)
+            .saturating_sub(1)
+            .min(bins - 1);
+        self.neg_log_p[k]
+    }
+}
+
+/// The projections.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Projections {
+    pub dims: usize,
+    pub cuts: Vec<Cut>,
+}
+
+impl Loda {
+    fn cut(&self, x: ArrayView2<'_, f64>, rng: &mut ChaCha8Rng) -> Cut {
+        let d = x.ncols();
+        let mut weights: Vec<f64> = (0..d).map(|_| rng.sample(StandardNormal)).collect();
+        let nonzero = (d as f64).sqrt() as usize;
+        for j in sample(rng, d, d - nonzero) {
+            weights[j] = 0.0;
+        }
+        let projected: Vec<f64> = x
+            .rows()
+            .into_iter()
+            .map(|r| r.iter().zip(&weights).map(|(a, w)| a * w).sum())
+            .collect();
+        let bins = self
+            .n_bins
+            .unwrap_or_else(|| birge_rozenblac_bins(&projected));
+        let (edges, counts) = histogram_counts(&projected, bins);
+        let total = counts.iter().map(|&c| c as f64 + PSEUDO_COUNT).sum::<f64>();
+        Cut {
+            weights,
+            pyod_lookup: self.pyod_lookup,
+            edges,
+            neg_log_p: counts
+                .iter()
+                .map(|&c| -((c as f64 + PSEUDO_COUNT) / total).ln())
+                .collect(),
+            outside: -(PSEUDO_COUNT / total).ln(),
+        }
+    }
+}
+
+impl VectorKernel for Loda {
+    type State = Projections;
+    const NAME: &'static str = "loda";
+    const SUMMARY: &'static str =
+        "sparse random projections with histograms (LODA; Pevný, 2016), PyOD defaults";
+    fn param_specs() -> Vec<ParamSpec> {
+        vec![
+            bins_param("histogram bins per projection; auto = Birgé–Rozenblac per projection"),
+            ParamSpec::int("n_random_cuts", 100, 1, 100_000, "random projections"),
+            ParamSpec::choice(
+                "bin_lookup",
+                "exact",
+                &["exact", "pyod"],
+                "exact: the bin holding the value; pyod: PyOD 3.6.7's one-bin-right lookup",
+            ),
+            crate::seed_param(),
+        ]
+    }
+    fn from_params(p: &Params) -> Result<Self> {
+        Ok(Loda {
+            n_bins: p.usize_or_auto("n_bins")?,
+            pyod_lookup: p.text("bin_lookup")? == "pyod",
+            n_random_cuts: p.usize("n_random_cuts")?,
+            seed: p.usize("seed")? as u64,
+        })
+    }
+    fn fit(&self, x: ArrayView2<'_, f64>) -> Result<(Projections, Vec<f64>)> {
+        crate::need_rows(x, 2, "LODA")?;
+        let cuts = crate::members(self.n_random_cuts, self.seed, |rng| self.cut(x, rng));
+        let st = Projections {
+            dims: x.ncols(),
+            cuts,
+        };
+        let scores = self.score(&st, x)?;
+        Ok((st, scores))
+    }
+    fn score(&self, st: &Projections, x: ArrayView2<'_, f64>) -> Result<Vec<f64>> {
+        crate::check_columns(st.dims, x.ncols())?;
+        if st.cuts.is_empty()
+            || st.cuts.iter().any(|c| {
+                c.weights.len() != st.dims
+                    || c.neg_log_p.is_empty()
+                    || c.edges.len() != c.neg_log_p.len() + 1
+            })
+        {
+            return Err(Error::ModelFile("LODA projections are damaged".into()));
+        }
+        Ok(crate::score_rows(x, |row| {
+            st.cuts.iter().map(|c| c.term(row)).sum::<f64>() / st.cuts.len() as f64
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    #[test]
+    fn bin_lookup_and_outside_values() {
+        let mut cut = Cut {
+            weights: vec![1.0],
+            pyod_lookup: false,
+            edges: vec![0.0, 1.0, 2.0],
+            neg_log_p: vec![0.5, 2.0],
+            outside: 30.0,
+        };
+        assert_eq!(cut.term(&[0.0]), 0.5);
+        assert_eq!(cut.term(&[0.99]), 0.5);
+        assert_eq!(cut.term(&[1.0]), 2.0);
+        assert_eq!(cut.term(&[2.0]), 2.0);
+        assert_eq!(cut.term(&[2.5]), 30.0);
+        assert_eq!(cut.term(&[-0.1]), 30.0);
+        // PyOD: searchsorted([0, 1], v) → bin 0 only for v ≤ 0, bin 1 above
+        cut.pyod_lookup = true;
+        assert_eq!(cut.term(&[-0.1]), 0.5);
+        assert_eq!(cut.term(&[0.5]), 2.0);
+        assert_eq!(cut.term(&[9.0]), 2.0);
+    }
+
+    #[test]
+    fn sparse_projections_and_a_far_row() {
+        let mut x = Array2::from_shape_fn((400, 9), |(i, j)| ((i * (j + 3)) % 17) as f64);
+        for j in 0..9 {
+            x[[7, j]] = 60.0;
+        }
+        let p = Params::resolve::<&str>(&Loda::param_specs(), &[]).unwrap();
+        let loda = Loda::from_params(&p).unwrap();
+        let (st, s) = loda.fit(x.view()).unwrap();
+        // √9 = 3 non-zero weights per projection
+        assert!(st
+            .cuts
+            .iter()
+            .all(|c| c.weights.iter().filter(|&&w| w != 0.0).count() == 3));
+        let arg = (0..s.len()).max_by(|&a, &b| s[a].total_cmp(&s[b])).unwrap();
+        assert_eq!(arg, 7);
+    }
+}
