@@ -9,6 +9,7 @@ macro_rules! outln {
     }};
 }
 
+mod chunked;
 mod eval;
 mod example;
 mod run;
@@ -131,6 +132,12 @@ pub struct FitArgs {
     /// Where to write the model file
     #[arg(long)]
     save: PathBuf,
+    /// Fit on N rows drawn uniformly in one pass over a .npy file (data larger than memory)
+    #[arg(long, conflicts_with = "train_rows")]
+    sample: Option<usize>,
+    /// Seed of the row sample
+    #[arg(long, default_value_t = 0, requires = "sample")]
+    sample_seed: u64,
     #[command(flatten)]
     input: InputArgs,
 }
@@ -145,6 +152,10 @@ pub struct ScoreArgs {
     /// Fit the threshold on the scores of the first N rows (default: all rows)
     #[arg(long)]
     train_rows: Option<usize>,
+    /// Read and score a .npy file N rows at a time, in bounded memory (vector detectors; the
+    /// threshold is fitted on the first chunk; scores written as CSV)
+    #[arg(long, conflicts_with_all = ["train_rows", "report", "json", "calibrate"])]
+    chunk_rows: Option<usize>,
     #[command(flatten)]
     input: InputArgs,
     #[command(flatten)]

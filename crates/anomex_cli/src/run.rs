@@ -137,10 +137,12 @@ pub fn detect(a: DetectArgs) -> Result<()> {
 }
 
 pub fn fit(a: FitArgs) -> Result<()> {
-    let dataset = load(&a.file, &a.input)?;
     let registry = anomex::registry();
     let detector = registry.get(&a.model.detector)?.create(&a.model.params)?;
-    let train = train_slice(&dataset.frame, a.model.train_rows)?;
+    let train = match a.sample {
+        Some(n) => crate::chunked::sample_rows(&a.file, n, a.sample_seed)?,
+        None => train_slice(&load(&a.file, &a.input)?.frame, a.model.train_rows)?,
+    };
     let fitted = {
         let progress = Progress::new(false);
         progress.step(format!(
@@ -165,6 +167,34 @@ pub fn score(a: ScoreArgs) -> Result<()> {
     let registry = anomex::registry();
     let fitted = model_file::load(&a.model, &registry)
         .with_context(|| format!("loading {}", a.model.display()))?;
+    if let Some(chunk_rows) = a.chunk_rows {
+        let policy = a
+            .out
+            .threshold
+            .clone()
+            .unwrap_or_else(|| anomex::default_threshold(fitted.name()).to_string());
+        let s = crate::chunked::score(
+            fitted.as_ref(),
+            &registry,
+            &a.file,
+            chunk_rows,
+            &policy,
+            a.out.output.as_deref(),
+        )?;
+        outln!(
+            "{}: {} rows scored in chunks of {chunk_rows} by {}; {} flagged (threshold `{policy}` \
+             fitted on the first chunk); highest score {:.4}",
+            a.file.display(),
+            s.rows,
+            fitted.name(),
+            s.flagged,
+            s.max_score
+        );
+        if let Some(out) = s.output {
+            outln!("scores written to {}", out.display());
+        }
+        return Ok(());
+    }
     let dataset = load(&a.file, &a.input)?;
     let progress = Progress::new(a.out.timings);
     progress.step(format!("scoring {} rows", dataset.frame.rows()));

@@ -516,3 +516,106 @@ fn eval_rejects_bad_input() {
     );
     assert!(json(&o)["AUC-ROC"].is_null());
 }
+
+/// A little-endian float64 `.npy` of `rows × cols` values.
+fn write_npy(
+    dir: &Path,
+    name: &str,
+    rows: usize,
+    cols: usize,
+    value: impl Fn(usize, usize) -> f64,
+) -> PathBuf {
+    let header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
+    // magic + version + length + header, padded with spaces to a multiple of 64, newline-ended
+    let unpadded = 10 + header.len() + 1;
+    let padded = unpadded.div_ceil(64) * 64;
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend(u16::try_from(padded - 10).unwrap().to_le_bytes());
+    bytes.extend(header.as_bytes());
+    bytes.extend(std::iter::repeat_n(b' ', padded - unpadded));
+    bytes.push(b'\n');
+    for i in 0..rows {
+        for j in 0..cols {
+            bytes.extend(value(i, j).to_le_bytes());
+        }
+    }
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+#[test]
+fn chunked_scoring_equals_whole_file_scoring() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = write_npy(dir.path(), "rows.npy", 2_000, 3, |i, j| {
+        (((i * 7919 + j * 104_729) % 1000) as f64 / 100.0) + if i % 500 == 7 { 25.0 } else { 0.0 }
+    });
+    let d = data.to_str().unwrap();
+    let model = dir.path().join("m.model");
+    let m = model.to_str().unwrap();
+    let o = anomex(
+        dir.path(),
+        &["fit", d, "-d", "iforest", "--sample", "500", "--save", m],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("500 rows"), "{}", stdout(&o));
+    let whole = dir.path().join("whole.csv");
+    let chunked = dir.path().join("chunked.csv");
+    let o = anomex(
+        dir.path(),
+        &["score", d, "--model", m, "-o", whole.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = anomex(
+        dir.path(),
+        &[
+            "score",
+            d,
+            "--model",
+            m,
+            "--chunk-rows",
+            "300",
+            "-o",
+            chunked.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("2000 rows scored in chunks of 300"),
+        "{}",
+        stdout(&o)
+    );
+    let scores = |p: &Path| -> Vec<f64> {
+        std::fs::read_to_string(p)
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
+            .collect()
+    };
+    assert_eq!(scores(&whole), scores(&chunked));
+    // a series detector's score depends on its neighbours: refused
+    let series_model = dir.path().join("s.model");
+    let s = series_model.to_str().unwrap();
+    assert!(anomex(dir.path(), &["fit", d, "-d", "zscore", "--save", s])
+        .status
+        .success());
+    let err = fails(
+        dir.path(),
+        &["score", d, "--model", s, "--chunk-rows", "100"],
+    );
+    assert!(err.contains("needs a vector detector"), "{err}");
+    let csv = write(dir.path(), "rows.csv", "a,b,c\n1,2,3\n4,5,6\n");
+    let err = fails(
+        dir.path(),
+        &[
+            "score",
+            csv.to_str().unwrap(),
+            "--model",
+            m,
+            "--chunk-rows",
+            "1",
+        ],
+    );
+    assert!(err.contains("needs a .npy file"), "{err}");
+}

@@ -3,7 +3,8 @@
 //! * [`csv`]: header detection, time / value / label column selection, a line-and-column
 //!   message for every bad cell, explicit fill policies for missing values; read in one
 //!   streaming pass (the text is never held twice).
-//! * [`npy`]: `.npy` (1-D series or 2-D rows × columns) and `.npz` archives.
+//! * [`npy`]: `.npy` (1-D series or 2-D rows × columns) and `.npz` archives; [`npy_stream`]:
+//!   `.npy` rows a chunk at a time, for data larger than memory.
 //! * [`parquet`]: numeric columns of a Parquet file, with an optional time and label column.
 //! * [`output`]: one row per input row, `index, timestamp?, score, label`, as CSV, JSON or
 //!   Parquet.
@@ -11,6 +12,7 @@
 pub mod csv;
 mod fill;
 pub mod npy;
+pub mod npy_stream;
 pub mod output;
 pub mod parquet;
 

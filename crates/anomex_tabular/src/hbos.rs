@@ -45,10 +45,7 @@ pub(crate) fn histogram_counts(x: &[f64], bins: usize) -> (Vec<f64>, Vec<usize>)
     let norm = bins as f64 / (hi - lo);
     let mut counts = vec![0usize; bins];
     for &v in x {
-        let mut k = (((v - lo) * norm) as usize).min(bins);
-        if k == bins {
-            k -= 1;
-        }
+        let mut k = (((v - lo) * norm) as usize).min(bins - 1);
         // the float estimate can be off by one at an edge: settle it against the edges
         if v < edges[k] && k > 0 {
             k -= 1;
@@ -57,6 +54,22 @@ pub(crate) fn histogram_counts(x: &[f64], bins: usize) -> (Vec<f64>, Vec<usize>)
         }
         counts[k] += 1;
     }
+    (edges, counts)
+}
+
+/// [`histogram_counts`] of values already sorted: bin `k` holds `edges[k] ≤ v < edges[k + 1]`
+/// (the last bin closed), counted by binary search, O(bins · log n).
+fn sorted_histogram(sorted: &[f64], bins: usize) -> (Vec<f64>, Vec<usize>) {
+    let (mut lo, mut hi) = (sorted[0], sorted[sorted.len() - 1]);
+    if lo == hi {
+        lo -= 0.5;
+        hi += 0.5;
+    }
+    let edges = anomex_core::stats::linspace(lo, hi, bins + 1);
+    let below = |e: f64| sorted.partition_point(|&v| v < e);
+    let mut starts: Vec<usize> = edges[..bins].iter().map(|&e| below(e)).collect();
+    starts.push(sorted.len());
+    let counts = starts.windows(2).map(|w| w[1] - w[0]).collect();
     (edges, counts)
 }
 
@@ -82,10 +95,12 @@ pub(crate) fn bins_param(doc: &'static str) -> ParamSpec {
 /// penalty is inside PyOD's sum, so it counts once per bin); the first maximum wins.
 pub fn birge_rozenblac_bins(x: &[f64]) -> usize {
     let n = x.len();
+    let mut sorted = x.to_vec();
+    sorted.sort_unstable_by(f64::total_cmp);
     let upper = ((n as f64).sqrt() as usize).max(2);
     let mut best = (f64::NEG_INFINITY, 1);
     for b in 1..upper {
-        let (_, counts) = histogram_counts(x, b);
+        let (_, counts) = sorted_histogram(&sorted, b);
         let bf = b as f64;
         let penalty = bf - 1.0 + bf.ln().powf(2.5);
         let likelihood: f64 = counts
@@ -249,6 +264,18 @@ mod tests {
         let expected = [4.0 / 15.0, 0.0, 1.0 / 15.0];
         for (d, e) in density.iter().zip(expected) {
             assert!((d - e).abs() < 1e-15);
+        }
+    }
+
+    #[test]
+    fn sorted_and_linear_histograms_agree() {
+        let x: Vec<f64> = (0..500)
+            .map(|i| ((i * 7919) % 613) as f64 / 7.0 - 20.0)
+            .collect();
+        let mut sorted = x.clone();
+        sorted.sort_unstable_by(f64::total_cmp);
+        for bins in [1, 2, 7, 10, 22] {
+            assert_eq!(histogram_counts(&x, bins), sorted_histogram(&sorted, bins));
         }
     }
 

@@ -20,6 +20,7 @@ pub mod knn;
 pub mod loda;
 pub mod mcd;
 pub mod neighbors;
+pub mod ocsvm;
 pub mod pca;
 pub mod windowed;
 
@@ -327,6 +328,7 @@ pub fn register(registry: &mut Registry) -> Result<()> {
     add::<inne::Inne>(registry)?;
     add::<loda::Loda>(registry)?;
     add::<eif::ExtendedIsolationForest>(registry)?;
+    add::<ocsvm::Ocsvm>(registry)?;
     // KMeansAD is a time-series method: its row form (z-normalised rows) is not listed
     registry.add(windowed::entry::<kmeans::KMeansAd>()?)?;
     Ok(())

@@ -46,8 +46,18 @@ pub struct Cut {
 }
 
 impl Cut {
-    fn term(&self, row: &[f64]) -> f64 {
-        let v: f64 = self.weights.iter().zip(row).map(|(w, x)| w * x).sum();
+    /// `(feature, weight)` of the non-zero weights: the projection is sparse.
+    fn support(&self) -> Vec<(usize, f64)> {
+        self.weights
+            .iter()
+            .copied()
+            .enumerate()
+            .filter(|&(_, w)| w != 0.0)
+            .collect()
+    }
+
+    fn term(&self, support: &[(usize, f64)], row: &[f64]) -> f64 {
+        let v: f64 = support.iter().map(|&(j, w)| w * row[j]).sum();
         let bins = self.neg_log_p.len();
         if self.pyod_lookup {
             // numpy's searchsorted(edges[..bins − 1], v, side="left")
@@ -82,10 +92,11 @@ impl Loda {
         for j in sample(rng, d, d - nonzero) {
             weights[j] = 0.0;
         }
+        let support: Vec<usize> = (0..d).filter(|&j| weights[j] != 0.0).collect();
         let projected: Vec<f64> = x
             .rows()
             .into_iter()
-            .map(|r| r.iter().zip(&weights).map(|(a, w)| a * w).sum())
+            .map(|r| support.iter().map(|&j| weights[j] * r[j]).sum())
             .collect();
         let bins = self
             .n_bins
@@ -152,8 +163,14 @@ impl VectorKernel for Loda {
         {
             return Err(Error::ModelFile("LODA projections are damaged".into()));
         }
+        let supports: Vec<Vec<(usize, f64)>> = st.cuts.iter().map(Cut::support).collect();
         Ok(crate::score_rows(x, |row| {
-            st.cuts.iter().map(|c| c.term(row)).sum::<f64>() / st.cuts.len() as f64
+            st.cuts
+                .iter()
+                .zip(&supports)
+                .map(|(c, s)| c.term(s, row))
+                .sum::<f64>()
+                / st.cuts.len() as f64
         }))
     }
 }
@@ -172,17 +189,18 @@ mod tests {
             neg_log_p: vec![0.5, 2.0],
             outside: 30.0,
         };
-        assert_eq!(cut.term(&[0.0]), 0.5);
-        assert_eq!(cut.term(&[0.99]), 0.5);
-        assert_eq!(cut.term(&[1.0]), 2.0);
-        assert_eq!(cut.term(&[2.0]), 2.0);
-        assert_eq!(cut.term(&[2.5]), 30.0);
-        assert_eq!(cut.term(&[-0.1]), 30.0);
+        let s = cut.support();
+        assert_eq!(cut.term(&s, &[0.0]), 0.5);
+        assert_eq!(cut.term(&s, &[0.99]), 0.5);
+        assert_eq!(cut.term(&s, &[1.0]), 2.0);
+        assert_eq!(cut.term(&s, &[2.0]), 2.0);
+        assert_eq!(cut.term(&s, &[2.5]), 30.0);
+        assert_eq!(cut.term(&s, &[-0.1]), 30.0);
         // PyOD: searchsorted([0, 1], v) → bin 0 only for v ≤ 0, bin 1 above
         cut.pyod_lookup = true;
-        assert_eq!(cut.term(&[-0.1]), 0.5);
-        assert_eq!(cut.term(&[0.5]), 2.0);
-        assert_eq!(cut.term(&[9.0]), 2.0);
+        assert_eq!(cut.term(&s, &[-0.1]), 0.5);
+        assert_eq!(cut.term(&s, &[0.5]), 2.0);
+        assert_eq!(cut.term(&s, &[9.0]), 2.0);
     }
 
     #[test]
