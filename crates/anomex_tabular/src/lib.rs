@@ -329,6 +329,7 @@ pub fn register(registry: &mut Registry) -> Result<()> {
     add::<loda::Loda>(registry)?;
     add::<eif::ExtendedIsolationForest>(registry)?;
     add::<ocsvm::Ocsvm>(registry)?;
+    registry.add(windowed::entry::<ocsvm::SubOcsvm>()?)?;
     // KMeansAD is a time-series method: its row form (z-normalised rows) is not listed
     registry.add(windowed::entry::<kmeans::KMeansAd>()?)?;
     Ok(())

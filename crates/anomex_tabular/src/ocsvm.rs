@@ -199,8 +199,6 @@ impl VectorKernel for Ocsvm {
     const NAME: &'static str = "ocsvm";
     const SUMMARY: &'static str =
         "one-class SVM, RBF kernel (Schölkopf et al., 2001), LIBSVM's solver, PyOD defaults";
-    const WINDOWED_NAME: Option<&'static str> = Some("sub_ocsvm");
-    const WINDOWED_SUMMARY: &'static str = "one-class SVM on sliding windows";
     fn param_specs() -> Vec<ParamSpec> {
         vec![
             ParamSpec::float(
@@ -270,6 +268,44 @@ impl VectorKernel for Ocsvm {
                 .sum();
             st.rho - f
         }))
+    }
+}
+
+/// Rows scaled each to [0, 1] by their own minimum and maximum (constant rows become zeros).
+fn minmax_rows(x: ArrayView2<'_, f64>) -> ndarray::Array2<f64> {
+    let mut out = x.to_owned();
+    for mut row in out.rows_mut() {
+        let lo = row.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        row.mapv_inplace(|v| if hi > lo { (v - lo) / (hi - lo) } else { 0.0 });
+    }
+    out
+}
+
+/// TSB-AD's Sub-OCSVM kernel: the one-class SVM on rows (windows) each min-max scaled to
+/// [0, 1], so that the shape of a window, not its level or amplitude, is what is learnt
+/// (TSB-AD z-normalises first, which min-max scaling then undoes).
+#[derive(Debug, Clone)]
+pub struct SubOcsvm(Ocsvm);
+
+impl VectorKernel for SubOcsvm {
+    type State = SupportVectors;
+    const NAME: &'static str = "ocsvm_minmax_rows";
+    const SUMMARY: &'static str = "one-class SVM on rows scaled to [0, 1]";
+    const WINDOWED_NAME: Option<&'static str> = Some("sub_ocsvm");
+    const WINDOWED_SUMMARY: &'static str =
+        "one-class SVM on sliding windows scaled to [0, 1] (TSB-AD's Sub-OCSVM)";
+    fn param_specs() -> Vec<ParamSpec> {
+        Ocsvm::param_specs()
+    }
+    fn from_params(p: &Params) -> Result<Self> {
+        Ok(SubOcsvm(Ocsvm::from_params(p)?))
+    }
+    fn fit(&self, x: ArrayView2<'_, f64>) -> Result<(SupportVectors, Vec<f64>)> {
+        self.0.fit(minmax_rows(x).view())
+    }
+    fn score(&self, st: &SupportVectors, x: ArrayView2<'_, f64>) -> Result<Vec<f64>> {
+        self.0.score(st, minmax_rows(x).view())
     }
 }
 
