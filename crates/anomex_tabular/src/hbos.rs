@@ -210,6 +210,7 @@ impl VectorKernel for Hbos {
         &self,
         st: &HbosState,
         x: ArrayView2<'_, f64>,
+        rows: &[usize],
         _training: bool,
     ) -> Option<Result<Vec<Vec<f64>>>> {
         Some(lowest_terms(st, x.ncols()).map(|lowest| {
@@ -218,10 +219,10 @@ impl VectorKernel for Hbos {
                 .iter()
                 .map(|t| t.iter().copied().fold(f64::NEG_INFINITY, f64::max))
                 .collect();
-            x.rows()
-                .into_iter()
-                .map(|row| {
-                    row.iter()
+            rows.iter()
+                .map(|&r| {
+                    x.row(r)
+                        .iter()
                         .enumerate()
                         .map(|(j, &v)| highest[j] - self.term(st, j, lowest[j], v))
                         .collect()
@@ -303,8 +304,11 @@ mod tests {
         let h = Hbos::from_params(&Params::resolve::<&str>(&Hbos::param_specs(), &[]).unwrap())
             .unwrap();
         let (st, _) = h.fit(x.view()).unwrap();
-        let c = h.contributions(&st, x.view(), true).unwrap().unwrap();
+        let c = h
+            .contributions(&st, x.view(), &[0, 5], true)
+            .unwrap()
+            .unwrap();
         assert!(c.iter().flatten().all(|&v| v >= 0.0));
-        assert!(c[5][2] > c[5][0] && c[5][2] > c[5][1]);
+        assert!(c[1][2] > c[1][0] && c[1][2] > c[1][1]);
     }
 }

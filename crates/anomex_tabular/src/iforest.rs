@@ -265,15 +265,16 @@ impl VectorKernel for IsolationForest {
         &self,
         f: &Forest,
         x: ArrayView2<'_, f64>,
+        rows: &[usize],
         _training: bool,
     ) -> Option<Result<Vec<Vec<f64>>>> {
-        Some(self.score(f, x).map(|scores| {
+        let picked = x.select(ndarray::Axis(0), rows);
+        Some(self.score(f, picked.view()).map(|scores| {
             let cols = x.ncols();
-            (0..x.nrows())
+            (0..picked.nrows())
                 .into_par_iter()
-                .with_min_len(256)
                 .map(|i| {
-                    let row = x.row(i).to_vec();
+                    let row = picked.row(i).to_vec();
                     let mut shares = vec![0.0; cols];
                     f.trees
                         .iter()
@@ -338,9 +339,9 @@ mod tests {
             seed: 1,
         };
         let (f, s) = k.fit(x.view()).unwrap();
-        let c = k.contributions(&f, x.view(), true).unwrap().unwrap();
-        assert!((c[50].iter().sum::<f64>() - s[50]).abs() < 1e-12);
-        assert!(c[50][2] > c[50][0] + c[50][1], "{:?}", c[50]);
+        let c = k.contributions(&f, x.view(), &[50], true).unwrap().unwrap();
+        assert!((c[0].iter().sum::<f64>() - s[50]).abs() < 1e-12);
+        assert!(c[0][2] > c[0][0] + c[0][1], "{:?}", c[0]);
     }
 }
 

@@ -12,7 +12,7 @@
 //! training rows. The model keeps the training rows. Cost: O(n² · d) for the training scores,
 //! O(n · m · d) for m new rows; memory O(n · k) plus one block of distances.
 
-use crate::neighbors::{k_nearest, Neighbours};
+use crate::neighbors::{k_nearest, k_nearest_skipping, Neighbours};
 use crate::VectorKernel;
 use anomex_core::{Error, ParamSpec, Params, Result};
 use ndarray::{Array2, ArrayView2};
@@ -128,22 +128,27 @@ impl VectorKernel for Knn {
         &self,
         st: &Reference,
         x: ArrayView2<'_, f64>,
+        rows: &[usize],
         training: bool,
     ) -> Option<Result<Vec<Vec<f64>>>> {
-        Some(neighbour_shares(st, x, training, self.k, |d| {
-            let n = d.len();
-            let mut w = vec![0.0; n];
-            match self.method {
-                Method::Largest => w[n - 1] = 1.0,
-                Method::Mean => w.iter_mut().for_each(|v| *v = 1.0 / n as f64),
-                Method::Median if n % 2 == 1 => w[n / 2] = 1.0,
-                Method::Median => {
-                    w[n / 2 - 1] = 0.5;
-                    w[n / 2] = 0.5;
-                }
-            }
-            w
-        }))
+        Some(
+            neighbours_of(st, x, rows, training, self.k).map(|(reference, nb)| {
+                distance_shares(reference.view(), x, rows, &nb, |d| {
+                    let n = d.len();
+                    let mut w = vec![0.0; n];
+                    match self.method {
+                        Method::Largest => w[n - 1] = 1.0,
+                        Method::Mean => w.iter_mut().for_each(|v| *v = 1.0 / n as f64),
+                        Method::Median if n % 2 == 1 => w[n / 2] = 1.0,
+                        Method::Median => {
+                            w[n / 2 - 1] = 0.5;
+                            w[n / 2] = 0.5;
+                        }
+                    }
+                    w
+                })
+            }),
+        )
     }
 }
 
@@ -222,19 +227,23 @@ impl VectorKernel for Lof {
         &self,
         st: &Reference,
         x: ArrayView2<'_, f64>,
+        rows: &[usize],
         training: bool,
     ) -> Option<Result<Vec<Vec<f64>>>> {
         Some((|| {
-            let scores = if training {
-                self.fit(x)?.1
-            } else {
-                self.score(st, x)?
-            };
-            let shares = neighbour_shares(st, x, training, self.k, |d| vec![1.0; d.len()])?;
+            if st.k_distance.len() != st.rows || st.lrd.len() != st.rows {
+                return Err(Error::ModelFile("LOF state lacks densities".into()));
+            }
+            let (reference, nb) = neighbours_of(st, x, rows, training, self.k)?;
+            let shares = distance_shares(reference.view(), x, rows, &nb, |d| vec![1.0; d.len()]);
             Ok(shares
                 .into_iter()
-                .zip(scores)
-                .map(|(sh, score)| {
+                .enumerate()
+                .map(|(q, sh)| {
+                    let (d, idx) = (&nb.distances[q], &nb.indices[q]);
+                    let own = lrd(d, idx, &st.k_distance);
+                    let score =
+                        idx.iter().map(|&o| st.lrd[o]).sum::<f64>() / idx.len() as f64 / own;
                     let total: f64 = sh.iter().sum();
                     sh.iter()
                         .map(|v| if total > 0.0 { score * v / total } else { 0.0 })
@@ -245,37 +254,55 @@ impl VectorKernel for Lof {
     }
 }
 
-/// Per-feature split of distances to neighbours: for each row of `x`, `Σ_i w_i (x_f − o_{i,f})² / d_i`
-/// over its `k` neighbours `o_i` with weights `w_i = weights(distances)`, which sums over `f` to
-/// `Σ_i w_i d_i` — each feature's share of the neighbour distances. The neighbours come from the
-/// data itself when it is the training data (leave-one-out), else from the kept training rows.
-fn neighbour_shares(
+/// The neighbours of the rows `rows` of `x` among the reference rows: `x` itself when it is the
+/// training data (leave-one-out), else the kept training rows; with that reference.
+fn neighbours_of(
     st: &Reference,
     x: ArrayView2<'_, f64>,
+    rows: &[usize],
     training: bool,
     k: usize,
-    weights: impl Fn(&[f64]) -> Vec<f64>,
-) -> Result<Vec<Vec<f64>>> {
+) -> Result<(Array2<f64>, Neighbours)> {
     let reference = if training {
         x.to_owned()
     } else {
         st.matrix_for(x.ncols())?
     };
-    let nb = k_nearest(reference.view(), x, effective_k(k, st.rows)?, training);
-    Ok((0..x.nrows())
-        .map(|i| {
-            let w = weights(&nb.distances[i]);
+    let queries = x.select(ndarray::Axis(0), rows);
+    let nb = k_nearest_skipping(
+        reference.view(),
+        queries.view(),
+        effective_k(k, st.rows)?,
+        |q| training.then_some(rows[q]),
+    );
+    Ok((reference, nb))
+}
+
+/// Per-feature split of neighbour distances: for each asked row, `Σ_i w_i (x_f − o_{i,f})² / d_i`
+/// over its neighbours `o_i` with weights `w_i = weights(distances)`, which sums over `f` to
+/// `Σ_i w_i d_i` — each feature's share of the neighbour distances.
+fn distance_shares(
+    reference: ArrayView2<'_, f64>,
+    x: ArrayView2<'_, f64>,
+    rows: &[usize],
+    nb: &Neighbours,
+    weights: impl Fn(&[f64]) -> Vec<f64>,
+) -> Vec<Vec<f64>> {
+    rows.iter()
+        .enumerate()
+        .map(|(q, &r)| {
+            let w = weights(&nb.distances[q]);
             let mut shares = vec![0.0; x.ncols()];
-            for ((&o, &d), &wi) in nb.indices[i].iter().zip(&nb.distances[i]).zip(&w) {
+            for ((&o, &d), &wi) in nb.indices[q].iter().zip(&nb.distances[q]).zip(&w) {
                 if d > 0.0 && wi != 0.0 {
                     for (f, s) in shares.iter_mut().enumerate() {
-                        *s += wi * (x[[i, f]] - reference[[o, f]]).powi(2) / d;
+                        *s += wi * (x[[r, f]] - reference[[o, f]]).powi(2) / d;
                     }
                 }
             }
             shares
         })
-        .collect())
+        .collect()
 }
 
 #[cfg(test)]
@@ -313,14 +340,21 @@ mod tests {
             method: Method::Mean,
         };
         let (st, s) = knn.fit(x.view()).unwrap();
-        let c = knn.contributions(&st, x.view(), true).unwrap().unwrap();
-        assert!((c[60].iter().sum::<f64>() - s[60]).abs() < 1e-9);
-        assert!(c[60][1] > 10.0 * c[60][0]);
+        let c = knn
+            .contributions(&st, x.view(), &[60], true)
+            .unwrap()
+            .unwrap();
+        assert!((c[0].iter().sum::<f64>() - s[60]).abs() < 1e-9);
+        assert!(c[0][1] > 10.0 * c[0][0]);
         let lof = Lof { k: 20 };
         let (st, s) = lof.fit(x.view()).unwrap();
-        let c = lof.contributions(&st, x.view(), true).unwrap().unwrap();
-        assert!((c[60].iter().sum::<f64>() - s[60]).abs() < 1e-9);
-        assert!(c[60][1] > c[60][0]);
+        let c = lof
+            .contributions(&st, x.view(), &[3, 60], true)
+            .unwrap()
+            .unwrap();
+        assert!((c[1].iter().sum::<f64>() - s[60]).abs() < 1e-9);
+        assert!((c[0].iter().sum::<f64>() - s[3]).abs() < 1e-9);
+        assert!(c[1][1] > c[1][0]);
     }
 
     #[test]

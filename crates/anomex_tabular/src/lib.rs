@@ -59,12 +59,14 @@ pub trait VectorKernel: Debug + Clone + Send + Sync + Sized + 'static {
     const WINDOWED_SUMMARY: &'static str = "";
     /// Whether [`VectorKernel::contributions`] is implemented.
     const EXPLAINS: bool = false;
-    /// Per-feature contributions (non-negative) of every row, where the method is a sum over
-    /// features; `training` says that `x` is the training data itself. `None`: not explainable.
+    /// Per-feature contributions (non-negative) of the rows `rows` of `x`; `training` says that
+    /// `x` is the training data itself (scored leave-one-out where the method does). `None`: not
+    /// explainable.
     fn contributions(
         &self,
         _state: &Self::State,
         _x: ArrayView2<'_, f64>,
+        _rows: &[usize],
         _training: bool,
     ) -> Option<Result<Vec<Vec<f64>>>> {
         None
@@ -140,14 +142,12 @@ impl<K: VectorKernel> Explain for FittedTabular<K> {
             )));
         }
         let x = data.values();
-        let all = self
-            .detector
+        self.detector
             .kernel
-            .contributions(&self.state.kernel, x, self.is_training(x))
+            .contributions(&self.state.kernel, x, rows, self.is_training(x))
             .ok_or_else(|| {
                 Error::Unsupported(format!("{} has no per-feature attribution", K::NAME))
-            })??;
-        Ok(rows.iter().map(|&r| all[r].clone()).collect())
+            })?
     }
 }
 

@@ -159,13 +159,25 @@ pub fn k_nearest(
     k: usize,
     exclude_self: bool,
 ) -> Neighbours {
+    k_nearest_skipping(reference, queries, k, |q| exclude_self.then_some(q))
+}
+
+/// The `k` nearest reference rows of every query, query `q` never matched with reference row
+/// `skip(q)` (itself, when the queries are some of the reference rows).
+pub fn k_nearest_skipping(
+    reference: ArrayView2<'_, f64>,
+    queries: ArrayView2<'_, f64>,
+    k: usize,
+    skip: impl Fn(usize) -> Option<usize> + Sync,
+) -> Neighbours {
     let best = sweep(
         reference,
         queries,
         |_| Best::new(k),
         |b, q, block| {
-            let own = (exclude_self && (block.start..block.start + block.dots.len()).contains(&q))
-                .then(|| q - block.start);
+            let own = skip(q)
+                .filter(|s| (block.start..block.start + block.dots.len()).contains(s))
+                .map(|s| s - block.start);
             let mut bound = b.bound();
             // most candidates lose: test eight at a time, look closer only at a winner
             let pairs = block.dots.chunks(8).zip(block.ref_norms.chunks(8));

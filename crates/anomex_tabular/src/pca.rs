@@ -150,11 +150,10 @@ impl VectorKernel for Pca {
         &self,
         st: &PcaState,
         x: ArrayView2<'_, f64>,
+        rows: &[usize],
         _training: bool,
     ) -> Option<Result<Vec<Vec<f64>>>> {
-        Some(
-            check(st, x.ncols()).map(|()| x.rows().into_iter().map(|row| terms(st, row)).collect()),
-        )
+        Some(check(st, x.ncols()).map(|()| rows.iter().map(|&r| terms(st, x.row(r))).collect()))
     }
 }
 
@@ -174,7 +173,10 @@ mod tests {
         assert_eq!(st.axes.len(), 3);
         let arg = (0..s.len()).max_by(|&a, &b| s[a].total_cmp(&s[b])).unwrap();
         assert_eq!(arg, 77);
-        let c = Pca.contributions(&st, x.view(), true).unwrap().unwrap();
+        let c = Pca
+            .contributions(&st, x.view(), &(0..200).collect::<Vec<_>>(), true)
+            .unwrap()
+            .unwrap();
         for (row, score) in c.iter().zip(&s) {
             assert!((row.iter().sum::<f64>() - score).abs() < 1e-9 * score.max(1.0));
         }
