@@ -8,7 +8,8 @@ PyOD 3.6.7 with its defaults; anomex with its defaults (which follow PyOD's).
 
 PyOD's results (mean AUROC over the seeds, median fit seconds) are kept in
 `pyod_reference.json` beside this script and reused when present: the reference values, like
-golden fixtures, need computing once (`--refresh-pyod` recomputes them).
+golden fixtures, need computing once (`--refresh-pyod` recomputes them; `--cached-only` skips
+the pairs with no reference yet instead of computing it).
 
 Detectors whose cost grows with n² (KNN, LOF) are skipped above --max-rows (default 20,000) and
 marked as such in the table.
@@ -124,6 +125,8 @@ def main():
                     continue
                 seeds = SEEDS if randomised else [0]
                 key = f"{path.stem}|{model}"
+                if key not in reference and "--cached-only" in sys.argv:
+                    continue
                 if key not in reference:
                     try:
                         p_auc, p_sec = pyod_auc(factory, seeds, X, y)
