@@ -2,7 +2,8 @@
 
     python tabular_speed.py OUT_DIR ANOMEX_BINARY
 
-Data: numpy.random.default_rng(0) standard normal rows, 16 features, 1 % of rows shifted by 4
+Data: numpy.random.default_rng(0) standard normal rows (16 features, or 4 for the k-d tree
+cases), 1 % of rows shifted by 4
 (so both sides are also checked to reach the same AUROC). PyOD 3.6.7 `fit` timed in-process
 (it computes the training scores); anomex twice: the whole `anomex detect` process on the `.npy`
 (reading, fitting, scoring, thresholding, writing the scores to CSV), and its in-process fit +
@@ -26,12 +27,15 @@ from pyod.models.knn import KNN
 from pyod.models.lof import LOF
 
 CASES = [
-    ("iforest", 100_000, lambda: IForest(random_state=0)),
-    ("knn", 20_000, lambda: KNN(n_neighbors=5)),
-    ("lof", 20_000, lambda: LOF(n_neighbors=20)),
-    ("ecod", 100_000, lambda: ECOD()),
-    ("copod", 100_000, lambda: COPOD()),
-    ("hbos", 100_000, lambda: HBOS()),
+    # detector, rows, features, PyOD model
+    ("iforest", 100_000, 16, lambda: IForest(random_state=0)),
+    ("knn", 20_000, 16, lambda: KNN(n_neighbors=5)),
+    ("lof", 20_000, 16, lambda: LOF(n_neighbors=20)),
+    ("knn", 100_000, 4, lambda: KNN(n_neighbors=5)),
+    ("lof", 100_000, 4, lambda: LOF(n_neighbors=20)),
+    ("ecod", 100_000, 16, lambda: ECOD()),
+    ("copod", 100_000, 16, lambda: COPOD()),
+    ("hbos", 100_000, 16, lambda: HBOS()),
 ]
 
 
@@ -59,9 +63,9 @@ def phase_seconds(stderr, prefixes):
 def main():
     out, binary = Path(sys.argv[1]), sys.argv[2]
     out.mkdir(parents=True, exist_ok=True)
-    for name, n, factory in CASES:
-        X, y = data(n)
-        path = out / f"x{n}.npy"
+    for name, n, d, factory in CASES:
+        X, y = data(n, d)
+        path = out / f"x{n}x{d}.npy"
         np.save(path, X)
         py_times, py_auc = [], None
         for _ in range(3):
@@ -84,7 +88,7 @@ def main():
             ours_auc = roc_auc_score(y, [float(r["score"]) for r in csv.DictReader(f)])
         p, a, f = (statistics.median(t) for t in (py_times, ours_times, ours_fit))
         print(
-            f"{name:8s} {n}x16: PyOD fit {p:.3f} s (AUROC {py_auc:.4f}); anomex process {a:.3f} s"
+            f"{name:8s} {n}x{d}: PyOD fit {p:.3f} s (AUROC {py_auc:.4f}); anomex process {a:.3f} s"
             f" ({p / a:.1f}x), fit+score {f:.3f} s ({p / f:.1f}x) (AUROC {ours_auc:.4f})",
             flush=True,
         )

@@ -1,4 +1,8 @@
-//! Exact k-nearest-neighbour search by blocked brute force.
+//! Exact k-nearest-neighbour search: a k-d tree (kiddo) in up to [`TREE_MAX_DIMS`] dimensions,
+//! blocked brute force above.
+//!
+//! The k-d tree (Bentley, CACM 1975; kiddo's immutable tree, leaves of 32 rows) prunes most of the
+//! reference rows in low dimensions, O(n log n) to build and about O(log n) per query there.
 //!
 //! Squared Euclidean distances of a block of queries to a block of reference rows come from one
 //! matrix product (`‖q‖² + ‖r‖² − 2 q·r`, faer's GEMM, laid out so that each query's distances are
@@ -9,10 +13,17 @@
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
+use kiddo::immutable::float::kdtree::ImmutableKdTree;
+use kiddo::SquaredEuclidean;
 use ndarray::{ArrayView1, ArrayView2};
 use rayon::prelude::*;
+use std::num::NonZero;
 
 const QUERY_BLOCK: usize = 256;
+/// Up to this many dimensions the k-d tree is used (it prunes little beyond).
+pub const TREE_MAX_DIMS: usize = 8;
+/// Below this many reference rows brute force is as fast as building a tree.
+const TREE_MIN_ROWS: usize = 2048;
 const REF_BLOCK: usize = 1024;
 
 /// Neighbours of every query: distances in increasing order and reference indices.
@@ -170,6 +181,67 @@ pub fn k_nearest_skipping(
     k: usize,
     skip: impl Fn(usize) -> Option<usize> + Sync,
 ) -> Neighbours {
+    let d = reference.ncols();
+    if reference.nrows() >= TREE_MIN_ROWS && k < reference.nrows() {
+        macro_rules! by_tree {
+            ($($dims:literal),*) => {
+                match d {
+                    $($dims => return tree_k_nearest::<$dims>(reference, queries, k, &skip),)*
+                    _ => {}
+                }
+            };
+        }
+        by_tree!(1, 2, 3, 4, 5, 6, 7, 8);
+    }
+    brute_k_nearest(reference, queries, k, skip)
+}
+
+/// [`k_nearest_skipping`] through a k-d tree over `D` dimensions: `k + 1` candidates per query,
+/// the skipped row removed, else the farthest candidate.
+fn tree_k_nearest<const D: usize>(
+    reference: ArrayView2<'_, f64>,
+    queries: ArrayView2<'_, f64>,
+    k: usize,
+    skip: &(impl Fn(usize) -> Option<usize> + Sync),
+) -> Neighbours {
+    let point = |row: ArrayView1<'_, f64>| -> [f64; D] { std::array::from_fn(|j| row[j]) };
+    let points: Vec<[f64; D]> = reference.rows().into_iter().map(point).collect();
+    let tree: ImmutableKdTree<f64, u64, D, 32> = ImmutableKdTree::new_from_slice(&points);
+    let want = NonZero::new(k + 1).unwrap_or(NonZero::<usize>::MIN);
+    let found: Vec<(Vec<f64>, Vec<usize>)> = (0..queries.nrows())
+        .into_par_iter()
+        .with_min_len(64)
+        .map(|q| {
+            let mut hits = tree.nearest_n::<SquaredEuclidean>(&point(queries.row(q)), want);
+            // exact distances and a stable order among ties (index), as the brute force gives
+            hits.sort_by(|a, b| a.distance.total_cmp(&b.distance).then(a.item.cmp(&b.item)));
+            let own = skip(q).and_then(|s| hits.iter().position(|h| h.item as usize == s));
+            match own {
+                Some(at) => {
+                    hits.remove(at);
+                }
+                None => {
+                    hits.truncate(k);
+                }
+            }
+            hits.truncate(k);
+            (
+                hits.iter().map(|h| h.distance.max(0.0).sqrt()).collect(),
+                hits.iter().map(|h| h.item as usize).collect(),
+            )
+        })
+        .collect();
+    let (distances, indices) = found.into_iter().unzip();
+    Neighbours { distances, indices }
+}
+
+/// [`k_nearest_skipping`] by blocked brute force.
+fn brute_k_nearest(
+    reference: ArrayView2<'_, f64>,
+    queries: ArrayView2<'_, f64>,
+    k: usize,
+    skip: impl Fn(usize) -> Option<usize> + Sync,
+) -> Neighbours {
     let best = sweep(
         reference,
         queries,
@@ -220,6 +292,24 @@ pub fn k_nearest_skipping(
 mod tests {
     use super::*;
     use ndarray::Array2;
+
+    #[test]
+    fn tree_and_brute_force_agree() {
+        let x = Array2::from_shape_fn((3000, 3), |(i, j)| {
+            ((i * 7919 + j * 104_729) % 1009) as f64 / 31.0
+        });
+        let tree = k_nearest(x.view(), x.view(), 5, true);
+        let brute = brute_k_nearest(x.view(), x.view(), 5, Some);
+        for i in 0..3000 {
+            for r in 0..5 {
+                assert!(
+                    (tree.distances[i][r] - brute.distances[i][r]).abs() < 1e-9,
+                    "row {i}"
+                );
+            }
+            assert!(!tree.indices[i].contains(&i));
+        }
+    }
 
     #[test]
     fn equals_brute_force() {
