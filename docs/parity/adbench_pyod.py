@@ -9,7 +9,9 @@ PyOD 3.6.7 with its defaults; anomex with its defaults (which follow PyOD's).
 PyOD's results (mean AUROC over the seeds, median fit seconds) are kept in
 `pyod_reference.json` beside this script and reused when present: the reference values, like
 golden fixtures, need computing once (`--refresh-pyod` recomputes them; `--cached-only` skips
-the pairs with no reference yet instead of computing it).
+the pairs with no reference yet instead of computing it; `--pyod-only` computes the missing
+references and nothing else; `--reverse` walks the sets from the last, so that two runs can
+share the work).
 
 Detectors whose cost grows with n² (KNN, LOF) are skipped above --max-rows (default 20,000) and
 marked as such in the table.
@@ -103,8 +105,13 @@ def load_reference():
     return json.loads(REFERENCE.read_text()) if REFERENCE.exists() else {}
 
 
-def save_reference(ref):
-    REFERENCE.write_text(json.dumps(ref, indent=1, sort_keys=True) + "\n")
+def save_reference(key, value):
+    """Adds one result to the file, keeping what other runs have added meanwhile."""
+    ref = load_reference()
+    ref[key] = value
+    tmp = REFERENCE.with_suffix(".tmp")
+    tmp.write_text(json.dumps(ref, indent=1, sort_keys=True) + "\n")
+    tmp.replace(REFERENCE)
 
 
 def main():
@@ -115,7 +122,10 @@ def main():
     only = args[args.index("--only") + 1].split(",") if "--only" in args else list(DETECTORS)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for path in sorted(data_dir.glob("*.npz"), key=lambda p: int(p.name.split("_")[0])):
+        sets = sorted(data_dir.glob("*.npz"), key=lambda p: int(p.name.split("_")[0]))
+        if "--reverse" in sys.argv:
+            sets.reverse()
+        for path in sets:
             d = np.load(path)
             X, y = d["X"].astype(np.float64), d["y"].astype(int)
             for name in only:
@@ -128,12 +138,16 @@ def main():
                 if key not in reference and "--cached-only" in sys.argv:
                     continue
                 if key not in reference:
+                    reference.update(load_reference())
+                if key not in reference:
                     try:
                         p_auc, p_sec = pyod_auc(factory, seeds, X, y)
                         reference[key] = {"auroc": p_auc, "seconds": p_sec}
                     except Exception as e:  # PyOD refuses some sets (e.g. CBLOF's cluster split)
                         reference[key] = {"error": str(e)[:80]}
-                    save_reference(reference)
+                    save_reference(key, reference[key])
+                if "--pyod-only" in sys.argv:
+                    continue
                 ref = reference[key]
                 if "error" in ref:
                     rows.append((path.stem, name, "pyod-error", ref["error"], None, None))

@@ -8,11 +8,14 @@
 //!   `max(k-distance(o), d(p, o))`, local reachability density `1 / (mean + 1e-10)`, and the score
 //!   the mean density of the neighbours over the row's own.
 //!
+//! Neighbours are exact by default (a k-d tree up to 8 dimensions, blocked GEMM above);
+//! `algorithm=hnsw` searches an approximate HNSW graph instead ([`crate::neighbors`]).
+//!
 //! Training rows are scored leave-one-out (a row is not its own neighbour), new rows against all
 //! training rows. The model keeps the training rows. Cost: O(n² · d) for the training scores,
 //! O(n · m · d) for m new rows; memory O(n · k) plus one block of distances.
 
-use crate::neighbors::{k_nearest, k_nearest_skipping, Neighbours};
+use crate::neighbors::{nearest, Neighbours, Search};
 use crate::VectorKernel;
 use anomex_core::{Error, ParamSpec, Params, Result};
 use ndarray::{Array2, ArrayView2};
@@ -48,6 +51,23 @@ impl Reference {
     }
 }
 
+/// The `algorithm` parameter shared by KNN and LOF.
+pub(crate) fn algorithm_param() -> ParamSpec {
+    ParamSpec::choice(
+        "algorithm",
+        "exact",
+        &["exact", "hnsw"],
+        "exact neighbours (k-d tree or brute force), or an approximate HNSW graph",
+    )
+}
+
+fn search_param(p: &Params) -> Result<Search> {
+    Ok(match p.text("algorithm")? {
+        "hnsw" => Search::Hnsw,
+        _ => Search::Exact,
+    })
+}
+
 fn effective_k(k: usize, n: usize) -> Result<usize> {
     if n < 2 {
         return Err(Error::input(format!(
@@ -68,6 +88,7 @@ enum Method {
 #[derive(Debug, Clone)]
 pub struct Knn {
     k: usize,
+    search: Search,
     method: Method,
 }
 
@@ -100,11 +121,13 @@ impl VectorKernel for Knn {
                 &["largest", "mean", "median"],
                 "distance to the k-th neighbour, or the mean / median over the k",
             ),
+            algorithm_param(),
         ]
     }
     fn from_params(p: &Params) -> Result<Self> {
         Ok(Knn {
             k: p.usize("n_neighbors")?,
+            search: search_param(p)?,
             method: match p.text("method")? {
                 "mean" => Method::Mean,
                 "median" => Method::Median,
@@ -114,12 +137,18 @@ impl VectorKernel for Knn {
     }
     fn fit(&self, x: ArrayView2<'_, f64>) -> Result<(Reference, Vec<f64>)> {
         let k = effective_k(self.k, x.nrows())?;
-        let scores = self.reduce(&k_nearest(x, x, k, true));
+        let scores = self.reduce(&nearest(self.search, x, x, k, Some));
         Ok((Reference::keep(x), scores))
     }
     fn score(&self, st: &Reference, x: ArrayView2<'_, f64>) -> Result<Vec<f64>> {
         let k = effective_k(self.k, st.rows)?;
-        Ok(self.reduce(&k_nearest(st.matrix_for(x.ncols())?.view(), x, k, false)))
+        Ok(self.reduce(&nearest(
+            self.search,
+            st.matrix_for(x.ncols())?.view(),
+            x,
+            k,
+            |_| None,
+        )))
     }
     const EXPLAINS: bool = true;
     /// Each feature's share of the distance(s) the score is made of (the k-th neighbour's, all k,
@@ -132,7 +161,7 @@ impl VectorKernel for Knn {
         training: bool,
     ) -> Option<Result<Vec<Vec<f64>>>> {
         Some(
-            neighbours_of(st, x, rows, training, self.k).map(|(reference, nb)| {
+            neighbours_of(self.search, st, x, rows, training, self.k).map(|(reference, nb)| {
                 distance_shares(reference.view(), x, rows, &nb, |d| {
                     let n = d.len();
                     let mut w = vec![0.0; n];
@@ -156,6 +185,7 @@ impl VectorKernel for Knn {
 #[derive(Debug, Clone)]
 pub struct Lof {
     k: usize,
+    search: Search,
 }
 
 fn lrd(nb_d: &[f64], nb_i: &[usize], k_distance: &[f64]) -> f64 {
@@ -175,22 +205,26 @@ impl VectorKernel for Lof {
     const SUMMARY: &'static str = "local outlier factor (Breunig et al., SIGMOD 2000)";
     const WINDOWED_SUMMARY: &'static str = "local outlier factor on sliding windows";
     fn param_specs() -> Vec<ParamSpec> {
-        vec![ParamSpec::int(
-            "n_neighbors",
-            20,
-            1,
-            100_000,
-            "neighbours defining the local density",
-        )]
+        vec![
+            ParamSpec::int(
+                "n_neighbors",
+                20,
+                1,
+                100_000,
+                "neighbours defining the local density",
+            ),
+            algorithm_param(),
+        ]
     }
     fn from_params(p: &Params) -> Result<Self> {
         Ok(Lof {
             k: p.usize("n_neighbors")?,
+            search: search_param(p)?,
         })
     }
     fn fit(&self, x: ArrayView2<'_, f64>) -> Result<(Reference, Vec<f64>)> {
         let k = effective_k(self.k, x.nrows())?;
-        let nb = k_nearest(x, x, k, true);
+        let nb = nearest(self.search, x, x, k, Some);
         let k_distance: Vec<f64> = nb.distances.iter().map(|d| d[d.len() - 1]).collect();
         let lrds: Vec<f64> = (0..x.nrows())
             .map(|i| lrd(&nb.distances[i], &nb.indices[i], &k_distance))
@@ -212,7 +246,9 @@ impl VectorKernel for Lof {
         if st.k_distance.len() != st.rows || st.lrd.len() != st.rows {
             return Err(Error::ModelFile("LOF state lacks densities".into()));
         }
-        let nb = k_nearest(st.matrix_for(x.ncols())?.view(), x, k, false);
+        let nb = nearest(self.search, st.matrix_for(x.ncols())?.view(), x, k, |_| {
+            None
+        });
         Ok((0..x.nrows())
             .map(|i| {
                 let own = lrd(&nb.distances[i], &nb.indices[i], &st.k_distance);
@@ -234,7 +270,7 @@ impl VectorKernel for Lof {
             if st.k_distance.len() != st.rows || st.lrd.len() != st.rows {
                 return Err(Error::ModelFile("LOF state lacks densities".into()));
             }
-            let (reference, nb) = neighbours_of(st, x, rows, training, self.k)?;
+            let (reference, nb) = neighbours_of(self.search, st, x, rows, training, self.k)?;
             let shares = distance_shares(reference.view(), x, rows, &nb, |d| vec![1.0; d.len()]);
             Ok(shares
                 .into_iter()
@@ -257,6 +293,7 @@ impl VectorKernel for Lof {
 /// The neighbours of the rows `rows` of `x` among the reference rows: `x` itself when it is the
 /// training data (leave-one-out), else the kept training rows; with that reference.
 fn neighbours_of(
+    search: Search,
     st: &Reference,
     x: ArrayView2<'_, f64>,
     rows: &[usize],
@@ -269,7 +306,8 @@ fn neighbours_of(
         st.matrix_for(x.ncols())?
     };
     let queries = x.select(ndarray::Axis(0), rows);
-    let nb = k_nearest_skipping(
+    let nb = nearest(
+        search,
         reference.view(),
         queries.view(),
         effective_k(k, st.rows)?,
@@ -322,8 +360,12 @@ mod tests {
         let knn = Knn {
             k: 5,
             method: Method::Largest,
+            search: Search::Exact,
         };
-        let lof = Lof { k: 20 };
+        let lof = Lof {
+            k: 20,
+            search: Search::Exact,
+        };
         for s in [knn.fit(x.view()).unwrap().1, lof.fit(x.view()).unwrap().1] {
             let arg = (0..s.len()).max_by(|&a, &b| s[a].total_cmp(&s[b])).unwrap();
             assert_eq!(arg, 60);
@@ -338,6 +380,7 @@ mod tests {
         let knn = Knn {
             k: 5,
             method: Method::Mean,
+            search: Search::Exact,
         };
         let (st, s) = knn.fit(x.view()).unwrap();
         let c = knn
@@ -346,7 +389,10 @@ mod tests {
             .unwrap();
         assert!((c[0].iter().sum::<f64>() - s[60]).abs() < 1e-9);
         assert!(c[0][1] > 10.0 * c[0][0]);
-        let lof = Lof { k: 20 };
+        let lof = Lof {
+            k: 20,
+            search: Search::Exact,
+        };
         let (st, s) = lof.fit(x.view()).unwrap();
         let c = lof
             .contributions(&st, x.view(), &[3, 60], true)
@@ -360,7 +406,12 @@ mod tests {
     #[test]
     fn lof_of_a_uniform_grid_is_one() {
         let x = Array2::from_shape_fn((100, 1), |(i, _)| i as f64);
-        let (_, s) = Lof { k: 2 }.fit(x.view()).unwrap();
+        let (_, s) = Lof {
+            k: 2,
+            search: Search::Exact,
+        }
+        .fit(x.view())
+        .unwrap();
         // interior points of an evenly spaced line have LOF 1
         assert!((s[50] - 1.0).abs() < 1e-6, "{}", s[50]);
     }
