@@ -188,6 +188,9 @@ fn path_features(tree: &[Node], row: &[f64], shares: &mut [f64]) {
 /// Rejects a forest (e.g. from a damaged model file) whose splits would index outside the data
 /// or the tree, or loop: children always come after their parent.
 fn check_forest(f: &Forest, cols: usize) -> Result<()> {
+    if f.trees.is_empty() {
+        return Err(Error::ModelFile("the forest has no tree".into()));
+    }
     for (t, tree) in f.trees.iter().enumerate() {
         if tree.is_empty() {
             return Err(Error::ModelFile(format!("isolation tree {t} is empty")));
@@ -249,9 +252,6 @@ impl VectorKernel for IsolationForest {
         Ok((forest, scores))
     }
     fn score(&self, f: &Forest, x: ArrayView2<'_, f64>) -> Result<Vec<f64>> {
-        if f.trees.is_empty() {
-            return Err(Error::ModelFile("the forest has no tree".into()));
-        }
         check_forest(f, x.ncols())?;
         Ok(isolation_scores(&f.trees, f.samples, x, |t, row| {
             walk(t, row)

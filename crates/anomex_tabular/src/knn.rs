@@ -18,7 +18,7 @@
 use crate::neighbors::{nearest, Neighbours, Search};
 use crate::VectorKernel;
 use anomex_core::{Error, ParamSpec, Params, Result};
-use ndarray::{Array2, ArrayView2};
+use ndarray::{Array2, ArrayView2, CowArray, Ix2};
 use serde::{Deserialize, Serialize};
 
 /// Training rows kept by the neighbour detectors, with what LOF needs of them.
@@ -198,6 +198,13 @@ fn lrd(nb_d: &[f64], nb_i: &[usize], k_distance: &[f64]) -> f64 {
     1.0 / (mean + 1e-10)
 }
 
+/// LOF of a row from its neighbours `nb_i` (at distances `nb_d`): the neighbours' mean local
+/// reachability density over the row's own.
+fn lof(nb_d: &[f64], nb_i: &[usize], k_distance: &[f64], lrds: &[f64]) -> f64 {
+    let mean = nb_i.iter().map(|&o| lrds[o]).sum::<f64>() / nb_i.len() as f64;
+    mean / lrd(nb_d, nb_i, k_distance)
+}
+
 impl VectorKernel for Lof {
     type State = Reference;
     const NAME: &'static str = "lof";
@@ -230,7 +237,7 @@ impl VectorKernel for Lof {
             .map(|i| lrd(&nb.distances[i], &nb.indices[i], &k_distance))
             .collect();
         let scores = (0..x.nrows())
-            .map(|i| nb.indices[i].iter().map(|&o| lrds[o]).sum::<f64>() / k as f64 / lrds[i])
+            .map(|i| lof(&nb.distances[i], &nb.indices[i], &k_distance, &lrds))
             .collect();
         Ok((
             Reference {
@@ -250,10 +257,7 @@ impl VectorKernel for Lof {
             None
         });
         Ok((0..x.nrows())
-            .map(|i| {
-                let own = lrd(&nb.distances[i], &nb.indices[i], &st.k_distance);
-                nb.indices[i].iter().map(|&o| st.lrd[o]).sum::<f64>() / k as f64 / own
-            })
+            .map(|i| lof(&nb.distances[i], &nb.indices[i], &st.k_distance, &st.lrd))
             .collect())
     }
     const EXPLAINS: bool = true;
@@ -276,10 +280,7 @@ impl VectorKernel for Lof {
                 .into_iter()
                 .enumerate()
                 .map(|(q, sh)| {
-                    let (d, idx) = (&nb.distances[q], &nb.indices[q]);
-                    let own = lrd(d, idx, &st.k_distance);
-                    let score =
-                        idx.iter().map(|&o| st.lrd[o]).sum::<f64>() / idx.len() as f64 / own;
+                    let score = lof(&nb.distances[q], &nb.indices[q], &st.k_distance, &st.lrd);
                     let total: f64 = sh.iter().sum();
                     sh.iter()
                         .map(|v| if total > 0.0 { score * v / total } else { 0.0 })
@@ -292,18 +293,18 @@ impl VectorKernel for Lof {
 
 /// The neighbours of the rows `rows` of `x` among the reference rows: `x` itself when it is the
 /// training data (leave-one-out), else the kept training rows; with that reference.
-fn neighbours_of(
+fn neighbours_of<'a>(
     search: Search,
     st: &Reference,
-    x: ArrayView2<'_, f64>,
+    x: ArrayView2<'a, f64>,
     rows: &[usize],
     training: bool,
     k: usize,
-) -> Result<(Array2<f64>, Neighbours)> {
+) -> Result<(CowArray<'a, f64, Ix2>, Neighbours)> {
     let reference = if training {
-        x.to_owned()
+        CowArray::from(x)
     } else {
-        st.matrix_for(x.ncols())?
+        CowArray::from(st.matrix_for(x.ncols())?)
     };
     let queries = x.select(ndarray::Axis(0), rows);
     let nb = nearest(

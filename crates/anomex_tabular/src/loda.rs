@@ -48,12 +48,7 @@ pub struct Cut {
 impl Cut {
     /// `(feature, weight)` of the non-zero weights: the projection is sparse.
     fn support(&self) -> Vec<(usize, f64)> {
-        self.weights
-            .iter()
-            .copied()
-            .enumerate()
-            .filter(|&(_, w)| w != 0.0)
-            .collect()
+        sparse(&self.weights)
     }
 
     fn term(&self, support: &[(usize, f64)], row: &[f64]) -> f64 {
@@ -77,6 +72,16 @@ impl Cut {
     }
 }
 
+/// `(index, weight)` of the non-zero weights.
+fn sparse(weights: &[f64]) -> Vec<(usize, f64)> {
+    weights
+        .iter()
+        .copied()
+        .enumerate()
+        .filter(|&(_, w)| w != 0.0)
+        .collect()
+}
+
 /// The projections.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Projections {
@@ -92,11 +97,11 @@ impl Loda {
         for j in sample(rng, d, d - nonzero) {
             weights[j] = 0.0;
         }
-        let support: Vec<usize> = (0..d).filter(|&j| weights[j] != 0.0).collect();
+        let support = sparse(&weights);
         let projected: Vec<f64> = x
             .rows()
             .into_iter()
-            .map(|r| support.iter().map(|&j| weights[j] * r[j]).sum())
+            .map(|r| support.iter().map(|&(j, w)| w * r[j]).sum())
             .collect();
         let bins = self
             .n_bins

@@ -182,7 +182,9 @@ pub fn sweep<T: Send>(
 }
 
 /// The `k` nearest reference rows of every query with the given search; with `own(q)` the
-/// reference row query `q` must not be matched with (itself, when it is one of them).
+/// reference row query `q` must not be matched with (itself, when it is one of them: a row is
+/// not its own neighbour, duplicates still are, as scikit-learn's `kneighbors()` without
+/// arguments).
 pub fn nearest(
     search: Search,
     reference: ArrayView2<'_, f64>,
@@ -194,18 +196,6 @@ pub fn nearest(
         Search::Exact => k_nearest_skipping(reference, queries, k, own),
         Search::Hnsw => hnsw_k_nearest(reference, queries, k, own),
     }
-}
-
-/// The `k` nearest reference rows of every query. With `exclude_self` the queries are the
-/// reference rows themselves and row `i` is not its own neighbour (duplicates still are), as
-/// scikit-learn's `kneighbors()` without arguments.
-pub fn k_nearest(
-    reference: ArrayView2<'_, f64>,
-    queries: ArrayView2<'_, f64>,
-    k: usize,
-    exclude_self: bool,
-) -> Neighbours {
-    k_nearest_skipping(reference, queries, k, |q| exclude_self.then_some(q))
 }
 
 /// The `k` nearest reference rows of every query, query `q` never matched with reference row
@@ -243,17 +233,19 @@ fn tree_k_nearest<const D: usize>(
     let points: Vec<[f64; D]> = reference.rows().into_iter().map(point).collect();
     let tree: ImmutableKdTree<f64, u64, D, 32> = ImmutableKdTree::new_from_slice(&points);
     let want = NonZero::new(k + 1).unwrap_or(NonZero::<usize>::MIN);
-    let found: Vec<(Vec<f64>, Vec<usize>)> = (0..queries.nrows())
+    per_query(queries.nrows(), |q| {
+        let hits = tree.nearest_n::<SquaredEuclidean>(&point(queries.row(q)), want);
+        let candidates = hits.iter().map(|h| (h.distance, h.item as usize)).collect();
+        keep_k(candidates, k, skip(q))
+    })
+}
+
+/// `find(q)` — distances and indices — of every query, in parallel.
+fn per_query(queries: usize, find: impl Fn(usize) -> (Vec<f64>, Vec<usize>) + Sync) -> Neighbours {
+    let found: Vec<(Vec<f64>, Vec<usize>)> = (0..queries)
         .into_par_iter()
         .with_min_len(64)
-        .map(|q| {
-            let hits = tree.nearest_n::<SquaredEuclidean>(&point(queries.row(q)), want);
-            keep_k(
-                hits.iter().map(|h| (h.distance, h.item as usize)).collect(),
-                k,
-                skip(q),
-            )
-        })
+        .map(&find)
         .collect();
     let (distances, indices) = found.into_iter().unzip();
     Neighbours { distances, indices }
@@ -288,29 +280,23 @@ pub fn hnsw_k_nearest(
     }
     let want = (k + 1).min(n);
     let ef = (4 * want).max(64);
-    let found: Vec<(Vec<f64>, Vec<usize>)> = (0..queries.nrows())
-        .into_par_iter()
-        .with_min_len(64)
-        .map(|q| {
-            let query = queries.row(q).to_vec();
-            let hits = graph
-                .search(&query, want, ef)
-                .iter()
-                .filter(|h| h.d_id < n)
-                .map(|h| {
-                    let d2 = rows[h.d_id]
-                        .iter()
-                        .zip(&query)
-                        .map(|(a, b)| (a - b) * (a - b))
-                        .sum();
-                    (d2, h.d_id)
-                })
-                .collect();
-            keep_k(hits, k, skip(q))
-        })
-        .collect();
-    let (distances, indices) = found.into_iter().unzip();
-    Neighbours { distances, indices }
+    per_query(queries.nrows(), |q| {
+        let query = queries.row(q).to_vec();
+        let candidates = graph
+            .search(&query, want, ef)
+            .iter()
+            .filter(|h| h.d_id < n)
+            .map(|h| {
+                let d2 = rows[h.d_id]
+                    .iter()
+                    .zip(&query)
+                    .map(|(a, b)| (a - b) * (a - b))
+                    .sum();
+                (d2, h.d_id)
+            })
+            .collect();
+        keep_k(candidates, k, skip(q))
+    })
 }
 
 /// [`k_nearest_skipping`] by blocked brute force.
@@ -376,7 +362,7 @@ mod tests {
         let x = Array2::from_shape_fn((2000, 12), |(i, j)| {
             ((i * 7919 + j * 104_729) % 1009) as f64 / 31.0
         });
-        let exact = k_nearest(x.view(), x.view(), 5, true);
+        let exact = k_nearest_skipping(x.view(), x.view(), 5, Some);
         let approx = hnsw_k_nearest(x.view(), x.view(), 5, Some);
         let found: usize = (0..2000)
             .map(|i| {
@@ -396,7 +382,7 @@ mod tests {
         let x = Array2::from_shape_fn((3000, 3), |(i, j)| {
             ((i * 7919 + j * 104_729) % 1009) as f64 / 31.0
         });
-        let tree = k_nearest(x.view(), x.view(), 5, true);
+        let tree = k_nearest_skipping(x.view(), x.view(), 5, Some);
         let brute = brute_k_nearest(x.view(), x.view(), 5, Some);
         for i in 0..3000 {
             for r in 0..5 {
@@ -414,7 +400,7 @@ mod tests {
         let x = Array2::from_shape_fn((700, 3), |(i, j)| {
             ((i * 7919 + j * 104_729) % 1000) as f64 / 97.0
         });
-        let nb = k_nearest(x.view(), x.view(), 4, true);
+        let nb = k_nearest_skipping(x.view(), x.view(), 4, Some);
         for i in [0, 13, 299, 699] {
             let mut d: Vec<(f64, usize)> = (0..700)
                 .filter(|&j| j != i)

@@ -190,7 +190,8 @@ impl Ocsvm {
                 .enumerate()
                 .for_each(|(t, g)| *g += di * ki[t] + dj * kj[t]);
         }
-        Ok((alpha.clone(), rho(&alpha, &grad)))
+        let rho = rho(&alpha, &grad);
+        Ok((alpha, rho))
     }
 }
 
