@@ -9,130 +9,270 @@
 //! * COPOD (Li, Zhao, Botta, Ionescu & Hu, "COPOD: Copula-Based Outlier Detection", ICDM 2020):
 //!   Σ_j max(U_skew, (U_l + U_r)/2).
 //!
-//! As in PyOD, new rows are scored by recomputing the distributions on the training rows plus the
-//! new rows (so the model keeps its training rows). Per-feature contributions are the terms of the
-//! sum. Cost: O(n log n · d).
+//! As in PyOD, new rows are scored on the distribution of the training rows plus the new rows;
+//! the model keeps each training feature sorted (and its moments, for the skewness of the union),
+//! so the counts of a new value come by binary search instead of re-sorting the training data.
+//! Per-feature contributions are the terms of the sum. Cost: O(n log n · d) to fit, O(m log(n m)
+//! · d) to score m new rows.
 
 use crate::VectorKernel;
-use anomex_core::{ParamSpec, Params, Result};
-use ndarray::{concatenate, Array2, ArrayView2, Axis};
+use anomex_core::{Error, ParamSpec, Params, Result};
+use ndarray::{ArrayView1, ArrayView2};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-/// scipy's biased skewness `m3 / m2^1.5`, 0 for a (numerically) constant feature.
-fn skewness(x: &[f64]) -> f64 {
-    let n = x.len() as f64;
-    let mean = x.iter().sum::<f64>() / n;
-    let m2 = x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
-    let m3 = x.iter().map(|v| (v - mean).powi(3)).sum::<f64>() / n;
-    if m2 <= (f64::EPSILON * mean).powi(2) {
-        0.0
-    } else {
-        m3 / m2.powf(1.5)
+/// Central moments of a feature (count, mean, sums of squared and cubed deviations), so that the
+/// skewness of the training values together with new ones comes without the training values
+/// (pairwise update of Chan, Golub & LeVeque, 1979, and Pébay, 2008).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Moments {
+    pub n: f64,
+    pub mean: f64,
+    pub m2: f64,
+    pub m3: f64,
+}
+
+impl Moments {
+    /// Two passes: the mean, then the deviations.
+    fn of(x: &[f64]) -> Self {
+        let n = x.len() as f64;
+        let mean = x.iter().sum::<f64>() / n;
+        let m2 = x.iter().map(|v| (v - mean).powi(2)).sum::<f64>();
+        let m3 = x.iter().map(|v| (v - mean).powi(3)).sum::<f64>();
+        Moments { n, mean, m2, m3 }
+    }
+
+    fn merge(a: Moments, b: Moments) -> Self {
+        let n = a.n + b.n;
+        let delta = b.mean - a.mean;
+        let m2 = a.m2 + b.m2 + delta * delta * a.n * b.n / n;
+        let m3 = a.m3
+            + b.m3
+            + delta.powi(3) * a.n * b.n * (a.n - b.n) / (n * n)
+            + 3.0 * delta * (a.n * b.m2 - b.n * a.m2) / n;
+        Moments {
+            n,
+            mean: a.mean + delta * b.n / n,
+            m2,
+            m3,
+        }
+    }
+
+    /// scipy's biased skewness `m3 / m2^1.5`, 0 for a (numerically) constant feature.
+    fn skewness(&self) -> f64 {
+        let (m2, m3) = (self.m2 / self.n, self.m3 / self.n);
+        if m2 <= (f64::EPSILON * self.mean).powi(2) {
+            0.0
+        } else {
+            m3 / m2.powf(1.5)
+        }
+    }
+
+    /// The sign of the skewness that picks the tail: −1, 0 or 1.
+    fn skew_sign(&self) -> f64 {
+        let sign = self.skewness().signum();
+        if sign == 0.0 || sign.is_nan() {
+            0.0
+        } else {
+            sign
+        }
     }
 }
 
-/// The tail terms `(U_l, U_r, U_skew)` of one feature, for every row: one sort, then each run of
-/// equal values gets the counts `≤` (its end in sorted order) and `≥` (n minus its start).
-fn column_tails(col: &[f64]) -> Vec<(f64, f64, f64)> {
-    let n = col.len();
-    // sorting (value, row) pairs keeps the comparisons in cache
-    let mut order: Vec<(f64, usize)> = col.iter().copied().zip(0..).collect();
-    order.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
-    let sign = skewness(col).signum();
-    let sign = if sign == 0.0 || sign.is_nan() {
-        0.0
+/// The tail terms `(U_l, U_r, U_skew)` of a value with `at_most` values `≤` it and `at_least`
+/// values `≥` it among `n`, given `ln_share(k) = −ln(k / n)`.
+fn tails(
+    at_most: usize,
+    at_least: usize,
+    sign: f64,
+    ln_share: impl Fn(usize) -> f64,
+) -> (f64, f64, f64) {
+    let ul = ln_share(at_most);
+    let ur = ln_share(at_least);
+    // PyOD: U_l · −sign(s − 1) + U_r · sign(s + 1) with s ∈ {−1, 0, 1}
+    let skew = if sign > 0.0 {
+        ur
+    } else if sign < 0.0 {
+        ul
     } else {
-        sign
+        ul + ur
     };
-    let mut out = vec![(0.0, 0.0, 0.0); n];
+    (ul, ur, skew)
+}
+
+/// Rows of `col` sorted by value, as `(value, row)` pairs (kept together so that the
+/// comparisons stay in cache).
+fn sorted_pairs(col: &[f64]) -> Vec<(f64, u32)> {
+    let mut order: Vec<(f64, u32)> = col.iter().copied().zip(0..).collect();
+    order.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    order
+}
+
+/// Calls `each(start, end)` for every run of equal values in sorted `order`.
+fn runs(order: &[(f64, u32)], mut each: impl FnMut(usize, usize)) {
     let mut start = 0;
-    while start < n {
+    while start < order.len() {
         let v = order[start].0;
         let mut end = start + 1;
-        while end < n && order[end].0 == v {
+        while end < order.len() && order[end].0 == v {
             end += 1;
         }
-        let ul = -(end as f64 / n as f64).ln();
-        let ur = -((n - start) as f64 / n as f64).ln();
-        // PyOD: U_l · −sign(s − 1) + U_r · sign(s + 1) with s ∈ {−1, 0, 1}
-        let skew = if sign > 0.0 {
-            ur
-        } else if sign < 0.0 {
-            ul
-        } else {
-            ul + ur
-        };
-        for &(_, i) in &order[start..end] {
-            out[i] = (ul, ur, skew);
-        }
+        each(start, end);
         start = end;
     }
-    out
 }
 
-/// The combined tail term of every feature (outer) and row (inner); features in parallel.
-fn feature_terms(x: ArrayView2<'_, f64>, combine: fn(f64, f64, f64) -> f64) -> Vec<Vec<f64>> {
-    (0..x.ncols())
-        .into_par_iter()
-        .map(|j| {
-            column_tails(&x.column(j).to_vec())
-                .into_iter()
-                .map(|(l, r, s)| combine(l, r, s))
-                .collect()
-        })
-        .collect()
+/// One feature of the training data: its tail terms combined by `combine` for every row, and
+/// the values sorted. One sort; each run of equal values gets the counts `≤` (its end in sorted
+/// order) and `≥` (n minus its start), and `−ln(k / n)` comes from `ln_share`, computed once for
+/// all features.
+fn training_column(
+    col: &[f64],
+    ln_share: &[f64],
+    combine: fn(f64, f64, f64) -> f64,
+) -> (Vec<f64>, Vec<f64>) {
+    let n = col.len();
+    let order = sorted_pairs(col);
+    let sign = Moments::of(col).skew_sign();
+    let mut terms = vec![0.0; n];
+    runs(&order, |start, end| {
+        let (l, r, s) = tails(end, n - start, sign, |k| ln_share[k]);
+        let term = combine(l, r, s);
+        for &(_, i) in &order[start..end] {
+            terms[i as usize] = term;
+        }
+    });
+    (order.into_iter().map(|(v, _)| v).collect(), terms)
 }
 
-/// Row sums of feature-major terms, from row `skip` on.
-fn row_sums(terms: &[Vec<f64>], skip: usize) -> Vec<f64> {
-    let mut sums = vec![0.0; terms.first().map_or(0, |t| t.len() - skip)];
+/// The tail terms of every value of `col` among the training values (`sorted`, with moments
+/// `moments`) and `col` itself — PyOD scores new rows on the joint distribution — counted by
+/// binary search in the training values plus a sort of the new ones.
+fn new_column(
+    col: &[f64],
+    sorted: &[f64],
+    moments: Moments,
+    combine: fn(f64, f64, f64) -> f64,
+) -> Vec<f64> {
+    let (n, m) = (sorted.len(), col.len());
+    let total = (n + m) as f64;
+    let sign = Moments::merge(moments, Moments::of(col)).skew_sign();
+    let order = sorted_pairs(col);
+    let mut terms = vec![0.0; m];
+    runs(&order, |start, end| {
+        let v = order[start].0;
+        let at_most = sorted.partition_point(|&t| t <= v) + end;
+        let at_least = n - sorted.partition_point(|&t| t < v) + (m - start);
+        let (l, r, s) = tails(at_most, at_least, sign, |k| -(k as f64 / total).ln());
+        let term = combine(l, r, s);
+        for &(_, i) in &order[start..end] {
+            terms[i as usize] = term;
+        }
+    });
+    terms
+}
+
+/// Row sums of feature-major terms.
+fn row_sums(terms: &[Vec<f64>]) -> Vec<f64> {
+    let mut sums = vec![0.0; terms.first().map_or(0, Vec::len)];
     for t in terms {
-        sums.iter_mut().zip(&t[skip..]).for_each(|(s, v)| *s += v);
+        sums.iter_mut().zip(t).for_each(|(s, v)| *s += v);
     }
     sums
 }
 
-/// Training rows, kept to score new rows against the joint distribution (PyOD's behaviour).
+/// What scoring needs of the training data: every feature's values sorted and its moments.
+/// (PyOD keeps the training rows and recomputes the distributions on them plus the new rows;
+/// sorted values give the same counts by binary search.)
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TrainRows {
-    pub rows: usize,
-    pub cols: usize,
-    pub values: Vec<f64>,
+pub struct SortedColumns {
+    pub columns: Vec<Vec<f64>>,
+    pub moments: Vec<Moments>,
 }
 
-/// Feature-major terms of the rows of `x` and the number of leading rows to skip: on `x` alone
-/// when it is the training data, else on the training rows plus `x` (PyOD's scoring of new rows).
-fn terms(
-    train: &TrainRows,
-    x: ArrayView2<'_, f64>,
-    training: bool,
-    combine: fn(f64, f64, f64) -> f64,
-) -> Result<(Vec<Vec<f64>>, usize)> {
-    if training {
-        return Ok((feature_terms(x, combine), 0));
+impl SortedColumns {
+    fn rows(&self) -> usize {
+        self.columns.first().map_or(0, Vec::len)
     }
-    let t = Array2::from_shape_vec((train.rows, train.cols), train.values.clone())
-        .map_err(|e| anomex_core::Error::ModelFile(e.to_string()))?;
-    let all = concatenate(Axis(0), &[t.view(), x])
-        .map_err(|e| anomex_core::Error::input(e.to_string()))?;
-    Ok((feature_terms(all.view(), combine), train.rows))
+
+    fn check(&self, x: ArrayView2<'_, f64>) -> Result<()> {
+        crate::check_columns(self.columns.len(), x.ncols())?;
+        if self.moments.len() != self.columns.len()
+            || self.columns.iter().any(|c| c.len() != self.rows())
+        {
+            return Err(Error::ModelFile(
+                "the sorted training columns have unequal lengths".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Feature-major terms of the rows of `x`, new data scored against the training values.
+    fn new_terms(
+        &self,
+        x: ArrayView2<'_, f64>,
+        combine: fn(f64, f64, f64) -> f64,
+    ) -> Vec<Vec<f64>> {
+        (0..x.ncols())
+            .into_par_iter()
+            .map(|j| {
+                new_column(
+                    &x.column(j).to_vec(),
+                    &self.columns[j],
+                    self.moments[j],
+                    combine,
+                )
+            })
+            .collect()
+    }
+
+    /// The terms of training row values `row`: counts among the training values alone.
+    fn training_row_terms(
+        &self,
+        row: ArrayView1<'_, f64>,
+        combine: fn(f64, f64, f64) -> f64,
+    ) -> Vec<f64> {
+        let n = self.rows();
+        row.iter()
+            .zip(self.columns.iter().zip(&self.moments))
+            .map(|(&v, (sorted, moments))| {
+                let at_most = sorted.partition_point(|&t| t <= v);
+                let at_least = n - sorted.partition_point(|&t| t < v);
+                let (l, r, s) = tails(at_most, at_least, moments.skew_sign(), |k| {
+                    -(k as f64 / n as f64).ln()
+                });
+                combine(l, r, s)
+            })
+            .collect()
+    }
 }
 
 fn fit_with(
     x: ArrayView2<'_, f64>,
     combine: fn(f64, f64, f64) -> f64,
-) -> Result<(TrainRows, Vec<f64>)> {
+) -> Result<(SortedColumns, Vec<f64>)> {
     crate::need_rows(x, 2, "an empirical-CDF detector")?;
-    let scores = row_sums(&feature_terms(x, combine), 0);
-    Ok((
-        TrainRows {
-            rows: x.nrows(),
-            cols: x.ncols(),
-            values: x.iter().copied().collect(),
-        },
-        scores,
-    ))
+    let n = x.nrows();
+    let ln_share: Vec<f64> = (0..=n).map(|k| -(k as f64 / n as f64).ln()).collect();
+    let per_feature: Vec<(Vec<f64>, Vec<f64>, Moments)> = (0..x.ncols())
+        .into_par_iter()
+        .map(|j| {
+            let col = x.column(j).to_vec();
+            let (sorted, terms) = training_column(&col, &ln_share, combine);
+            (sorted, terms, Moments::of(&col))
+        })
+        .collect();
+    let mut state = SortedColumns {
+        columns: Vec::new(),
+        moments: Vec::new(),
+    };
+    let mut terms = Vec::new();
+    for (sorted, t, moments) in per_feature {
+        state.columns.push(sorted);
+        state.moments.push(moments);
+        terms.push(t);
+    }
+    Ok((state, row_sums(&terms)))
 }
 
 /// How the per-feature tail terms combine: the one difference between ECOD and COPOD.
@@ -177,7 +317,7 @@ pub type Ecod = Tails<EcodRule>;
 pub type Copod = Tails<CopodRule>;
 
 impl<R: TailRule> VectorKernel for Tails<R> {
-    type State = TrainRows;
+    type State = SortedColumns;
     const NAME: &'static str = R::NAME;
     const SUMMARY: &'static str = R::SUMMARY;
     fn param_specs() -> Vec<ParamSpec> {
@@ -186,25 +326,34 @@ impl<R: TailRule> VectorKernel for Tails<R> {
     fn from_params(_: &Params) -> Result<Self> {
         Ok(Tails(std::marker::PhantomData))
     }
-    fn fit(&self, x: ArrayView2<'_, f64>) -> Result<(TrainRows, Vec<f64>)> {
+    fn fit(&self, x: ArrayView2<'_, f64>) -> Result<(SortedColumns, Vec<f64>)> {
         fit_with(x, R::term)
     }
-    fn score(&self, st: &TrainRows, x: ArrayView2<'_, f64>) -> Result<Vec<f64>> {
-        let (terms, skip) = terms(st, x, false, R::term)?;
-        Ok(row_sums(&terms, skip))
+    fn score(&self, st: &SortedColumns, x: ArrayView2<'_, f64>) -> Result<Vec<f64>> {
+        st.check(x)?;
+        Ok(row_sums(&st.new_terms(x, R::term)))
     }
     const EXPLAINS: bool = true;
     fn contributions(
         &self,
-        st: &TrainRows,
+        st: &SortedColumns,
         x: ArrayView2<'_, f64>,
         rows: &[usize],
         training: bool,
     ) -> Option<Result<Vec<Vec<f64>>>> {
-        // the tails need the whole distribution; only the asked rows are gathered
-        Some(terms(st, x, training, R::term).map(|(terms, skip)| {
+        if let Err(e) = st.check(x) {
+            return Some(Err(e));
+        }
+        Some(Ok(if training {
+            // a training row's counts come from the sorted training values alone
             rows.iter()
-                .map(|&i| terms.iter().map(|t| t[skip + i]).collect())
+                .map(|&i| st.training_row_terms(x.row(i), R::term))
+                .collect()
+        } else {
+            // new rows' tails depend on the whole new batch; only the asked rows are gathered
+            let terms = st.new_terms(x, R::term);
+            rows.iter()
+                .map(|&i| terms.iter().map(|t| t[i]).collect())
                 .collect()
         }))
     }
@@ -213,30 +362,88 @@ impl<R: TailRule> VectorKernel for Tails<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ndarray::array;
+    use ndarray::{array, Array2};
+
+    fn left(l: f64, _: f64, _: f64) -> f64 {
+        l
+    }
+    fn right(_: f64, r: f64, _: f64) -> f64 {
+        r
+    }
+    fn skewed(_: f64, _: f64, s: f64) -> f64 {
+        s
+    }
+
+    fn shares(n: usize) -> Vec<f64> {
+        (0..=n).map(|k| -(k as f64 / n as f64).ln()).collect()
+    }
 
     #[test]
     fn run_counts_equal_the_definition() {
         let col = [3.0, 1.0, 2.0, 2.0, -0.0, 0.0, 5.0, 2.0];
-        let t = column_tails(&col);
+        let ln = shares(col.len());
+        let (sorted, ul) = training_column(&col, &ln, left);
+        let (_, ur) = training_column(&col, &ln, right);
+        assert_eq!(sorted, [-0.0, 0.0, 1.0, 2.0, 2.0, 2.0, 3.0, 5.0]);
         let n = col.len() as f64;
         for (i, &v) in col.iter().enumerate() {
             let at_most = col.iter().filter(|&&s| s <= v).count() as f64;
             let at_least = col.iter().filter(|&&s| s >= v).count() as f64;
-            assert_eq!(t[i].0, -(at_most / n).ln(), "row {i}");
-            assert_eq!(t[i].1, -(at_least / n).ln(), "row {i}");
+            assert_eq!(ul[i], -(at_most / n).ln(), "row {i}");
+            assert_eq!(ur[i], -(at_least / n).ln(), "row {i}");
         }
     }
 
     #[test]
     fn skew_picks_the_tail() {
         // right-skewed feature: the large value's term is its right tail
-        let x = array![[1.0], [1.1], [0.9], [1.0], [9.0]];
-        let t = column_tails(&x.column(0).to_vec());
-        let (l, r, s) = t[4];
+        let col = [1.0, 1.1, 0.9, 1.0, 9.0];
+        let ln = shares(col.len());
+        let (l, r, s) = [left, right, skewed]
+            .map(|f| training_column(&col, &ln, f).1[4])
+            .into();
         assert_eq!(s, r);
         assert!(r > l);
-        assert_eq!(skewness(&[2.0, 2.0, 2.0]), 0.0);
+        assert_eq!(Moments::of(&[2.0, 2.0, 2.0]).skewness(), 0.0);
+    }
+
+    #[test]
+    fn merged_moments_equal_the_moments_of_the_union() {
+        let a = [1.0, 4.0, 2.5, 9.0, -3.0];
+        let b = [0.5, 7.0, 7.0];
+        let union: Vec<f64> = a.iter().chain(&b).copied().collect();
+        let (m, u) = (
+            Moments::merge(Moments::of(&a), Moments::of(&b)),
+            Moments::of(&union),
+        );
+        for (x, y) in [(m.n, u.n), (m.mean, u.mean), (m.m2, u.m2), (m.m3, u.m3)] {
+            assert!((x - y).abs() < 1e-12 * y.abs().max(1.0), "{x} vs {y}");
+        }
+    }
+
+    #[test]
+    fn new_rows_are_scored_on_the_union_as_pyod_does() {
+        let train = Array2::from_shape_fn((40, 2), |(i, j)| ((i * (3 + j)) % 11) as f64 - j as f64);
+        let new = array![[3.0, -1.0], [100.0, 2.0], [0.0, 0.0], [3.0, 50.0]];
+        let union = ndarray::concatenate(ndarray::Axis(0), &[train.view(), new.view()]).unwrap();
+        for combine in [EcodRule::term, CopodRule::term] {
+            let (st, _) = fit_with(train.view(), combine).unwrap();
+            let scored = row_sums(&st.new_terms(new.view(), combine));
+            let (_, whole) = fit_with(union.view(), combine).unwrap();
+            for (s, w) in scored.iter().zip(&whole[40..]) {
+                assert!((s - w).abs() < 1e-12, "{s} vs {w}");
+            }
+        }
+    }
+
+    #[test]
+    fn training_row_terms_equal_the_fitted_terms() {
+        let x = Array2::from_shape_fn((30, 3), |(i, j)| ((i * (2 + j)) % 7) as f64);
+        let (st, scores) = fit_with(x.view(), EcodRule::term).unwrap();
+        for i in [0, 7, 29] {
+            let terms = st.training_row_terms(x.row(i), EcodRule::term);
+            assert_eq!(terms.iter().sum::<f64>(), scores[i]);
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@
 use crate::VectorKernel;
 use anomex_core::{ParamSpec, Params, Result};
 use ndarray::ArrayView2;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// HBOS.
@@ -178,29 +179,28 @@ impl VectorKernel for Hbos {
     }
     fn fit(&self, x: ArrayView2<'_, f64>) -> Result<(HbosState, Vec<f64>)> {
         crate::need_rows(x, 2, "HBOS")?;
-        let (mut edges, mut terms) = (Vec::new(), Vec::new());
-        for j in 0..x.ncols() {
-            let col = x.column(j).to_vec();
-            let bins = self.n_bins.unwrap_or_else(|| birge_rozenblac_bins(&col));
-            let (e, density) = histogram(&col, bins);
-            terms.push(density.iter().map(|d| (d + self.alpha).log2()).collect());
-            edges.push(e);
-        }
+        let (edges, terms) = (0..x.ncols())
+            .into_par_iter()
+            .map(|j| {
+                let col = x.column(j).to_vec();
+                let bins = self.n_bins.unwrap_or_else(|| birge_rozenblac_bins(&col));
+                let (e, density) = histogram(&col, bins);
+                let t: Vec<f64> = density.iter().map(|d| (d + self.alpha).log2()).collect();
+                (e, t)
+            })
+            .unzip();
         let st = HbosState { edges, terms };
         let scores = self.score(&st, x)?;
         Ok((st, scores))
     }
     fn score(&self, st: &HbosState, x: ArrayView2<'_, f64>) -> Result<Vec<f64>> {
         let lowest = lowest_terms(st, x.ncols())?;
-        Ok(x.rows()
-            .into_iter()
-            .map(|row| {
-                -row.iter()
-                    .enumerate()
-                    .map(|(j, &v)| self.term(st, j, lowest[j], v))
-                    .sum::<f64>()
-            })
-            .collect())
+        Ok(crate::score_rows(x, |row| {
+            -row.iter()
+                .enumerate()
+                .map(|(j, &v)| self.term(st, j, lowest[j], v))
+                .sum::<f64>()
+        }))
     }
     const EXPLAINS: bool = true;
     /// How far each value's bin falls below its feature's densest bin (in log2 units): zero for

@@ -119,48 +119,143 @@ fn grow(
     id
 }
 
-/// Depth reached by `row` in `tree` and the size of the leaf it ends in.
-fn walk(tree: &[Node], row: &[f64]) -> (usize, usize) {
-    let mut node = 0usize;
-    let mut depth = 0;
-    loop {
-        let n = tree[node];
-        if n.feature == LEAF {
-            return (depth, n.size as usize);
-        }
-        node = if row[n.feature as usize] <= n.threshold {
-            n.left as usize
-        } else {
-            n.right as usize
-        };
-        depth += 1;
-    }
-}
-
 /// `2^(−E[h(x)] / c(ψ))` of every row, with `h` the depth `walk` reaches in a tree plus
-/// `c(leaf size)` (from a table: leaves hold at most ψ rows, so no logarithm per row and tree).
+/// `c(leaf size)` for the rows the leaf still holds (Liu et al., eq. 2).
 pub(crate) fn isolation_scores<T: Sync>(
     trees: &[T],
     samples: usize,
     x: ArrayView2<'_, f64>,
     walk: impl Fn(&T, &[f64]) -> (usize, usize) + Sync,
 ) -> Vec<f64> {
-    let c = average_path_length(samples).max(f64::MIN_POSITIVE);
-    let extra: Vec<f64> = (0..=samples).map(average_path_length).collect();
-    crate::score_rows(x, |row| {
-        let total: f64 = trees
-            .iter()
-            .map(|t| {
-                let (depth, size) = walk(t, row);
-                depth as f64
-                    + extra
-                        .get(size)
-                        .copied()
-                        .unwrap_or_else(|| average_path_length(size))
-            })
-            .sum();
-        2f64.powf(-total / trees.len() as f64 / c)
+    let leaf = LeafPaths::new(samples);
+    forest_scores(trees, samples, x, |tree, rows, totals| {
+        for (total, row) in totals.iter_mut().zip(rows.chunks_exact(x.ncols())) {
+            let (depth, size) = walk(tree, row);
+            *total += depth as f64 + leaf.get(size);
+        }
     })
+}
+
+/// `c(size)` for the leaf sizes a tree grown on `samples` rows can have, looked up instead of a
+/// logarithm per row and tree.
+struct LeafPaths(Vec<f64>);
+
+impl LeafPaths {
+    fn new(samples: usize) -> Self {
+        LeafPaths((0..=samples).map(average_path_length).collect())
+    }
+    fn get(&self, size: usize) -> f64 {
+        self.0
+            .get(size)
+            .copied()
+            .unwrap_or_else(|| average_path_length(size))
+    }
+}
+
+/// The isolation score of every row from `add_paths(tree, rows, totals)`, which adds each row's
+/// path length in `tree` to its total (`rows`: a block of rows, row-major).
+///
+/// Rows go through the forest a block at a time, tree by tree: one tree stays in the L1 cache for
+/// the whole block, and the block's walks are independent of each other, so the processor
+/// overlaps their memory loads. Each row still sums its trees in forest order, so the scores do
+/// not depend on the block size or the thread count.
+fn forest_scores<T: Sync>(
+    trees: &[T],
+    samples: usize,
+    x: ArrayView2<'_, f64>,
+    add_paths: impl Fn(&T, &[f64], &mut [f64]) + Sync,
+) -> Vec<f64> {
+    const BLOCK: usize = 64;
+    let c = average_path_length(samples).max(f64::MIN_POSITIVE);
+    let mut scores = vec![0.0; x.nrows()];
+    scores
+        .par_chunks_mut(BLOCK)
+        .enumerate()
+        .for_each(|(b, block)| {
+            let first = b * BLOCK;
+            let mut rows = Vec::with_capacity(block.len() * x.ncols());
+            for r in first..first + block.len() {
+                rows.extend(x.row(r).iter().copied());
+            }
+            for tree in trees {
+                add_paths(tree, &rows, block);
+            }
+            for total in block.iter_mut() {
+                *total = 2f64.powf(-*total / trees.len() as f64 / c);
+            }
+        });
+    scores
+}
+
+/// A tree laid out for scoring: every node has two children (a leaf is its own child both
+/// ways, with an infinite threshold) and knows the path length of a row that ends there. A walk
+/// then takes exactly `height` steps with no branch on the data, and the walks of a block of rows
+/// advance in lockstep, independent of each other.
+struct FlatTree {
+    nodes: Vec<FlatNode>,
+    /// depth + `c(leaf size)` at a leaf
+    path: Vec<f64>,
+    height: usize,
+}
+
+#[derive(Clone, Copy)]
+struct FlatNode {
+    threshold: f64,
+    feature: u32,
+    children: [u32; 2],
+}
+
+impl FlatTree {
+    /// `tree` must have passed [`check_forest`] (children after their parent).
+    fn new(tree: &[Node], leaf: &LeafPaths) -> Self {
+        let mut depth = vec![0usize; tree.len()];
+        let mut nodes = Vec::with_capacity(tree.len());
+        let mut path = Vec::with_capacity(tree.len());
+        for (id, n) in tree.iter().enumerate() {
+            if n.feature == LEAF {
+                nodes.push(FlatNode {
+                    threshold: f64::INFINITY,
+                    feature: 0,
+                    children: [id as u32; 2],
+                });
+                path.push(depth[id] as f64 + leaf.get(n.size as usize));
+            } else {
+                depth[n.left as usize] = depth[id] + 1;
+                depth[n.right as usize] = depth[id] + 1;
+                nodes.push(FlatNode {
+                    threshold: n.threshold,
+                    feature: n.feature,
+                    children: [n.left, n.right],
+                });
+                path.push(0.0);
+            }
+        }
+        let height = depth.iter().copied().max().unwrap_or(0);
+        FlatTree {
+            nodes,
+            path,
+            height,
+        }
+    }
+
+    /// Adds each row's path length to its total (values above the threshold go right; frames
+    /// hold finite values only, so this is the `≤ goes left` rule the trees were grown with).
+    fn add_paths(&self, rows: &[f64], cols: usize, totals: &mut [f64]) {
+        const LANES: usize = 16;
+        for (rows, totals) in rows.chunks(LANES * cols).zip(totals.chunks_mut(LANES)) {
+            let mut at = [0u32; LANES];
+            for _ in 0..self.height {
+                for (lane, node) in at.iter_mut().enumerate().take(totals.len()) {
+                    let n = self.nodes[*node as usize];
+                    let v = rows[lane * cols + n.feature as usize];
+                    *node = n.children[usize::from(v > n.threshold)];
+                }
+            }
+            for (total, node) in totals.iter_mut().zip(at) {
+                *total += self.path[node as usize];
+            }
+        }
+    }
 }
 
 /// Adds `1 / splits` to the feature of each split on the path of `row` (each tree's path counts
@@ -253,8 +348,10 @@ impl VectorKernel for IsolationForest {
     }
     fn score(&self, f: &Forest, x: ArrayView2<'_, f64>) -> Result<Vec<f64>> {
         check_forest(f, x.ncols())?;
-        Ok(isolation_scores(&f.trees, f.samples, x, |t, row| {
-            walk(t, row)
+        let leaf = LeafPaths::new(f.samples);
+        let flat: Vec<FlatTree> = f.trees.iter().map(|t| FlatTree::new(t, &leaf)).collect();
+        Ok(forest_scores(&flat, f.samples, x, |tree, rows, totals| {
+            tree.add_paths(rows, x.ncols(), totals)
         }))
     }
     const EXPLAINS: bool = true;
