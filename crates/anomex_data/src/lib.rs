@@ -6,6 +6,7 @@
 //! * [`npy`]: `.npy` (1-D series or 2-D rows × columns) and `.npz` archives; [`npy_stream`]:
 //!   `.npy` rows a chunk at a time, for data larger than memory.
 //! * [`parquet`]: numeric columns of a Parquet file, with an optional time and label column.
+//! * [`suite`]: benchmark suites (NAB, SMAP/MSL, ADBench, TSB-AD, UCR, labelled CSV).
 //! * [`output`]: one row per input row, `index, timestamp?, score, label`, as CSV, JSON or
 //!   Parquet.
 
@@ -15,6 +16,7 @@ pub mod npy;
 pub mod npy_stream;
 pub mod output;
 pub mod parquet;
+pub mod suite;
 
 pub use fill::Fill;
 
