@@ -1,5 +1,7 @@
 //! The suite loaders on small fixtures written here, including malformed ones.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use anomex_data::suite::{list, load, Loader, Source};
 use ndarray::{array, Array2};
 use ndarray_npy::{NpzWriter, WriteNpyExt};
