@@ -13,6 +13,7 @@ mod chunked;
 mod eval;
 mod example;
 mod run;
+mod synth;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -39,6 +40,8 @@ enum Command {
     Score(ScoreArgs),
     /// Evaluation metrics of scores (and a prediction) against labels
     Eval(EvalArgs),
+    /// Generate a synthetic series with labelled anomalies
+    Synth(SynthArgs),
     /// List the detectors, their parameters and the threshold policies
     List {
         /// Print JSON instead of text
@@ -191,6 +194,51 @@ pub struct EvalArgs {
     json: bool,
 }
 
+#[derive(Args, Debug)]
+pub struct SynthArgs {
+    /// Output file (.csv or .parquet): columns c0, c1, … and label; the injected anomalies go to
+    /// <output stem>.anomalies.json
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Number of points
+    #[arg(long, default_value_t = 10_000)]
+    length: usize,
+    /// Number of channels
+    #[arg(long, default_value_t = 1)]
+    channels: usize,
+    /// Random seed (same seed and options, same output)
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Level change over the whole series
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+    trend: f64,
+    /// Seasonal component PERIOD:AMPLITUDE (repeatable; default 100:1; `none` for none)
+    #[arg(long)]
+    season: Vec<String>,
+    /// Standard deviation of the white noise
+    #[arg(long, default_value_t = 0.1)]
+    noise: f64,
+    /// Standard deviation of the random walk's steps
+    #[arg(long, default_value_t = 0.0)]
+    random_walk: f64,
+    /// Share of the noise common to all channels (0–1)
+    #[arg(long, default_value_t = 0.0)]
+    correlation: f64,
+    /// Number of anomalies to inject
+    #[arg(long, default_value_t = 10)]
+    anomalies: usize,
+    /// Kinds to draw from, comma-separated: point, contextual, collective, level_shift,
+    /// frequency_change, variance_change, trend_change (default: all)
+    #[arg(long, value_delimiter = ',')]
+    kinds: Option<Vec<String>>,
+    /// Severity range LO:HI (in standard deviations of the channel)
+    #[arg(long, default_value = "2:5")]
+    severity: String,
+    /// Length range of segment anomalies LO:HI
+    #[arg(long, default_value = "20:100")]
+    segment: String,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -198,6 +246,7 @@ fn main() -> ExitCode {
         Command::Fit(a) => run::fit(a),
         Command::Score(a) => run::score(a),
         Command::Eval(a) => eval::eval(a),
+        Command::Synth(a) => synth::synth(a),
         Command::List { json } => run::list(json),
     };
     match result {

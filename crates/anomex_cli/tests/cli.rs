@@ -619,3 +619,69 @@ fn chunked_scoring_equals_whole_file_scoring() {
     );
     assert!(err.contains("needs a .npy file"), "{err}");
 }
+
+#[test]
+fn synth_writes_labelled_series_that_detect_reads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let args = [
+        "synth",
+        "--length",
+        "3000",
+        "--channels",
+        "2",
+        "--seed",
+        "3",
+        "--anomalies",
+        "4",
+        "--kinds",
+        "level_shift,point",
+        "--season",
+        "50:1",
+        "--season",
+        "7:0.2",
+    ];
+    for out in ["a.csv", "b.csv", "c.parquet"] {
+        let mut a = args.to_vec();
+        a.extend(["-o", out]);
+        let o = anomex(d, &a);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let (a, b) = (
+        std::fs::read_to_string(d.join("a.csv")).unwrap(),
+        std::fs::read_to_string(d.join("b.csv")).unwrap(),
+    );
+    assert_eq!(a, b, "same seed, same file");
+    let listing: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("a.anomalies.json")).unwrap())
+            .unwrap();
+    let anomalies = listing["anomalies"].as_array().unwrap();
+    assert_eq!(anomalies.len(), 4);
+    let labelled: usize = anomalies
+        .iter()
+        .map(|x| (x["end"].as_u64().unwrap() - x["start"].as_u64().unwrap()) as usize)
+        .sum();
+    let label_rows = a.lines().skip(1).filter(|l| l.ends_with(",1")).count();
+    assert_eq!(labelled, label_rows);
+    for file in ["a.csv", "c.parquet"] {
+        let o = anomex(
+            d,
+            &[
+                "detect",
+                file,
+                "--label-col",
+                "label",
+                "-d",
+                "zscore",
+                "--json",
+            ],
+        );
+        assert!(o.status.success(), "{file}: {}", stderr(&o));
+    }
+    assert!(fails(d, &["synth", "-o", "x.json"]).contains(".csv or .parquet"));
+    assert!(fails(d, &["synth", "-o", "x.csv", "--severity", "3"]).contains("a:b"));
+    assert!(
+        fails(d, &["synth", "-o", "x.csv", "--kinds", "spike"]).contains("unknown anomaly kind")
+    );
+    assert!(fails(d, &["synth", "-o", "x.csv", "--length", "3"]).contains("length"));
+}

@@ -115,16 +115,7 @@ impl ScoreTable<'_> {
             fields.push(Field::new("calibrated", DataType::Float64, false));
             cols.push(Arc::new(Float64Array::from(c.to_vec())));
         }
-        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)
-            .map_err(|e| Error::input(e.to_string()))?;
-        let props = parquet::file::properties::WriterProperties::builder()
-            .set_compression(parquet::basic::Compression::SNAPPY)
-            .build();
-        let mut w = parquet::arrow::ArrowWriter::try_new(out, batch.schema(), Some(props))
-            .map_err(|e| Error::input(e.to_string()))?;
-        w.write(&batch).map_err(|e| Error::input(e.to_string()))?;
-        w.close().map_err(|e| Error::input(e.to_string()))?;
-        Ok(())
+        write_parquet_batch(out, fields, cols)
     }
 
     /// Writes to `path` in the format its extension names.
@@ -136,6 +127,89 @@ impl ScoreTable<'_> {
             Format::Csv => self.write_csv(out),
             Format::Json => self.write_json(out),
             Format::Parquet => self.write_parquet(out),
+        }
+    }
+}
+
+/// Writes one record batch as a snappy-compressed Parquet file.
+fn write_parquet_batch<W: std::io::Write + Send>(
+    out: W,
+    fields: Vec<Field>,
+    cols: Vec<ArrayRef>,
+) -> Result<()> {
+    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)
+        .map_err(|e| Error::input(e.to_string()))?;
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::SNAPPY)
+        .build();
+    let mut w = parquet::arrow::ArrowWriter::try_new(out, batch.schema(), Some(props))
+        .map_err(|e| Error::input(e.to_string()))?;
+    w.write(&batch).map_err(|e| Error::input(e.to_string()))?;
+    w.close().map_err(|e| Error::input(e.to_string()))?;
+    Ok(())
+}
+
+/// A labelled data table (e.g. a generated series): named value columns and a `label` column
+/// (0/1), written as CSV or Parquet by the extension of `path`.
+#[derive(Debug, Clone)]
+pub struct LabelledTable<'a> {
+    pub names: &'a [String],
+    pub columns: &'a [Vec<f64>],
+    pub labels: &'a [bool],
+}
+
+impl LabelledTable<'_> {
+    fn check(&self) -> Result<()> {
+        if self.names.len() != self.columns.len()
+            || self.columns.iter().any(|c| c.len() != self.labels.len())
+        {
+            return Err(Error::input(
+                "labelled table: every column needs a name and one value per label".to_string(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Writes to `path` (`.csv` or `.parquet`).
+    pub fn write(&self, path: &Path) -> Result<()> {
+        self.check()?;
+        let file = std::fs::File::create(path).map_err(|e| crate::io_error(path, e))?;
+        let mut out = std::io::BufWriter::new(file);
+        match Format::from_path(path)? {
+            Format::Csv => {
+                let mut w = csv::Writer::from_writer(&mut out);
+                let header = self.names.iter().map(String::as_str).chain(["label"]);
+                w.write_record(header)
+                    .map_err(|e| Error::input(e.to_string()))?;
+                for (i, &label) in self.labels.iter().enumerate() {
+                    let mut record: Vec<String> =
+                        self.columns.iter().map(|c| c[i].to_string()).collect();
+                    record.push(u8::from(label).to_string());
+                    w.write_record(&record)
+                        .map_err(|e| Error::input(e.to_string()))?;
+                }
+                w.flush().map_err(|e| crate::io_error(path, e))
+            }
+            Format::Parquet => {
+                let mut fields: Vec<Field> = self
+                    .names
+                    .iter()
+                    .map(|n| Field::new(n, DataType::Float64, false))
+                    .collect();
+                let mut cols: Vec<ArrayRef> = self
+                    .columns
+                    .iter()
+                    .map(|c| Arc::new(Float64Array::from(c.clone())) as ArrayRef)
+                    .collect();
+                fields.push(Field::new("label", DataType::UInt8, false));
+                cols.push(Arc::new(arrow::array::UInt8Array::from_iter_values(
+                    self.labels.iter().map(|&l| u8::from(l)),
+                )));
+                write_parquet_batch(out, fields, cols)
+            }
+            Format::Json => Err(Error::input(
+                "a labelled table is written as .csv or .parquet".to_string(),
+            )),
         }
     }
 }
