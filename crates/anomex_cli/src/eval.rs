@@ -2,29 +2,11 @@
 
 use crate::EvalArgs;
 use anomex_data::Selection;
-use anomex_metrics::{adjusted, affiliation, delay, nab, pate, point, range, vus, Compat};
+use anomex_metrics::{adjusted, affiliation, delay, named, pate, point, range, vus, Compat};
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 
-/// Metric names, as TSB-AD names them where they overlap.
-pub const SCORE_METRICS: &[&str] = &[
-    "AUC-ROC",
-    "AUC-PR",
-    "VUS-ROC",
-    "VUS-PR",
-    "Standard-F1",
-    "PA-F1",
-    "Event-based-F1",
-    "R-based-F1",
-    "Affiliation-F",
-    "PATE",
-    "R-AUC-ROC",
-    "R-AUC-PR",
-    "NAB-standard",
-    "NAB-low-FP",
-    "NAB-low-FN",
-    "PA%K-AUC",
-];
+use anomex_metrics::named::SCORE_METRICS;
 /// Metrics of a fixed prediction (`--pred`).
 pub const PRED_METRICS: &[&str] = &[
     "Precision@pred",
@@ -95,64 +77,36 @@ pub fn eval(a: EvalArgs) -> Result<()> {
             available.join(", ")
         );
     }
-    let mut vus_cache = None;
-    let mut results: Vec<(&str, f64)> = Vec::new();
-    for &m in &wanted {
-        let (l, s) = (&labels[..], &scores[..]);
+    let options = named::Options {
+        window: a.window,
+        buffer: a.buffer,
+        compat,
+    };
+    let (score_names, pred_names): (Vec<&str>, Vec<&str>) =
+        wanted.iter().partition(|m| SCORE_METRICS.contains(m));
+    let score_values = named::score_metrics(&score_names, &labels, &scores, options)?;
+    let mut results: Vec<(&str, f64)> = score_names.into_iter().zip(score_values).collect();
+    for m in pred_names {
+        let l = &labels[..];
+        let p = pred.as_deref().context("prediction metrics need --pred")?;
         let value = match m {
-            "AUC-ROC" => point::auc_roc(l, s)?,
-            "AUC-PR" => point::auc_pr(l, s)?,
-            "VUS-ROC" | "VUS-PR" => {
-                let v = match vus_cache {
-                    Some(v) => v,
-                    None => *vus_cache.insert(vus::vus(l, s, a.window)?),
-                };
-                if m == "VUS-ROC" {
-                    v.roc
-                } else {
-                    v.pr
-                }
-            }
-            "Standard-F1" => point::standard_f1(l, s)?,
-            "PA-F1" => adjusted::pa_f1(l, s, compat)?,
-            "Event-based-F1" => adjusted::event_f1(l, s, compat)?,
-            "R-based-F1" => range::range_f1(l, s)?,
-            "Affiliation-F" => affiliation::affiliation_f(l, s)?,
-            "PATE" => pate::pate(l, s, a.buffer, a.buffer)?,
-            "PA%K-AUC" => delay::pa_k_auc(l, s)?,
-            "R-AUC-ROC" => vus::range_auc(l, s, a.window)?.roc,
-            "R-AUC-PR" => vus::range_auc(l, s, a.window)?.pr,
-            "NAB-standard" | "NAB-low-FP" | "NAB-low-FN" => {
-                let profile = match m {
-                    "NAB-standard" => nab::STANDARD,
-                    "NAB-low-FP" => nab::LOW_FP,
-                    _ => nab::LOW_FN,
-                };
-                // NaN (JSON null) when no window can be scored
-                nab::nab(l, s, profile, compat)?
-                    .normalized
-                    .unwrap_or(f64::NAN)
-            }
-            _ => {
-                let p = pred.as_deref().context("prediction metrics need --pred")?;
-                match m {
-                    "Precision@pred" => point::prf(l, p)?.precision(),
-                    "Recall@pred" => point::prf(l, p)?.recall(),
-                    "F1@pred" => point::prf(l, p)?.f1(),
-                    "PA-F1@pred" => adjusted::pa_f1_pred(l, p, compat)?,
-                    "Event-based-F1@pred" => adjusted::event_f1_pred(l, p, compat)?,
-                    "Affiliation-F@pred" => affiliation::affiliation_f_pred(l, p)?,
-                    "PATE-F1" => pate::pate_f1(l, p, a.buffer, a.buffer)?,
-                    "MTTD@pred" => delay::time_to_detect(l, p)?.mean,
-                    "VUS-Recall@pred" => vus::vus_pred(l, p, a.window, compat)?.recall,
-                    "VUS-Precision@pred" => vus::vus_pred(l, p, a.window, compat)?.precision,
-                    "VUS-F@pred" => vus::vus_pred(l, p, a.window, compat)?.f,
-                    _ => range::range_f1_pred(l, p)?,
-                }
-            }
+            "Precision@pred" => point::prf(l, p)?.precision(),
+            "Recall@pred" => point::prf(l, p)?.recall(),
+            "F1@pred" => point::prf(l, p)?.f1(),
+            "PA-F1@pred" => adjusted::pa_f1_pred(l, p, compat)?,
+            "Event-based-F1@pred" => adjusted::event_f1_pred(l, p, compat)?,
+            "Affiliation-F@pred" => affiliation::affiliation_f_pred(l, p)?,
+            "PATE-F1" => pate::pate_f1(l, p, a.buffer, a.buffer)?,
+            "MTTD@pred" => delay::time_to_detect(l, p)?.mean,
+            "VUS-Recall@pred" => vus::vus_pred(l, p, a.window, compat)?.recall,
+            "VUS-Precision@pred" => vus::vus_pred(l, p, a.window, compat)?.precision,
+            "VUS-F@pred" => vus::vus_pred(l, p, a.window, compat)?.f,
+            _ => range::range_f1_pred(l, p)?,
         };
         results.push((m, value));
     }
+    // in the order asked
+    results.sort_by_key(|(m, _)| wanted.iter().position(|w| w == m));
     if a.json {
         let map: serde_json::Map<String, serde_json::Value> = results
             .iter()

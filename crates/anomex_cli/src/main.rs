@@ -9,6 +9,7 @@ macro_rules! outln {
     }};
 }
 
+mod bench;
 mod chunked;
 mod eval;
 mod example;
@@ -40,6 +41,11 @@ enum Command {
     Score(ScoreArgs),
     /// Evaluation metrics of scores (and a prediction) against labels
     Eval(EvalArgs),
+    /// Benchmark detectors on a suite of labelled data sets and write a leaderboard
+    Bench(Box<BenchArgs>),
+    /// Run one benchmark job read from stdin (used by `bench`)
+    #[command(hide = true)]
+    BenchWorker,
     /// Generate a synthetic series with labelled anomalies
     Synth(SynthArgs),
     /// List the detectors, their parameters and the threshold policies
@@ -195,6 +201,64 @@ pub struct EvalArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// nab, smap_msl, adbench (under the data folder), or a folder of data sets with --loader
+    #[arg(long)]
+    suite: String,
+    /// How the suite's folder is laid out: nab, smap_msl, adbench, tsb_ad, ucr, csv:<label column>
+    #[arg(long)]
+    loader: Option<String>,
+    /// Folder holding nab/, smap_msl/, adbench/ (default: $ANOMEX_DATA, then ../shared/data)
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Detector NAME or NAME:key=value,key=value (repeatable; default: the suite kind's set)
+    #[arg(short, long)]
+    detector: Vec<String>,
+    /// Folder of scores computed elsewhere: <dir>/<method>/<data set>.npy, evaluated as methods
+    #[arg(long)]
+    peer_scores: Option<PathBuf>,
+    /// Output folder: results cache, scores and leaderboards (default bench-results/<suite>)
+    #[arg(short, long)]
+    out: Option<PathBuf>,
+    /// Jobs at a time (default: one per core)
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Seconds before a job is stopped
+    #[arg(long, default_value_t = 600)]
+    timeout: u64,
+    /// Resident memory (MiB) beyond which a job is stopped
+    #[arg(long, default_value_t = 4096)]
+    memory_mib: u64,
+    /// Normalisation of each series: zscore (statistics of the training rows) or none
+    #[arg(long, default_value = "zscore")]
+    normalize: String,
+    /// Training rows: auto (semi-supervised detectors on the data set's normal prefix) or all
+    #[arg(long, default_value = "auto")]
+    training: String,
+    /// VUS window: auto (TSB-AD's period rule per data set) or a number
+    #[arg(long, default_value = "auto")]
+    vus_window: String,
+    /// Seeds of randomised detectors, comma-separated (metrics averaged)
+    #[arg(long, value_delimiter = ',')]
+    seeds: Option<Vec<u64>>,
+    /// Metrics, comma-separated (default: VUS-PR, VUS-ROC, AUC-PR, AUC-ROC, the F1 family, NAB)
+    #[arg(long, value_delimiter = ',')]
+    metrics: Option<Vec<String>>,
+    /// Data sets: all, tuning:SHARE or evaluation:SHARE (a fixed split by name)
+    #[arg(long, default_value = "all")]
+    split: String,
+    /// Only the first N data sets (by name)
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Run failed jobs again instead of reusing their recorded failure
+    #[arg(long)]
+    retry_failed: bool,
+    /// Data sets plotted in the HTML leaderboard
+    #[arg(long, default_value_t = 30)]
+    plots: usize,
+}
+
+#[derive(Args, Debug)]
 pub struct SynthArgs {
     /// Output file (.csv or .parquet): columns c0, c1, … and label; the injected anomalies go to
     /// <output stem>.anomalies.json
@@ -246,6 +310,8 @@ fn main() -> ExitCode {
         Command::Fit(a) => run::fit(a),
         Command::Score(a) => run::score(a),
         Command::Eval(a) => eval::eval(a),
+        Command::Bench(a) => bench::bench(*a),
+        Command::BenchWorker => bench::worker(),
         Command::Synth(a) => synth::synth(a),
         Command::List { json } => run::list(json),
     };

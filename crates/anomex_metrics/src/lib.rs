@@ -16,6 +16,8 @@
 //! | [`vus`] | VUS-ROC, VUS-PR (Paparrizos et al., VLDB 2022), `opt` version | TSB-AD 1.5 |
 //! | [`vus`] | R-AUC-ROC, R-AUC-PR (range AUC at one window) | vus 0.0.6 |
 //!
+//! [`named`] computes the threshold-free ones by name.
+//!
 //! Conventions: labels are `bool` (true = anomalous), scores are finite `f64` (higher = more
 //! anomalous); inputs of different lengths, empty inputs and non-finite scores are errors. Where
 //! the reference returns NaN (e.g. AUC-ROC with one class) anomex returns NaN; where it raises
@@ -28,6 +30,7 @@ pub mod aupro;
 pub mod care;
 pub mod delay;
 pub mod nab;
+pub mod named;
 pub mod pate;
 pub mod point;
 pub mod prts;

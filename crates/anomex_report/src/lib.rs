@@ -8,6 +8,8 @@ use anomex_core::{spans, Error, Result};
 use plotters::prelude::*;
 use std::fmt::Write as _;
 
+pub mod leaderboard;
+
 const WIDTH: u32 = 1100;
 const SERIES_HEIGHT: u32 = 220;
 const SCORE_HEIGHT: u32 = 150;
@@ -103,6 +105,8 @@ struct Plot<'a> {
     truth: Option<&'a [bool]>,
     /// Marks each flagged point on the line (on value plots).
     mark_points: bool,
+    /// More lines on the same axes.
+    extra: &'a [(&'a [f64], RGBColor)],
     timestamps: Option<&'a [String]>,
 }
 
@@ -137,6 +141,9 @@ fn svg(plot: &Plot<'_>) -> Result<String> {
         let mut all: Vec<f64> = plot.line.to_vec();
         if let Some(l) = plot.level {
             all.extend(l.iter().filter(|v| v.is_finite()));
+        }
+        for (line, _) in plot.extra {
+            all.extend(line.iter());
         }
         let (lo, hi) = range(&all);
         let mut chart = ChartBuilder::on(&root)
@@ -182,6 +189,14 @@ fn svg(plot: &Plot<'_>) -> Result<String> {
                 plot.color.stroke_width(1),
             ))
             .map_err(draw_err)?;
+        for (line, color) in plot.extra {
+            chart
+                .draw_series(LineSeries::new(
+                    decimate(line, WIDTH as usize),
+                    color.stroke_width(1),
+                ))
+                .map_err(draw_err)?;
+        }
         if plot.mark_points {
             chart
                 .draw_series(
@@ -277,6 +292,7 @@ impl Report<'_> {
             flagged: self.flagged,
             truth: self.truth,
             mark_points: false,
+            extra: &[],
             timestamps: self.timestamps,
         })?);
         for ch in &self.channels {
@@ -290,6 +306,7 @@ impl Report<'_> {
                 flagged: self.flagged,
                 truth: self.truth,
                 mark_points: true,
+                extra: &[],
                 timestamps: self.timestamps,
             })?);
             if let (Some(score), true) = (ch.score, self.channels.len() > 1) {
@@ -302,6 +319,7 @@ impl Report<'_> {
                     flagged: self.flagged,
                     truth: None,
                     mark_points: false,
+                    extra: &[],
                     timestamps: self.timestamps,
                 })?);
             }
