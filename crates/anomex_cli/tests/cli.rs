@@ -685,3 +685,135 @@ fn synth_writes_labelled_series_that_detect_reads_back() {
     );
     assert!(fails(d, &["synth", "-o", "x.csv", "--length", "3"]).contains("length"));
 }
+
+/// A folder of three labelled CSV series with one spike each.
+fn bench_suite(dir: &Path) -> PathBuf {
+    let suite = dir.join("suite");
+    std::fs::create_dir_all(&suite).unwrap();
+    for (k, at) in [(0usize, 300usize), (1, 500), (2, 700)] {
+        let mut text = String::from("value,label\n");
+        for i in 0..1000 {
+            let v = (i as f64 * 0.2 + k as f64).sin() + if i == at { 6.0 } else { 0.0 };
+            text += &format!("{v},{}\n", u8::from(i == at));
+        }
+        std::fs::write(suite.join(format!("s{k}.csv")), text).unwrap();
+    }
+    suite
+}
+
+#[test]
+fn bench_runs_workers_resumes_and_guards() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    bench_suite(d);
+    let base = [
+        "bench",
+        "--suite",
+        "suite",
+        "--loader",
+        "csv:label",
+        "-d",
+        "zscore:window=50",
+        "-d",
+        "iforest",
+        "--seeds",
+        "0,1",
+        "--vus-window",
+        "20",
+    ];
+    let o = anomex(d, &base);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains("9 jobs (0 from the cache, 0 failed) on 3 data sets"),
+        "{text}"
+    );
+    let out = d.join("bench-results/suite");
+    for f in [
+        "leaderboard.md",
+        "leaderboard.csv",
+        "leaderboard.html",
+        "per_dataset.csv",
+        "results.jsonl",
+    ] {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+    let md = std::fs::read_to_string(out.join("leaderboard.md")).unwrap();
+    assert!(
+        md.contains("zscore(window=50)") && md.contains("Protocol `"),
+        "{md}"
+    );
+    let again = stdout(&anomex(d, &base));
+    assert!(
+        again.contains("9 jobs (9 from the cache, 0 failed)"),
+        "{again}"
+    );
+
+    // a stopped worker is a recorded failure, not the end of the run
+    let mut slow = base.to_vec();
+    slow.extend(["--timeout", "0", "-o", "t"]);
+    let o = anomex(d, &slow);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("9 failed"), "{}", stdout(&o));
+    let lines = std::fs::read_to_string(d.join("t/results.jsonl")).unwrap();
+    assert!(lines.contains("\"status\":\"timeout\""), "{lines}");
+    let mut big = base.to_vec();
+    big.extend(["--memory-mib", "0", "-o", "m", "--limit", "1"]);
+    let lines = {
+        let o = anomex(d, &big);
+        assert!(o.status.success(), "{}", stderr(&o));
+        std::fs::read_to_string(d.join("m/results.jsonl")).unwrap()
+    };
+    assert!(lines.contains("\"status\":\"out_of_memory\""), "{lines}");
+
+    assert!(fails(d, &["bench", "--suite", "nowhere"]).contains("unknown suite"));
+    assert!(fails(d, &["bench", "--suite", "suite"]).contains("--loader"));
+    let mut bad = base.to_vec();
+    bad.extend(["-d", "nosuch"]);
+    assert!(fails(d, &bad).contains("nosuch"));
+    let mut bad = base.to_vec();
+    bad.extend(["--metrics", "AUC"]);
+    assert!(fails(d, &bad).contains("unknown metric `AUC`"));
+    let mut bad = base.to_vec();
+    bad.extend(["--split", "tuning:2"]);
+    assert!(fails(d, &bad).contains("--split"));
+}
+
+/// The NAB suite end to end on its first data sets, when the shared data is there.
+#[test]
+fn bench_reads_the_real_nab_suite() {
+    let data = std::env::var_os("ANOMEX_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data"))
+        });
+    if !data.join("nab").is_dir() {
+        eprintln!(
+            "skipped: no NAB data under {} (set ANOMEX_DATA)",
+            data.display()
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let o = anomex(
+        dir.path(),
+        &[
+            "bench",
+            "--suite",
+            "nab",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--limit",
+            "8",
+            "-d",
+            "sub_iforest",
+            "-d",
+            "zscore",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("on 8 data sets"), "{}", stdout(&o));
+    let csv =
+        std::fs::read_to_string(dir.path().join("bench-results/nab/per_dataset.csv")).unwrap();
+    assert!(csv.contains("artificialWithAnomaly/"), "{csv}");
+}
