@@ -37,6 +37,57 @@ pub struct Leaderboard {
     pub per_dataset: BTreeMap<String, Vec<(String, f64)>>,
     /// Per data set and method, the metric means over seeds (in `metrics` order).
     pub table: BTreeMap<(String, String), Vec<Option<f64>>>,
+    /// Per method, NAB's standard-profile score of the whole suite with one threshold
+    /// ([`nab_corpus`]); empty when not computed.
+    pub corpus_nab: BTreeMap<String, Option<f64>>,
+}
+
+/// Per method, the NAB standard-profile score of the suite as one corpus (one threshold for all
+/// data sets, `anomex_metrics::nab::nab_corpus`), from the scores kept in `scores_dir` (the
+/// first seed of randomised methods); `None` for a method without scores on every data set.
+pub fn nab_corpus(jobs: &[Job], scores_dir: &Path) -> Result<BTreeMap<String, Option<f64>>> {
+    let mut labels: BTreeMap<&str, (Vec<bool>, usize)> = BTreeMap::new();
+    let mut per_method: BTreeMap<String, Vec<(&str, Option<Vec<f64>>)>> = BTreeMap::new();
+    for job in jobs {
+        let name = job.item.name.as_str();
+        let entry = per_method.entry(job.method.label()).or_default();
+        if entry.iter().any(|(d, _)| *d == name) {
+            continue; // a later seed
+        }
+        if !labels.contains_key(name) {
+            let data = anomex_data::suite::load(&job.item)?;
+            labels.insert(name, (data.labels, data.eval_start));
+        }
+        let path = scores_dir.join(format!("{}.npy", job.key()));
+        let scores = anomex_data::npy::read_npy(&path, &anomex_data::Selection::default())
+            .ok()
+            .map(|d| d.frame.column_vec(0));
+        entry.push((name, scores));
+    }
+    let mut out = BTreeMap::new();
+    for (method, runs) in per_method {
+        let files: Option<Vec<(&[bool], &[f64])>> = runs
+            .iter()
+            .map(|(d, s)| {
+                let (l, start) = &labels[d];
+                let s = s.as_deref()?;
+                (s.len() == l.len()).then(|| (&l[*start..], &s[*start..]))
+            })
+            .collect();
+        let score = match files {
+            Some(f) => {
+                anomex_metrics::nab::nab_corpus(
+                    &f,
+                    anomex_metrics::nab::STANDARD,
+                    anomex_metrics::Compat::Correct,
+                )?
+                .normalized
+            }
+            None => None,
+        };
+        out.insert(method, score);
+    }
+    Ok(out)
 }
 
 fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
@@ -185,6 +236,7 @@ pub fn build(suite: &str, metrics: &[String], outcomes: &[Outcome]) -> Leaderboa
         standings,
         per_dataset,
         table,
+        corpus_nab: BTreeMap::new(),
     }
 }
 
@@ -202,9 +254,34 @@ fn fmt(v: Option<f64>, digits: usize) -> String {
 }
 
 impl Leaderboard {
+    fn corpus(&self, method: &str) -> Option<f64> {
+        self.corpus_nab.get(method).copied().flatten()
+    }
+
+    /// The numeric cells of a line after the method's name, with their decimals.
+    fn numbers(&self, s: &Standing) -> Vec<(Option<f64>, usize)> {
+        let mut cells: Vec<(Option<f64>, usize)> = s
+            .means
+            .iter()
+            .zip(&self.metrics)
+            .map(|(v, m)| (*v, digits(m)))
+            .collect();
+        if !self.corpus_nab.is_empty() {
+            cells.push((self.corpus(&s.method), 1));
+        }
+        cells.push((s.mean_rank, 2));
+        cells.push((Some(s.datasets as f64), 0));
+        cells.push((Some(s.failed as f64), 0));
+        cells.push((Some(s.seconds), 1));
+        cells
+    }
+
     fn header(&self) -> Vec<String> {
         let mut h = vec!["rank".to_string(), "method".to_string()];
         h.extend(self.metrics.iter().cloned());
+        if !self.corpus_nab.is_empty() {
+            h.push("NAB corpus".to_string());
+        }
         h.extend(
             ["mean rank", "data sets", "failed", "seconds"]
                 .iter()
@@ -229,23 +306,15 @@ impl Leaderboard {
             "Metrics are means over the data sets where they are defined (seeds averaged first); \
              ranked by {PRIMARY_METRIC}; `mean rank` by {PRIMARY_METRIC} per data set (a method \
              without a result there takes the last rank); `seconds` is fit + score time summed \
-             over data sets.\n"
+             over data sets; `NAB corpus` (when shown) is NAB's standard profile over the whole \
+             suite with one threshold, each data set's scores min-max scaled.\n"
         );
         let header = self.header();
         let _ = writeln!(md, "| {} |", header.join(" | "));
         let _ = writeln!(md, "|{}", "---|".repeat(header.len()));
         for (i, s) in self.standings.iter().enumerate() {
             let mut cells = vec![(i + 1).to_string(), s.method.clone()];
-            cells.extend(
-                s.means
-                    .iter()
-                    .zip(&self.metrics)
-                    .map(|(v, m)| fmt(*v, digits(m))),
-            );
-            cells.push(fmt(s.mean_rank, 2));
-            cells.push(s.datasets.to_string());
-            cells.push(s.failed.to_string());
-            cells.push(format!("{:.1}", s.seconds));
+            cells.extend(self.numbers(s).into_iter().map(|(v, d)| fmt(v, d)));
             let _ = writeln!(md, "| {} |", cells.join(" | "));
         }
         md
@@ -260,14 +329,10 @@ impl Leaderboard {
                 format!("\"{}\"", s.method.replace('"', "\"\"")),
             ];
             cells.extend(
-                s.means
-                    .iter()
-                    .map(|v| v.map(|v| v.to_string()).unwrap_or_default()),
+                self.numbers(s)
+                    .into_iter()
+                    .map(|(v, _)| v.map(|v| v.to_string()).unwrap_or_default()),
             );
-            cells.push(s.mean_rank.map(|v| v.to_string()).unwrap_or_default());
-            cells.push(s.datasets.to_string());
-            cells.push(s.failed.to_string());
-            cells.push(s.seconds.to_string());
             out.push_str(&cells.join(","));
             out.push('\n');
         }
@@ -311,30 +376,10 @@ impl Leaderboard {
                     Cell::Text(s.method.clone()),
                 ];
                 cells.extend(
-                    s.means
-                        .iter()
-                        .zip(&self.metrics)
-                        .map(|(v, m)| Cell::Number {
-                            value: *v,
-                            digits: digits(m),
-                        }),
+                    self.numbers(s)
+                        .into_iter()
+                        .map(|(value, digits)| Cell::Number { value, digits }),
                 );
-                cells.push(Cell::Number {
-                    value: s.mean_rank,
-                    digits: 2,
-                });
-                cells.push(Cell::Number {
-                    value: Some(s.datasets as f64),
-                    digits: 0,
-                });
-                cells.push(Cell::Number {
-                    value: Some(s.failed as f64),
-                    digits: 0,
-                });
-                cells.push(Cell::Number {
-                    value: Some(s.seconds),
-                    digits: 1,
-                });
                 cells
             })
             .collect();

@@ -278,7 +278,10 @@ pub fn bench(a: BenchArgs) -> Result<()> {
         },
     )?;
     bar.finish_and_clear();
-    let board = leaderboard::build(&suite_name, &protocol.metrics, &outcomes);
+    let mut board = leaderboard::build(&suite_name, &protocol.metrics, &outcomes);
+    if loader.is_series() && protocol.metrics.iter().any(|m| m.starts_with("NAB")) {
+        board.corpus_nab = leaderboard::nab_corpus(&jobs, &scores_dir)?;
+    }
     let command = std::env::args()
         .map(|s| if s.contains(' ') { format!("'{s}'") } else { s })
         .collect::<Vec<_>>()

@@ -187,31 +187,58 @@ fn best_total(mut rows: Vec<Row>, n_windows: usize, p: Profile) -> (f64, f64, us
     (best, best_threshold, n_scored)
 }
 
-/// The NAB score of `scores` against `labels` under `profile` (see the module docs).
-pub fn nab(labels: &[bool], scores: &[f64], profile: Profile, compat: Compat) -> Result<NabScore> {
-    check(labels, scores)?;
+/// Scores scaled to [0, 1] by their minimum and maximum (constant scores become 0).
+fn unit_scores(scores: &[f64]) -> Vec<f64> {
     let (lo, hi) = scores
         .iter()
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &s| {
             (a.min(s), b.max(s))
         });
-    let scaled: Vec<f64> = if hi > lo {
+    if hi > lo {
         scores.iter().map(|s| (s - lo) / (hi - lo)).collect()
     } else {
         vec![0.0; scores.len()]
-    };
-    let windows = tsb_segments(labels);
-    let (raw, threshold, n_scored) = best_total(
-        sweep_rows(&scaled, &windows, profile, compat)?,
-        windows.len(),
-        profile,
-    );
-    let null_scores = vec![0.5; scores.len()];
-    let (null, _, _) = best_total(
-        sweep_rows(&null_scores, &windows, profile, compat)?,
-        windows.len(),
-        profile,
-    );
+    }
+}
+
+/// The NAB score of `scores` against `labels` under `profile` (see the module docs).
+pub fn nab(labels: &[bool], scores: &[f64], profile: Profile, compat: Compat) -> Result<NabScore> {
+    nab_corpus(&[(labels, scores)], profile, compat)
+}
+
+/// The NAB score of a corpus of labelled series with one threshold for all of them, as NAB's
+/// optimiser and scoreboard compute it: every file's sweep rows are pooled (windows numbered
+/// across files), the best total over one shared threshold is the raw score, and the null and
+/// perfect scores are those of the whole corpus. Each file's scores are min-max scaled to
+/// [0, 1] first (as in [`nab`]); NAB's own detectors emit [0, 1] likelihoods that it uses as they
+/// are, so figures are comparable with its scoreboard only for detectors whose scaled scores mean
+/// the same across files.
+pub fn nab_corpus(
+    files: &[(&[bool], &[f64])],
+    profile: Profile,
+    compat: Compat,
+) -> Result<NabScore> {
+    let (mut rows, mut null_rows, mut windows_seen) = (Vec::new(), Vec::new(), 0);
+    for (labels, scores) in files {
+        check(labels, scores)?;
+        let windows = tsb_segments(labels);
+        let offset = |mut r: Vec<Row>| {
+            r.iter_mut()
+                .for_each(|row| row.window = row.window.map(|w| w + windows_seen));
+            r
+        };
+        rows.extend(offset(sweep_rows(
+            &unit_scores(scores),
+            &windows,
+            profile,
+            compat,
+        )?));
+        let null = vec![0.5; scores.len()];
+        null_rows.extend(offset(sweep_rows(&null, &windows, profile, compat)?));
+        windows_seen += windows.len();
+    }
+    let (raw, threshold, n_scored) = best_total(rows, windows_seen, profile);
+    let (null, _, _) = best_total(null_rows, windows_seen, profile);
     let perfect = n_scored as f64 * profile.tp;
     let normalized = (perfect != null).then(|| 100.0 * (raw - null) / (perfect - null));
     Ok(NabScore {
@@ -242,5 +269,30 @@ mod tests {
         let scores: Vec<f64> = labels.iter().map(|&l| if l { 1.0 } else { 0.0 }).collect();
         let s = nab(&labels, &scores, STANDARD, Compat::Correct).unwrap();
         assert!((s.normalized.unwrap() - 100.0).abs() < 1e-9, "{s:?}");
+    }
+
+    #[test]
+    fn corpus_of_one_file_is_the_file_score_and_pools_thresholds() {
+        let mut a = vec![false; 300];
+        a[200..210].iter_mut().for_each(|l| *l = true);
+        let sa: Vec<f64> = (0..300)
+            .map(|i| ((i * 37) % 11) as f64 / 11.0 + f64::from(u8::from(a[i])))
+            .collect();
+        let one = nab(&a, &sa, STANDARD, Compat::Correct).unwrap();
+        let corpus = nab_corpus(&[(&a, &sa)], STANDARD, Compat::Correct).unwrap();
+        assert_eq!(one, corpus);
+        // a second file whose best threshold differs: the pooled raw score is at most the sum of
+        // the files' own best raw scores
+        let mut b = vec![false; 400];
+        b[300..305].iter_mut().for_each(|l| *l = true);
+        let sb: Vec<f64> = (0..400).map(|i| ((i * 13) % 7) as f64 / 7.0).collect();
+        let fb = nab(&b, &sb, STANDARD, Compat::Correct).unwrap();
+        let both = nab_corpus(&[(&a, &sa), (&b, &sb)], STANDARD, Compat::Correct).unwrap();
+        assert!(
+            both.raw <= one.raw + fb.raw + 1e-12,
+            "{both:?} {one:?} {fb:?}"
+        );
+        assert!(both.normalized.unwrap() < 100.0);
+        assert!(nab_corpus(&[(&a[..10], &sa)], STANDARD, Compat::Correct).is_err());
     }
 }
