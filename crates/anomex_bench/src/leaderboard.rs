@@ -47,7 +47,9 @@ pub struct Leaderboard {
 /// first seed of randomised methods); `None` for a method without scores on every data set.
 pub fn nab_corpus(jobs: &[Job], scores_dir: &Path) -> Result<BTreeMap<String, Option<f64>>> {
     let mut labels: BTreeMap<&str, (Vec<bool>, usize)> = BTreeMap::new();
-    let mut per_method: BTreeMap<String, Vec<(&str, Option<Vec<f64>>)>> = BTreeMap::new();
+    // method → (data set, its scores if kept)
+    type Runs<'a> = Vec<(&'a str, Option<Vec<f64>>)>;
+    let mut per_method: BTreeMap<String, Runs<'_>> = BTreeMap::new();
     for job in jobs {
         let name = job.item.name.as_str();
         let entry = per_method.entry(job.method.label()).or_default();
