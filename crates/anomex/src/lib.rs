@@ -11,6 +11,7 @@
 //! # Ok::<(), anomex::Error>(())
 //! ```
 
+mod ensemble;
 mod outlier_model;
 
 pub use anomex_core::*;
@@ -38,6 +39,15 @@ pub fn default_threshold(detector: &str) -> &'static str {
 
 /// A registry holding every built-in detector.
 pub fn registry() -> Registry {
+    let mut r = base_registry();
+    if let Err(e) = r.add(ensemble::entry()) {
+        unreachable!("built-in detectors clash: {e}");
+    }
+    r
+}
+
+/// The single detectors (everything but the ensemble, which is built from them).
+fn base_registry() -> Registry {
     let mut r = Registry::new();
     // registration of built-ins cannot clash: names are unique constants, checked by a test
     if let Err(e) = anomex_series::register(&mut r).and_then(|()| anomex_tabular::register(&mut r))

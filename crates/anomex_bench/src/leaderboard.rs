@@ -1,8 +1,8 @@
 //! From outcomes to a leaderboard: metrics averaged over seeds per data set, then over data sets
-//! per method; the mean rank by the primary metric; written as Markdown, CSV and HTML.
+//! per method; the mean rank by the first metric; written as Markdown, CSV and HTML.
 
 use crate::job::{file_name, Job, Outcome, Status};
-use crate::protocol::{Protocol, PRIMARY_METRIC};
+use crate::protocol::Protocol;
 use anomex_core::{Error, Result};
 use anomex_report::leaderboard::{Cell, Page, Section};
 use std::collections::{BTreeMap, BTreeSet};
@@ -19,7 +19,7 @@ pub struct Standing {
     pub failed: usize,
     /// Mean over the data sets where the metric is defined, per metric of the protocol.
     pub means: Vec<Option<f64>>,
-    /// Mean rank by the primary metric (1 = best; a method without a value on a data set takes
+    /// Mean rank by the first metric (1 = best; a method without a value on a data set takes
     /// the last rank there).
     pub mean_rank: Option<f64>,
     /// Fit + score seconds over all data sets (mean over seeds).
@@ -31,9 +31,9 @@ pub struct Standing {
 pub struct Leaderboard {
     pub suite: String,
     pub metrics: Vec<String>,
-    /// Best first by the primary metric.
+    /// Best first by the first metric.
     pub standings: Vec<Standing>,
-    /// Per data set, methods by the primary metric, best first.
+    /// Per data set, methods by the first metric, best first.
     pub per_dataset: BTreeMap<String, Vec<(String, f64)>>,
     /// Per data set and method, the metric means over seeds (in `metrics` order).
     pub table: BTreeMap<(String, String), Vec<Option<f64>>>,
@@ -150,10 +150,8 @@ pub fn build(suite: &str, metrics: &[String], outcomes: &[Outcome]) -> Leaderboa
             (k.clone(), per_metric)
         })
         .collect();
-    let primary = metrics
-        .iter()
-        .position(|m| m == PRIMARY_METRIC)
-        .unwrap_or(0);
+    // the first metric ranks
+    let primary = 0;
     let methods: Vec<String> = methods.into_iter().collect();
     let datasets: BTreeSet<&String> = outcomes.iter().map(|o| &o.dataset).collect();
     let mut per_dataset = BTreeMap::new();
@@ -306,10 +304,11 @@ impl Leaderboard {
         let _ = writeln!(
             md,
             "Metrics are means over the data sets where they are defined (seeds averaged first); \
-             ranked by {PRIMARY_METRIC}; `mean rank` by {PRIMARY_METRIC} per data set (a method \
+             ranked by {p}; `mean rank` by {p} per data set (a method \
              without a result there takes the last rank); `seconds` is fit + score time summed \
              over data sets; `NAB corpus` (when shown) is NAB's standard profile over the whole \
-             suite with one threshold, each data set's scores min-max scaled.\n"
+             suite with one threshold, each data set's scores min-max scaled.\n",
+            p = protocol.primary()
         );
         let header = self.header();
         let _ = writeln!(md, "| {} |", header.join(" | "));
@@ -403,7 +402,7 @@ impl Leaderboard {
                 if let Ok(d) = anomex_data::npy::read_npy(&path, &anomex_data::Selection::default())
                 {
                     scores.push((
-                        format!("{method} ({PRIMARY_METRIC} {value:.3})"),
+                        format!("{method} ({} {value:.3})", protocol.primary()),
                         d.frame.column_vec(0),
                     ));
                 }

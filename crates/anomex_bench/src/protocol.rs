@@ -77,17 +77,15 @@ pub struct Protocol {
     pub threshold_policy: String,
     /// Randomised detectors run once per seed; their metrics are averaged per data set.
     pub seeds: Vec<u64>,
+    /// The first one ranks the leaderboard.
     pub metrics: Vec<String>,
     pub split: Split,
     /// The anomex version that computed the numbers.
     pub version: String,
 }
 
-/// The metric the leaderboard ranks by.
-pub const PRIMARY_METRIC: &str = "VUS-PR";
-
-/// The metrics reported by default: threshold-free scores of the ranking, the F1 family as the
-/// field reports it, and NAB's three profiles.
+/// The metrics reported by default on time series (the first ranks the leaderboard):
+/// threshold-free scores, the F1 family as the field reports it, and NAB's standard profile.
 pub const DEFAULT_METRICS: &[&str] = &[
     "VUS-PR",
     "VUS-ROC",
@@ -100,6 +98,9 @@ pub const DEFAULT_METRICS: &[&str] = &[
     "Affiliation-F",
     "NAB-standard",
 ];
+
+/// The metrics reported by default on vectors (rows without order: no range metrics).
+pub const VECTOR_METRICS: &[&str] = &["AUC-ROC", "AUC-PR", "Standard-F1"];
 
 impl Default for Protocol {
     fn default() -> Self {
@@ -121,6 +122,22 @@ impl Default for Protocol {
 }
 
 impl Protocol {
+    /// The default protocol for vectors: no normalisation and no order-dependent metrics, as
+    /// ADBench and PyOD evaluate (train = test, every row scored).
+    pub fn for_vectors() -> Self {
+        Protocol {
+            normalization: Normalization::None,
+            training: Training::All,
+            metrics: VECTOR_METRICS.iter().map(|m| m.to_string()).collect(),
+            ..Protocol::default()
+        }
+    }
+
+    /// The metric that ranks the leaderboard.
+    pub fn primary(&self) -> &str {
+        self.metrics.first().map_or("VUS-PR", String::as_str)
+    }
+
     /// A short stable identifier of the protocol (a hash of its canonical JSON).
     pub fn id(&self) -> String {
         let json = serde_json::to_string(self).unwrap_or_default();

@@ -86,20 +86,24 @@ fn suite_location(a: &BenchArgs) -> Result<(String, PathBuf, Loader)> {
     Ok((name, dir, loader))
 }
 
-fn protocol(a: &BenchArgs) -> Result<Protocol> {
-    let mut p = Protocol {
-        normalization: match a.normalize.as_str() {
-            "zscore" => Normalization::Zscore,
-            "none" => Normalization::None,
-            other => bail!("--normalize `{other}`: use zscore or none"),
-        },
-        ..Protocol::default()
+fn protocol(a: &BenchArgs, loader: &Loader) -> Result<Protocol> {
+    let mut p = if loader.is_series() {
+        Protocol::default()
+    } else {
+        Protocol::for_vectors()
     };
-    p.training = match a.training.as_str() {
-        "auto" => Training::Auto,
-        "all" => Training::All,
-        other => bail!("--training `{other}`: use auto or all"),
-    };
+    match a.normalize.as_deref() {
+        None => {}
+        Some("zscore") => p.normalization = Normalization::Zscore,
+        Some("none") => p.normalization = Normalization::None,
+        Some(other) => bail!("--normalize `{other}`: use zscore or none"),
+    }
+    match a.training.as_deref() {
+        None => {}
+        Some("auto") => p.training = Training::Auto,
+        Some("all") => p.training = Training::All,
+        Some(other) => bail!("--training `{other}`: use auto or all"),
+    }
     p.vus_window = match a.vus_window.as_str() {
         "auto" => VusWindow::Auto,
         n => VusWindow::Fixed(
@@ -183,7 +187,7 @@ fn methods(a: &BenchArgs, loader: &Loader) -> Result<Vec<Method>> {
 
 pub fn bench(a: BenchArgs) -> Result<()> {
     let (suite_name, dir, loader) = suite_location(&a)?;
-    let protocol = protocol(&a)?;
+    let protocol = protocol(&a, &loader)?;
     let out = a
         .out
         .clone()

@@ -229,19 +229,22 @@ pub struct BenchArgs {
     /// Resident memory (MiB) beyond which a job is stopped
     #[arg(long, default_value_t = 4096)]
     memory_mib: u64,
-    /// Normalisation of each series: zscore (statistics of the training rows) or none
-    #[arg(long, default_value = "zscore")]
-    normalize: String,
+    /// Normalisation: zscore (statistics of the training rows) or none (default: zscore for
+    /// series, none for vectors)
+    #[arg(long)]
+    normalize: Option<String>,
     /// Training rows: auto (semi-supervised detectors on the data set's normal prefix) or all
-    #[arg(long, default_value = "auto")]
-    training: String,
+    /// (default: auto for series, all for vectors)
+    #[arg(long)]
+    training: Option<String>,
     /// VUS window: auto (TSB-AD's period rule per data set) or a number
     #[arg(long, default_value = "auto")]
     vus_window: String,
     /// Seeds of randomised detectors, comma-separated (metrics averaged)
     #[arg(long, value_delimiter = ',')]
     seeds: Option<Vec<u64>>,
-    /// Metrics, comma-separated (default: VUS-PR, VUS-ROC, AUC-PR, AUC-ROC, the F1 family, NAB)
+    /// Metrics, comma-separated; the first ranks (default for series: VUS-PR, VUS-ROC, AUC-PR,
+    /// AUC-ROC, the F1 family, NAB; for vectors: AUC-ROC, AUC-PR, Standard-F1)
     #[arg(long, value_delimiter = ',')]
     metrics: Option<Vec<String>>,
     /// Data sets: all, tuning:SHARE or evaluation:SHARE (a fixed split by name)

@@ -31,10 +31,18 @@ impl fmt::Display for Value {
 /// "let the detector choose from the data" (e.g. the window length from the autocorrelation).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Kind {
-    Int { min: i64, max: i64 },
-    Float { min: f64, max: f64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
+    Float {
+        min: f64,
+        max: f64,
+    },
     Bool,
     Choice(&'static [&'static str]),
+    /// Free text the detector parses itself (e.g. a list of member detectors).
+    Text,
 }
 
 /// Declaration of one parameter.
@@ -103,6 +111,17 @@ impl ParamSpec {
         }
     }
 
+    /// A free-text parameter; the detector checks its content when it is built.
+    pub fn text(name: &'static str, default: &'static str, doc: &'static str) -> Self {
+        ParamSpec {
+            name,
+            kind: Kind::Text,
+            default: Some(Value::Text(default.to_string())),
+            allow_auto: false,
+            doc,
+        }
+    }
+
     /// Parses and range-checks one textual value.
     pub fn parse(&self, text: &str) -> Result<Option<Value>> {
         let text = text.trim();
@@ -123,7 +142,7 @@ impl ParamSpec {
                 text.parse::<bool>()
                     .map_err(|_| bad(format!("`{text}` is not true/false")))?,
             ),
-            Kind::Choice(_) => Value::Text(text.to_string()),
+            Kind::Choice(_) | Kind::Text => Value::Text(text.to_string()),
         };
         self.check(&value)?;
         Ok(Some(value))
@@ -149,6 +168,7 @@ impl ParamSpec {
             (Kind::Bool, Value::Bool(_)) => Ok(()),
             (Kind::Choice(opts), Value::Text(s)) if opts.contains(&s.as_str()) => Ok(()),
             (Kind::Choice(opts), v) => bad(format!("`{v}` is not one of {}", opts.join(", "))),
+            (Kind::Text, Value::Text(_)) => Ok(()),
             (kind, v) => bad(format!("`{v}` does not fit {kind:?}")),
         }
     }
