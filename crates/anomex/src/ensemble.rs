@@ -6,7 +6,8 @@
 //! member whose scores spread widely does not drown the others and a score of 3 means the same
 //! "three robust deviations above typical" for every member (Aggarwal & Sathe, "Theoretical
 //! foundations and algorithms for outlier ensembles", SIGKDD Explorations 2015: standardise, then
-//! average). Members use their default parameters. Cost: the sum of the members' costs.
+//! average). Members are written `name` or `name:key=value;key=value`, joined by `+`. Cost: the
+//! sum of the members' costs.
 
 use crate::{
     model_file::{state_from, state_to},
@@ -31,7 +32,7 @@ pub fn entry() -> Entry {
         params: vec![ParamSpec::text(
             "members",
             DEFAULT_MEMBERS,
-            "member detectors joined by + (each with its default parameters)",
+            "member detectors joined by +, each NAME or NAME:key=value;key=value",
         )],
         build,
         load,
@@ -74,32 +75,43 @@ struct FittedEnsemble {
     columns: usize,
 }
 
-/// Member names from `a+b+c`, each checked against the registry.
-fn member_names(params: &Params) -> Result<Vec<String>> {
+/// Members from `a+b:key=value;key=value+c`: names with optional parameters.
+fn parse_members(params: &Params) -> Result<Vec<(String, Vec<String>)>> {
     let text = params.text("members")?;
-    let names: Vec<String> = text
+    let members: Vec<(String, Vec<String>)> = text
         .split('+')
-        .map(|s| s.trim().to_string())
+        .map(str::trim)
         .filter(|s| !s.is_empty())
+        .map(|m| match m.split_once(':') {
+            Some((name, pairs)) => (
+                name.trim().to_string(),
+                pairs
+                    .split(';')
+                    .filter(|p| !p.trim().is_empty())
+                    .map(|p| p.trim().to_string())
+                    .collect(),
+            ),
+            None => (m.to_string(), Vec::new()),
+        })
         .collect();
-    if names.is_empty() {
+    if members.is_empty() {
         return Err(Error::param("members", "name at least one detector"));
     }
-    if names.iter().any(|n| n == "ensemble") {
+    if members.iter().any(|(n, _)| n == "ensemble") {
         return Err(Error::param(
             "members",
             "an ensemble cannot contain an ensemble",
         ));
     }
-    Ok(names)
+    Ok(members)
 }
 
 fn build(params: &Params) -> Result<Box<dyn Detector>> {
     let registry = crate::base_registry();
-    let members = member_names(params)?
+    let members = parse_members(params)?
         .into_iter()
-        .map(|n| {
-            let d = registry.get(&n)?.create::<&str>(&[])?;
+        .map(|(n, pairs)| {
+            let d = registry.get(&n)?.create(&pairs)?;
             Ok((n, d))
         })
         .collect::<Result<_>>()?;
@@ -180,8 +192,8 @@ impl FittedDetector for FittedEnsemble {
 
 fn load(params: &Params, state: serde_json::Value) -> Result<Box<dyn FittedDetector>> {
     let (columns, members): (usize, Vec<MemberState>) = state_from(state)?;
-    let wanted = member_names(params)?;
-    if wanted.len() != members.len() || wanted.iter().zip(&members).any(|(w, m)| *w != m.name) {
+    let wanted = parse_members(params)?;
+    if wanted.len() != members.len() || wanted.iter().zip(&members).any(|(w, m)| w.0 != m.name) {
         return Err(Error::ModelFile(
             "the ensemble's members do not match its parameters".into(),
         ));
@@ -243,7 +255,9 @@ mod tests {
         for i in 0..frame.rows() {
             assert!((got[i] - (a[i] + b[i]) / 2.0).abs() < 1e-12, "row {i}");
         }
-        let top = (0..got.len()).max_by(|&x, &y| got[x].total_cmp(&got[y])).unwrap();
+        let top = (0..got.len())
+            .max_by(|&x, &y| got[x].total_cmp(&got[y]))
+            .unwrap();
         assert_eq!(top, 400);
     }
 

@@ -77,7 +77,7 @@ impl Job {
             self.item.name,
             self.method,
             self.seed,
-            self.protocol.id()
+            self.protocol.job_id()
         ]);
         format!("{:016x}", crate::stable_hash(what.to_string().as_bytes()))
     }
@@ -123,7 +123,7 @@ impl Outcome {
             dataset: job.item.name.clone(),
             method: job.method.label(),
             seed: job.seed,
-            protocol: job.protocol.id(),
+            protocol: job.protocol.job_id(),
             status,
             message: Some(message),
             metrics: BTreeMap::new(),
@@ -282,7 +282,7 @@ fn try_run(job: &Job) -> Result<Outcome> {
         dataset: data.name,
         method: job.method.label(),
         seed: job.seed,
-        protocol: job.protocol.id(),
+        protocol: job.protocol.job_id(),
         status: Status::Ok,
         message: None,
         metrics,

@@ -143,4 +143,14 @@ impl Protocol {
         let json = serde_json::to_string(self).unwrap_or_default();
         format!("{:016x}", crate::stable_hash(json.as_bytes()))
     }
+
+    /// The identifier of what a single job computes: the protocol without the split, which only
+    /// selects data sets (so a job cached under one split serves every split).
+    pub fn job_id(&self) -> String {
+        Protocol {
+            split: Split::All,
+            ..self.clone()
+        }
+        .id()
+    }
 }
