@@ -10,8 +10,9 @@ then test, evaluated on test) and given the same protocol as `anomex bench`'s de
 channel z-normalised with the statistics of the rows the method is fitted on; semi-supervised
 methods (TSB-AD's `Semisupervise_AD_Pool`) fitted on the normal training prefix where the data set
 has one, everything else on all rows. Each method runs with the hyperparameters TSB-AD publishes
-as optimal (`HP_list.Optimal_Uni_algo_HP_dict`; for PCA, CBLOF, MCD and OCSVM, which that list
-does not have, `Optimal_Multi_algo_HP_dict`), through TSB-AD's `model_wrapper` functions.
+as optimal (`HP_list.Optimal_Uni_algo_HP_dict` on univariate data, with
+`Optimal_Multi_algo_HP_dict` for the methods that list lacks; the reverse on multivariate data),
+through TSB-AD's `model_wrapper` functions.
 TSB-AD's `run_Unsupervise_AD` / `run_Semisupervise_AD`
 dispatchers are bypassed because they turn every exception into "not defined". The metrics are computed by anomex, on these scores and its own alike.
 
@@ -54,10 +55,15 @@ METHODS = ["Sub_PCA", "MatrixProfile", "Sub_KNN", "IForest", "Sub_IForest", "KMe
            "PCA", "CBLOF", "MCD", "OCSVM", "Sub_LOF", "Sub_HBOS", "Sub_MCD", "Sub_OCSVM", "LOF"]
 
 
-def hyperparameters(method):
-    if method in Optimal_Uni_algo_HP_dict:
-        return dict(Optimal_Uni_algo_HP_dict[method])
-    return dict(Optimal_Multi_algo_HP_dict[method])
+# TSB-AD-M's classical methods, for multivariate suites.
+MULTI_METHODS = ["PCA", "IForest", "KNN", "HBOS", "CBLOF", "MCD", "OCSVM", "KMeansAD", "COPOD"]
+
+
+def hyperparameters(method, multivariate):
+    first, second = Optimal_Uni_algo_HP_dict, Optimal_Multi_algo_HP_dict
+    if multivariate:
+        first, second = second, first
+    return dict(first[method] if method in first else second[method])
 
 
 def nab_sets(folder):
@@ -91,7 +97,7 @@ def zscore(data, rows):
 
 
 def scores_of(method, data, train_end):
-    hp = hyperparameters(method)
+    hp = hyperparameters(method, data.shape[1] > 1)
     # the wrapper's own dispatchers hide exceptions; its run_<method> functions are called directly
     run = getattr(mw, f"run_{method}")
     if method in mw.Semisupervise_AD_Pool:
@@ -109,12 +115,13 @@ def main():
     p.add_argument("folder", type=Path)
     p.add_argument("out", type=Path)
     p.add_argument("--unpacked", type=Path, help="SMAP_MSL folder with train/ and test/")
-    p.add_argument("--methods", default=",".join(METHODS))
+    p.add_argument("--methods", help="default: the univariate set for nab, TSB-AD-M's for smap_msl")
     p.add_argument("--limit", type=int)
     a = p.parse_args()
     sets = nab_sets(a.folder) if a.suite == "nab" else smap_msl_sets(a.folder, a.unpacked)
     sets = list(sets)[: a.limit]
-    for method in a.methods.split(","):
+    methods = a.methods.split(",") if a.methods else (METHODS if a.suite == "nab" else MULTI_METHODS)
+    for method in methods:
         target = a.out / f"TSB-AD {method}"
         target.mkdir(parents=True, exist_ok=True)
         spent, failed = 0.0, 0

@@ -18,7 +18,7 @@ use anomex_core::DataKind;
 use serde::{Deserialize, Serialize};
 
 /// The members when none are named, chosen on the NAB suite (`docs/bench.md`).
-pub const DEFAULT_MEMBERS: &str = "sub_knn+sub_iforest+sub_pca";
+pub const DEFAULT_MEMBERS: &str = "spectral_residual+sub_knn+sub_pca:window=100;score=tsb_ad";
 
 /// The ensemble's registry entry.
 pub fn entry() -> Entry {

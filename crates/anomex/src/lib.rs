@@ -20,13 +20,33 @@ pub use anomex_tabular as tabular;
 pub use anomex_threshold as threshold;
 pub use outlier_model::{OutlierModel, Proba};
 
-/// The detector `anomex detect` uses when none is named.
-///
-/// Spectral residual, chosen on the embedded NAB machine-temperature series, where with the default
-/// POT threshold it is the only built-in detector that flags all four labelled windows (26 points
-/// flagged; `docs/default-detector.md` has the table). One series is thin evidence: the benchmark
-/// harness is the place to revisit this choice.
-pub const DEFAULT_DETECTOR: &str = "spectral_residual";
+/// The detector `anomex detect` uses on a univariate series when none is named: an
+/// [`ensemble`](crate::registry) of spectral residual, Sub-KNN and windowed PCA (window 100,
+/// TSB-AD's score). Chosen on NAB's 58 series with `anomex bench` (`docs/bench.md`): mean VUS-PR
+/// 0.403, above every TSB-AD reference implementation run on the same series and protocol (best:
+/// its window-100 PCA, 0.399), and the best mean per-series NAB score of all methods run (68.1).
+pub const DEFAULT_DETECTOR: &str = "ensemble";
+
+/// What the rows of a data set are, for choosing a default detector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataShape {
+    /// One time series.
+    Univariate,
+    /// Several channels of one time series.
+    Multivariate,
+    /// Independent rows (tabular data, embeddings).
+    Vectors,
+}
+
+/// The detector and parameters used when none is named, by the shape of the data (chosen by
+/// evidence: `docs/bench.md` has the leaderboards).
+pub fn default_detector(shape: DataShape) -> (&'static str, &'static [&'static str]) {
+    match shape {
+        DataShape::Univariate | DataShape::Multivariate => (DEFAULT_DETECTOR, &[]),
+        // ADBench's 37 classical sets: best mean rank by AUROC with MCD, at a third of its cost
+        DataShape::Vectors => ("ensemble", &["members=iforest+cblof+inne"]),
+    }
+}
 
 /// The threshold policy used when none is named: POT (exceedance probability 10⁻³ over the
 /// 0.98 quantile), except for detectors whose published method comes with its own test.

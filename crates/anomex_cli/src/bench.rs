@@ -16,6 +16,7 @@ use std::time::Duration;
 /// Detectors benchmarked on time series when none are named: the classical methods of TSB-AD's
 /// leaderboards that anomex has, and its streaming baselines.
 const SERIES_DETECTORS: &[&str] = &[
+    "ensemble",
     "spectral_residual",
     "matrix_profile",
     "sub_pca",

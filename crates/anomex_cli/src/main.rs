@@ -121,9 +121,10 @@ pub struct DetectArgs {
 /// Which detector to fit, and on which rows.
 #[derive(Args, Debug)]
 pub struct ModelArgs {
-    /// Detector name (see `anomex list`)
-    #[arg(short, long, default_value = anomex::DEFAULT_DETECTOR)]
-    detector: String,
+    /// Detector name (see `anomex list`); default: chosen by the data's shape (univariate or
+    /// multivariate series, or vectors from an .npz file)
+    #[arg(short, long)]
+    detector: Option<String>,
     /// Detector parameter key=value (repeatable)
     #[arg(short, long = "param")]
     params: Vec<String>,

@@ -1,6 +1,6 @@
 //! The subcommands.
 
-use crate::{example, DetectArgs, FitArgs, InputArgs, OutputArgs, ScoreArgs};
+use crate::{example, DetectArgs, FitArgs, InputArgs, ModelArgs, OutputArgs, ScoreArgs};
 use anomex::{model_file, spans, FittedDetector, Frame, Scores};
 use anomex_data::{output::ScoreTable, Dataset, Fill, Selection};
 use anyhow::{bail, Context, Result};
@@ -111,9 +111,10 @@ pub fn detect(a: DetectArgs) -> Result<()> {
         (load(&path, &a.input)?, path.display().to_string(), None)
     };
     let registry = anomex::registry();
-    let entry = registry.get(&a.model.detector)?;
-    let detector = entry.create(&a.model.params)?;
     let frame = &dataset.frame;
+    let (name, params) = chosen(&a.model, frame, a.file.as_deref());
+    let entry = registry.get(&name)?;
+    let detector = entry.create(&params)?;
     let train = train_slice(frame, a.model.train_rows)?;
     progress.step(format!("fitting {} on {} rows", entry.name, train.rows()));
     let fitted = detector.fit(&train)?;
@@ -136,26 +137,46 @@ pub fn detect(a: DetectArgs) -> Result<()> {
     )
 }
 
+/// The detector and its parameters: the one named, else the default for the data's shape
+/// (`.npz` files hold vectors, as ADBench's; otherwise one column is a univariate series and
+/// several a multivariate one); `--param`s apply to either.
+fn chosen(model: &ModelArgs, frame: &Frame, file: Option<&Path>) -> (String, Vec<String>) {
+    if let Some(d) = &model.detector {
+        return (d.clone(), model.params.clone());
+    }
+    let npz = file
+        .and_then(|f| f.extension())
+        .is_some_and(|e| e.eq_ignore_ascii_case("npz"));
+    let shape = if npz {
+        anomex::DataShape::Vectors
+    } else if frame.cols() == 1 {
+        anomex::DataShape::Univariate
+    } else {
+        anomex::DataShape::Multivariate
+    };
+    let (name, defaults) = anomex::default_detector(shape);
+    let mut params: Vec<String> = defaults.iter().map(|p| p.to_string()).collect();
+    params.extend(model.params.iter().cloned());
+    (name.to_string(), params)
+}
+
 pub fn fit(a: FitArgs) -> Result<()> {
     let registry = anomex::registry();
-    let detector = registry.get(&a.model.detector)?.create(&a.model.params)?;
     let train = match a.sample {
         Some(n) => crate::chunked::sample_rows(&a.file, n, a.sample_seed)?,
         None => train_slice(&load(&a.file, &a.input)?.frame, a.model.train_rows)?,
     };
+    let (name, params) = chosen(&a.model, &train, Some(&a.file));
+    let detector = registry.get(&name)?.create(&params)?;
     let fitted = {
         let progress = Progress::new(false);
-        progress.step(format!(
-            "fitting {} on {} rows",
-            a.model.detector,
-            train.rows()
-        ));
+        progress.step(format!("fitting {name} on {} rows", train.rows()));
         detector.fit(&train)?
     };
     model_file::save(fitted.as_ref(), &a.save)?;
     outln!(
         "saved {} fitted on {} rows × {} columns to {}",
-        a.model.detector,
+        name,
         train.rows(),
         train.cols(),
         a.save.display()
@@ -507,4 +528,33 @@ pub fn list(json: bool) -> Result<()> {
         anomex::threshold::POLICIES.join(", ")
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod default_choice {
+    use super::*;
+
+    #[test]
+    fn the_default_follows_the_shape_of_the_data() {
+        let model = |detector: Option<&str>, params: &[&str]| ModelArgs {
+            detector: detector.map(str::to_string),
+            params: params.iter().map(|p| p.to_string()).collect(),
+            train_rows: None,
+        };
+        let one = Frame::from_series(&[1.0, 2.0, 3.0]).unwrap();
+        let two = Frame::from_columns(&[vec![1.0, 2.0], vec![3.0, 4.0]]).unwrap();
+        let npz = Path::new("x.npz");
+        let (name, params) = chosen(&model(None, &[]), &one, None);
+        assert_eq!((name.as_str(), params.len()), (anomex::DEFAULT_DETECTOR, 0));
+        let (_, params) = chosen(&model(None, &[]), &two, Some(npz));
+        assert_eq!(params, ["members=iforest+cblof+inne"]);
+        // parameters given without a detector go to the default one, after its own
+        let (_, params) = chosen(&model(None, &["members=zscore"]), &two, Some(npz));
+        assert_eq!(params.last().unwrap(), "members=zscore");
+        let (name, params) = chosen(&model(Some("zscore"), &["window=5"]), &two, Some(npz));
+        assert_eq!(
+            (name.as_str(), params),
+            ("zscore", vec!["window=5".to_string()])
+        );
+    }
 }

@@ -74,8 +74,9 @@ fn example_flags_the_machine_failure_and_writes_a_report() {
         flags_window(&s, "2014-02-07 14:55:00", "2014-02-09 14:05:00"),
         "{s:#}"
     );
-    // the planned shutdown and the precursor are found as well
-    assert_eq!(s["labelled_spans_hit"], serde_json::json!([4, 4]), "{s:#}");
+    // the default (chosen on the whole NAB suite, not on this series) finds at least one more
+    let hit = s["labelled_spans_hit"][0].as_u64().unwrap();
+    assert!(hit >= 2, "{s:#}");
     // and the alarms are few: a detector that flags everything would also "hit" every window
     assert!(s["flagged_points"].as_u64().unwrap() < 100, "{s:#}");
     let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
@@ -113,7 +114,7 @@ fn every_detector_runs_on_the_shipped_series() {
         assert!(s["flagged_points"].as_u64().unwrap() < 1000, "{name}: {s}");
     }
     let text = stdout(&anomex(dir.path(), &["list"]));
-    assert!(text.contains("spectral_residual (default)") && text.contains("threshold policies"));
+    assert!(text.contains("ensemble (default)") && text.contains("threshold policies"));
 }
 
 #[test]
