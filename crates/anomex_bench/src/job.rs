@@ -70,12 +70,22 @@ pub struct Job {
 }
 
 impl Job {
-    /// A stable identifier of what the job computes: suite, data set, method, seed, protocol.
+    /// A stable identifier of what the job computes: suite, data set, method with its resolved
+    /// parameters (defaults included, so a changed default is a new job), seed, protocol.
     pub fn key(&self) -> String {
+        let resolved = match &self.method {
+            Method::Detector { name, params } => anomex::registry()
+                .get(name)
+                .and_then(|e| anomex_core::Params::resolve(&e.params, params))
+                .ok()
+                .map(|p| serde_json::to_value(p).unwrap_or_default()),
+            Method::Peer { .. } => None,
+        };
         let what = serde_json::json!([
             self.suite,
             self.item.name,
             self.method,
+            resolved,
             self.seed,
             self.protocol.job_id()
         ]);
