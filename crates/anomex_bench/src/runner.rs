@@ -99,7 +99,7 @@ fn tail(text: &str, max: usize) -> &str {
     &text[start..]
 }
 
-fn run_in_process_worker(job: &Job, program: &Path, args: &[String], limits: &Limits) -> Outcome {
+fn run_in_worker_process(job: &Job, program: &Path, args: &[String], limits: &Limits) -> Outcome {
     let spawned = Command::new(program)
         .args(args)
         .env("RAYON_NUM_THREADS", limits.threads_per_job.to_string())
@@ -221,7 +221,7 @@ pub fn run_all(
                     let outcome = match worker {
                         Worker::InProcess => job::run(job),
                         Worker::Process { program, args } => {
-                            run_in_process_worker(job, program, args, limits)
+                            run_in_worker_process(job, program, args, limits)
                         }
                     };
                     if send.send(outcome).is_err() {
