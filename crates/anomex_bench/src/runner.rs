@@ -176,7 +176,11 @@ fn run_in_worker_process(job: &Job, program: &Path, args: &[String], limits: &Li
         return Outcome::failed(job, status, message);
     }
     match serde_json::from_str::<Outcome>(stdout.trim()) {
-        Ok(o) => o,
+        // filed under this process's key for the job, whatever the worker's version computed
+        Ok(o) => Outcome {
+            key: job.key(),
+            ..o
+        },
         Err(_) => {
             let code = status.map(|s| s.to_string()).unwrap_or_default();
             Outcome::failed(

@@ -546,6 +546,8 @@ mod default_choice {
         let npz = Path::new("x.npz");
         let (name, params) = chosen(&model(None, &[]), &one, None);
         assert_eq!((name.as_str(), params.len()), (anomex::DEFAULT_DETECTOR, 0));
+        let (name, _) = chosen(&model(None, &[]), &two, None);
+        assert_eq!(name, "sub_pca");
         let (_, params) = chosen(&model(None, &[]), &two, Some(npz));
         assert_eq!(params, ["members=iforest+cblof+inne"]);
         // parameters given without a detector go to the default one, after its own
