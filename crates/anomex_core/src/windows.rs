@@ -12,7 +12,7 @@ pub fn check_window(window: usize, n: usize) -> Result<()> {
     }
     if window > n {
         return Err(Error::input(format!(
-            "window {window} is longer than the series ({n} points)"
+            "window {window} is longer than the series ({n} points): it needs at least {window} points"
         )));
     }
     Ok(())
