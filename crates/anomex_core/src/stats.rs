@@ -16,6 +16,20 @@ pub fn median(x: &[f64]) -> f64 {
     }
 }
 
+/// Values scaled to [0, 1] by their minimum and maximum; constant values become 0.
+pub fn min_max_scaled(x: &[f64]) -> Vec<f64> {
+    let (lo, hi) = x
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        });
+    if hi > lo {
+        x.iter().map(|v| (v - lo) / (hi - lo)).collect()
+    } else {
+        vec![0.0; x.len()]
+    }
+}
+
 /// Population standard deviation; `0` for fewer than two values.
 pub fn std_dev(x: &[f64]) -> f64 {
     if x.len() < 2 {

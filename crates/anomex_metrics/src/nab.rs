@@ -187,20 +187,6 @@ fn best_total(mut rows: Vec<Row>, n_windows: usize, p: Profile) -> (f64, f64, us
     (best, best_threshold, n_scored)
 }
 
-/// Scores scaled to [0, 1] by their minimum and maximum (constant scores become 0).
-fn unit_scores(scores: &[f64]) -> Vec<f64> {
-    let (lo, hi) = scores
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &s| {
-            (a.min(s), b.max(s))
-        });
-    if hi > lo {
-        scores.iter().map(|s| (s - lo) / (hi - lo)).collect()
-    } else {
-        vec![0.0; scores.len()]
-    }
-}
-
 /// The NAB score of `scores` against `labels` under `profile` (see the module docs).
 pub fn nab(labels: &[bool], scores: &[f64], profile: Profile, compat: Compat) -> Result<NabScore> {
     nab_corpus(&[(labels, scores)], profile, compat)
@@ -228,7 +214,7 @@ pub fn nab_corpus(
             r
         };
         rows.extend(offset(sweep_rows(
-            &unit_scores(scores),
+            &anomex_core::stats::min_max_scaled(scores),
             &windows,
             profile,
             compat,

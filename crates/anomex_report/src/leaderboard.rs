@@ -42,20 +42,6 @@ const COLORS: [RGBColor; 3] = [
     RGBColor(120, 60, 170),
 ];
 
-/// Scaled to [0, 1] (a constant becomes 0), so scores of different ranges share one axis.
-fn unit(x: &[f64]) -> Vec<f64> {
-    let (lo, hi) = x
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
-            (a.min(v), b.max(v))
-        });
-    if hi > lo {
-        x.iter().map(|v| (v - lo) / (hi - lo)).collect()
-    } else {
-        vec![0.0; x.len()]
-    }
-}
-
 const SORT_SCRIPT: &str = "document.querySelectorAll('th[data-col]').forEach(function(th){\
 th.style.cursor='pointer';th.addEventListener('click',function(){\
 var t=th.closest('table'),b=t.tBodies[0],c=+th.dataset.col,d=th.dataset.dir==='asc'?'desc':'asc';\
@@ -162,11 +148,11 @@ impl Page {
             timestamps: None,
         })?);
         if let Some(((_, first), rest)) = s.scores.split_first() {
-            let first = unit(first);
+            let first = anomex_core::stats::min_max_scaled(first);
             let others: Vec<(Vec<f64>, RGBColor)> = rest
                 .iter()
                 .zip(COLORS.into_iter().skip(1))
-                .map(|((_, v), c)| (unit(v), c))
+                .map(|((_, v), c)| (anomex_core::stats::min_max_scaled(v), c))
                 .collect();
             let extra: Vec<(&[f64], RGBColor)> =
                 others.iter().map(|(v, c)| (v.as_slice(), *c)).collect();
