@@ -56,6 +56,12 @@ pub fn file_name(dataset: &str) -> String {
     dataset.replace(['/', '\\'], "__")
 }
 
+/// The detector registry, built once: keys are computed for every job, several times a run.
+fn registry() -> &'static anomex::Registry {
+    static REGISTRY: std::sync::OnceLock<anomex::Registry> = std::sync::OnceLock::new();
+    REGISTRY.get_or_init(anomex::registry)
+}
+
 /// One method on one data set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Job {
@@ -74,7 +80,7 @@ impl Job {
     /// parameters (defaults included, so a changed default is a new job), seed, protocol.
     pub fn key(&self) -> String {
         let resolved = match &self.method {
-            Method::Detector { name, params } => anomex::registry()
+            Method::Detector { name, params } => registry()
                 .get(name)
                 .and_then(|e| anomex_core::Params::resolve(&e.params, params))
                 .ok()
@@ -186,8 +192,7 @@ fn detector_scores(
     params: &[String],
     data: &Labelled,
 ) -> Result<(Vec<f64>, f64, f64)> {
-    let registry = anomex::registry();
-    let entry = registry.get(name)?;
+    let entry = registry().get(name)?;
     let mut params = params.to_vec();
     if let Some(seed) = job.seed {
         params.push(format!("seed={seed}"));
