@@ -212,6 +212,49 @@ fn streaming_equals_batch_where_claimed() {
     });
 }
 
+/// A stream snapshot, written out as text and restored into a fresh stream halfway, continues
+/// with bit-identical scores: what the service relies on to survive a restart.
+#[test]
+fn stream_snapshots_resume_exactly() {
+    let (x, _) = labelled_series();
+    let y: Vec<f64> = x.iter().map(|v| 0.5 * v - 3.0).rev().collect();
+    let frame = Frame::from_columns(&[x, y]).unwrap();
+    let half = frame.rows() / 2;
+    each_entry(|e| {
+        let fitted = e.create::<&str>(&[]).unwrap().fit(&frame).unwrap();
+        let Some(mut whole) = fitted.streaming() else {
+            return;
+        };
+        let mut first = fitted.streaming().unwrap();
+        for i in 0..half {
+            let row = frame.row(i).to_vec();
+            assert_eq!(whole.update(&row).unwrap(), first.update(&row).unwrap());
+        }
+        let text = first.snapshot().unwrap().to_string();
+        drop(first);
+        let mut resumed = fitted.streaming().unwrap();
+        resumed
+            .restore(serde_json::from_str(&text).unwrap())
+            .unwrap();
+        for i in half..frame.rows() {
+            let row = frame.row(i).to_vec();
+            let (a, b) = (whole.update(&row).unwrap(), resumed.update(&row).unwrap());
+            assert_eq!(
+                a.map(f64::to_bits),
+                b.map(f64::to_bits),
+                "{} row {i}: {a:?} vs {b:?} after restore",
+                e.name
+            );
+        }
+        let wrong = serde_json::json!([1, 2, 3]);
+        assert!(
+            fitted.streaming().unwrap().restore(wrong).is_err(),
+            "{}: a foreign snapshot was accepted",
+            e.name
+        );
+    });
+}
+
 #[test]
 fn multivariate_scores_and_attribution() {
     let (x, _) = labelled_series();

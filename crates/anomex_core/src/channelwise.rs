@@ -37,10 +37,14 @@ pub trait SeriesKernel: Debug + Clone + Send + Sync + Sized + 'static {
     }
 }
 
-/// Causal scoring of one channel.
+/// Causal scoring of one channel, with its state as plain data (see [`Streaming`]).
 pub trait ChannelStream: Send {
     /// Feeds one value; `None` while warming up.
     fn update(&mut self, x: f64) -> Option<f64>;
+    /// The current state as JSON.
+    fn snapshot(&self) -> Result<serde_json::Value>;
+    /// Replaces the state by a snapshot of a stream of the same kernel and parameters.
+    fn restore(&mut self, snapshot: serde_json::Value) -> Result<()>;
 }
 
 /// Parameter shared by every channelwise detector.
@@ -308,19 +312,7 @@ struct ChannelwiseStream<K: SeriesKernel> {
 
 impl<K: SeriesKernel> Streaming for ChannelwiseStream<K> {
     fn update(&mut self, point: &[f64]) -> Result<Option<f64>> {
-        if point.len() != self.streams.len() {
-            return Err(Error::input(format!(
-                "a point with {} values for a model of {} columns",
-                point.len(),
-                self.streams.len()
-            )));
-        }
-        if let Some(j) = point.iter().position(|v| !v.is_finite()) {
-            return Err(Error::input(format!(
-                "non-finite value {} in column {j}",
-                point[j]
-            )));
-        }
+        crate::online::check_point(point, self.streams.len())?;
         let outs: Vec<Option<f64>> = self
             .streams
             .iter_mut()
@@ -339,5 +331,29 @@ impl<K: SeriesKernel> Streaming for ChannelwiseStream<K> {
                 )
             }
         }))
+    }
+
+    fn snapshot(&self) -> Result<serde_json::Value> {
+        let channels = self
+            .streams
+            .iter()
+            .map(|s| s.snapshot())
+            .collect::<Result<Vec<_>>>()?;
+        Ok(serde_json::Value::Array(channels))
+    }
+
+    fn restore(&mut self, snapshot: serde_json::Value) -> Result<()> {
+        let channels: Vec<serde_json::Value> = state_from(snapshot)?;
+        if channels.len() != self.streams.len() {
+            return Err(Error::ModelFile(format!(
+                "a stream snapshot of {} channels for a model of {} columns",
+                channels.len(),
+                self.streams.len()
+            )));
+        }
+        for (stream, state) in self.streams.iter_mut().zip(channels) {
+            stream.restore(state)?;
+        }
+        Ok(())
     }
 }

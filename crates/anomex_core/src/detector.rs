@@ -49,9 +49,16 @@ pub trait Scorer: Send + Sync {
 
 /// Causal per-point scoring: the score of point `t` depends on points `≤ t` only, and equals the
 /// batch score of the same point when the whole series is scored at once.
+///
+/// The state is plain data: [`Streaming::snapshot`] and [`Streaming::restore`] let a service
+/// persist it and resume after a restart with exactly the scores it would have produced.
 pub trait Streaming: Send {
     /// Feeds one row (one value per column); `None` while the state is warming up.
     fn update(&mut self, point: &[f64]) -> Result<Option<f64>>;
+    /// The current state as JSON (floats round-trip exactly).
+    fn snapshot(&self) -> Result<serde_json::Value>;
+    /// Replaces the state by a [`Streaming::snapshot`] taken from a stream of the same model.
+    fn restore(&mut self, snapshot: serde_json::Value) -> Result<()>;
 }
 
 /// Per-column attribution of a row's score (non-negative, larger = more responsible).

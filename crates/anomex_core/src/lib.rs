@@ -8,6 +8,7 @@ mod detector;
 mod error;
 mod frame;
 pub mod model_file;
+pub mod online;
 mod params;
 mod registry;
 pub mod stats;

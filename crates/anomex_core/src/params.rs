@@ -77,6 +77,17 @@ impl ParamSpec {
         self.default = None;
         self
     }
+    /// The `seed` parameter of randomised detectors.
+    pub fn seed() -> Self {
+        ParamSpec::int(
+            "seed",
+            0,
+            0,
+            i64::MAX,
+            "random seed; the same seed gives the same scores",
+        )
+    }
+
     /// An integer whose default is `auto`.
     pub fn int_auto(name: &'static str, min: i64, max: i64, doc: &'static str) -> Self {
         ParamSpec {

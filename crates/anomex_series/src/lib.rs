@@ -1,17 +1,22 @@
 //! Time-series detectors: rolling z-score, rolling MAD, EWMA, seasonal residual (S-H-ESD),
 //! spectral residual, matrix profile and Sub-PCA, plus the automatic window length.
 //!
-//! Every detector here is a univariate [`SeriesKernel`] run per channel by
-//! [`anomex_core::channelwise`]; [`register`] adds them all to a registry.
+//! The window detectors are univariate [`SeriesKernel`]s run per channel by
+//! [`anomex_core::channelwise`]; the two stream learners, Half-Space Trees and Robust Random Cut
+//! Forest, see all channels at once through [`anomex_core::online`]. [`register`] adds them all
+//! to a registry.
 
+pub mod hst;
 pub mod matrix_profile;
 pub mod period;
 pub mod rolling;
+pub mod rrcf;
 pub mod seasonal;
 pub mod spectral_residual;
 pub mod sub_pca;
 
 use anomex_core::channelwise::entry;
+use anomex_core::online;
 use anomex_core::{Learning, ParamSpec, Registry, Result};
 
 const MAX_WINDOW: i64 = 1_000_000;
@@ -41,6 +46,54 @@ fn window_param() -> ParamSpec {
     )
 }
 
+/// The memory of a stream learner when it is not given: at least `floor` points and two periods
+/// of the longest-period training column, so that the learner's window holds whole cycles and a
+/// seasonal series is not judged against another phase of its cycle.
+pub fn stream_memory(given: Option<usize>, floor: usize, train: &anomex_core::Frame) -> usize {
+    given.unwrap_or_else(|| {
+        (0..train.cols())
+            .map(|j| 2 * period::find_length(&train.column_vec(j)))
+            .fold(floor, usize::max)
+    })
+}
+
+/// Parameters of Half-Space Trees (defaults as River's `HalfSpaceTrees`, but for the window).
+pub fn hst_params() -> Vec<ParamSpec> {
+    vec![
+        ParamSpec::int("n_trees", 10, 1, 1000, "trees in the ensemble"),
+        ParamSpec::int("height", 8, 1, 20, "depth of every tree"),
+        ParamSpec::int_auto(
+            "window",
+            2,
+            MAX_WINDOW,
+            "points per mass window; auto = two periods of the training series, at least 250",
+        ),
+        ParamSpec::seed(),
+    ]
+}
+
+/// Parameters of Robust Random Cut Forest (defaults as the `rrcf` streaming example, but for
+/// the tree size).
+pub fn rrcf_params() -> Vec<ParamSpec> {
+    vec![
+        ParamSpec::int("n_trees", 40, 1, 1000, "trees in the forest"),
+        ParamSpec::int_auto(
+            "tree_size",
+            2,
+            MAX_WINDOW,
+            "points each tree remembers; auto = two periods of the training series, at least 256",
+        ),
+        ParamSpec::int(
+            "shingle",
+            4,
+            1,
+            1000,
+            "consecutive rows joined into one point",
+        ),
+        ParamSpec::seed(),
+    ]
+}
+
 /// Adds every time-series detector to `registry`.
 pub fn register(registry: &mut Registry) -> Result<()> {
     registry.add(entry::<rolling::RollingZScore>(
@@ -66,6 +119,14 @@ pub fn register(registry: &mut Registry) -> Result<()> {
             1.0,
             "smoothing factor; warm-up is ceil(1/alpha) points",
         )],
+    ))?;
+    registry.add(online::entry::<hst::HalfSpaceTrees>(
+        "Half-Space Trees: mass in random half-space trees over tumbling windows (Tan et al. 2011)",
+        hst_params(),
+    ))?;
+    registry.add(online::entry::<rrcf::RandomCutForest>(
+        "Robust Random Cut Forest: collusive displacement in a sliding window (Guha et al. 2016)",
+        rrcf_params(),
     ))?;
     registry.add(entry::<seasonal::SeasonalResidual>(
         "robust seasonal-decomposition residual, the S-H-ESD statistic (Hochenbaum et al. 2017)",

@@ -7,6 +7,7 @@
 
 use crate::period::find_length;
 use anomex_core::channelwise::{ChannelStream, SeriesKernel};
+use anomex_core::model_file::{state_from, state_to};
 use anomex_core::{Error, Params, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -17,6 +18,23 @@ const SPREAD_FLOOR: f64 = 1e-9;
 
 fn deviation(x: f64, centre: f64, spread: f64) -> f64 {
     (x - centre).abs() / spread.max(SPREAD_FLOOR * (1.0 + centre.abs()))
+}
+
+/// Restores a window stream from a snapshot, which must be of the same window.
+fn restore_same_window<T: serde::de::DeserializeOwned>(
+    stream: &mut T,
+    snapshot: serde_json::Value,
+    window: impl Fn(&T) -> usize,
+) -> Result<()> {
+    let restored: T = state_from(snapshot)?;
+    let (ours, theirs) = (window(stream), window(&restored));
+    if ours != theirs {
+        return Err(Error::ModelFile(format!(
+            "a stream snapshot of window {theirs} for a stream of window {ours}"
+        )));
+    }
+    *stream = restored;
+    Ok(())
 }
 
 fn run_stream(mut stream: Box<dyn ChannelStream>, x: &[f64]) -> Vec<f64> {
@@ -99,6 +117,7 @@ impl WindowStatistic for ZScore {
     }
 }
 
+#[derive(Serialize, Deserialize)]
 struct ZScoreStream {
     window: usize,
     buf: VecDeque<f64>,
@@ -110,6 +129,12 @@ struct ZScoreStream {
 }
 
 impl ChannelStream for ZScoreStream {
+    fn snapshot(&self) -> Result<serde_json::Value> {
+        state_to(self)
+    }
+    fn restore(&mut self, snapshot: serde_json::Value) -> Result<()> {
+        restore_same_window(self, snapshot, |s| s.window)
+    }
     fn update(&mut self, x: f64) -> Option<f64> {
         let shift = *self.shift.get_or_insert(x);
         let out = (self.buf.len() == self.window).then(|| {
@@ -152,6 +177,7 @@ impl WindowStatistic for MedianMad {
     }
 }
 
+#[derive(Serialize, Deserialize)]
 struct MadStream {
     window: usize,
     order: VecDeque<f64>,
@@ -209,6 +235,12 @@ impl MadStream {
 }
 
 impl ChannelStream for MadStream {
+    fn snapshot(&self) -> Result<serde_json::Value> {
+        state_to(self)
+    }
+    fn restore(&mut self, snapshot: serde_json::Value) -> Result<()> {
+        restore_same_window(self, snapshot, |s| s.window)
+    }
     fn update(&mut self, x: f64) -> Option<f64> {
         let out = (self.order.len() == self.window).then(|| {
             let m = self.median();
@@ -267,6 +299,7 @@ impl Ewma {
     }
 }
 
+#[derive(Serialize, Deserialize)]
 struct EwmaStream {
     alpha: f64,
     warmup: usize,
@@ -276,6 +309,20 @@ struct EwmaStream {
 }
 
 impl ChannelStream for EwmaStream {
+    fn snapshot(&self) -> Result<serde_json::Value> {
+        state_to(self)
+    }
+    fn restore(&mut self, snapshot: serde_json::Value) -> Result<()> {
+        let restored: Self = state_from(snapshot)?;
+        if restored.alpha.to_bits() != self.alpha.to_bits() {
+            return Err(Error::ModelFile(format!(
+                "an EWMA snapshot with alpha {} for a stream with alpha {}",
+                restored.alpha, self.alpha
+            )));
+        }
+        *self = restored;
+        Ok(())
+    }
     fn update(&mut self, x: f64) -> Option<f64> {
         let out = (self.seen >= self.warmup).then(|| deviation(x, self.mean, self.var.sqrt()));
         if self.seen == 0 {

@@ -173,7 +173,7 @@ impl VectorKernel for ExtendedIsolationForest {
                 "non-zero normal components minus one; auto = all (d − 1); 0 = axis-parallel",
             )
             .auto_default(),
-            crate::seed_param(),
+            ParamSpec::seed(),
         ]);
         specs
     }

@@ -120,7 +120,7 @@ impl VectorKernel for Gmm {
                 "stop when the mean log-likelihood moves less",
             ),
             ParamSpec::int("max_iter", 100, 1, 1_000_000, "EM rounds at most"),
-            crate::seed_param(),
+            ParamSpec::seed(),
         ]
     }
     fn from_params(p: &Params) -> Result<Self> {

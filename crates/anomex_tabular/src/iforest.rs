@@ -319,7 +319,7 @@ impl VectorKernel for IsolationForest {
     const WINDOWED_SUMMARY: &'static str = "isolation forest on sliding windows";
     fn param_specs() -> Vec<ParamSpec> {
         let mut specs = crate::forest_params();
-        specs.push(crate::seed_param());
+        specs.push(ParamSpec::seed());
         specs
     }
     fn from_params(p: &Params) -> Result<Self> {

@@ -105,7 +105,7 @@ impl VectorKernel for Inne {
                 1_000_000,
                 "centres per member (at most the rows available)",
             ),
-            crate::seed_param(),
+            ParamSpec::seed(),
         ]
     }
     fn from_params(p: &Params) -> Result<Self> {

@@ -241,11 +241,7 @@ impl VectorKernel for KMeansDistance {
     const NAME: &'static str = "kmeans";
     const SUMMARY: &'static str = "distance to the nearest k-means centre (scikit-learn's KMeans)";
     fn param_specs() -> Vec<ParamSpec> {
-        vec![
-            clusters_param(8),
-            min_share_param(0.01),
-            crate::seed_param(),
-        ]
+        vec![clusters_param(8), min_share_param(0.01), ParamSpec::seed()]
     }
     fn from_params(p: &Params) -> Result<Self> {
         Ok(KMeansDistance {
@@ -300,11 +296,7 @@ impl VectorKernel for KMeansAd {
     const WINDOWED_SUMMARY: &'static str =
         "k-means distance of z-normalised sliding windows (TSB-AD's KMeansAD)";
     fn param_specs() -> Vec<ParamSpec> {
-        vec![
-            clusters_param(20),
-            min_share_param(0.0),
-            crate::seed_param(),
-        ]
+        vec![clusters_param(20), min_share_param(0.0), ParamSpec::seed()]
     }
     fn from_params(p: &Params) -> Result<Self> {
         Ok(KMeansAd(KMeansDistance::from_params(p)?))
@@ -417,7 +409,7 @@ impl VectorKernel for Cblof {
                 &["false", "true"],
                 "multiply each score by its cluster's size",
             ),
-            crate::seed_param(),
+            ParamSpec::seed(),
         ]
     }
     fn from_params(p: &Params) -> Result<Self> {

@@ -291,17 +291,6 @@ pub(crate) fn forest_params() -> Vec<ParamSpec> {
     ]
 }
 
-/// The `seed` parameter of randomised detectors.
-pub(crate) fn seed_param() -> ParamSpec {
-    ParamSpec::int(
-        "seed",
-        0,
-        0,
-        i64::MAX,
-        "random seed; the same seed gives the same scores",
-    )
-}
-
 /// Registers the row detector `K` and, where it has one, its sliding-window version.
 fn add<K: VectorKernel>(registry: &mut Registry) -> Result<()> {
     registry.add(entry::<K>())?;

@@ -136,7 +136,7 @@ impl VectorKernel for Loda {
                 &["exact", "pyod"],
                 "exact: the bin holding the value; pyod: PyOD 3.6.7's one-bin-right lookup",
             ),
-            crate::seed_param(),
+            ParamSpec::seed(),
         ]
     }
     fn from_params(p: &Params) -> Result<Self> {

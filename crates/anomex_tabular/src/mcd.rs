@@ -168,7 +168,7 @@ impl VectorKernel for Mcd {
                 "share of rows in the support; auto = (n + d + 1) / 2 rows",
             )
             .auto_default(),
-            crate::seed_param(),
+            ParamSpec::seed(),
         ]
     }
     fn from_params(p: &Params) -> Result<Self> {

@@ -1,0 +1,195 @@
+//! Online learners (Half-Space Trees, Robust Random Cut Forest) as registry detectors.
+//!
+//! An online learner scores each point and then learns from it, so its whole state is the model:
+//!
+//! * `fit` builds the model from the parameters and the training frame (for ranges, say) and
+//!   feeds it every training row;
+//! * `score` runs a copy of the fitted model over the rows, so the fitted model never changes and
+//!   the batch score of a row *is* its streaming score;
+//! * `streaming` hands out a copy of the fitted model, whose snapshot is the model's serde form.
+//!
+//! Rows inside the warm-up (before the learner has a reference to score against) score 0 in batch
+//! and `None` when streaming, as for the rolling detectors.
+
+use crate::model_file::{state_from, state_to};
+use crate::{
+    DataKind, Detector, Entry, Error, FittedDetector, Frame, Learning, ParamSpec, Params, Result,
+    Scorer, Scores, Streaming,
+};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::fmt::Debug;
+
+/// A model that scores a point and then learns from it.
+pub trait OnlineModel:
+    Serialize + DeserializeOwned + Debug + Clone + Send + Sync + 'static
+{
+    /// Registry name.
+    const NAME: &'static str;
+    /// A model for the columns of `train`, before it has seen any row.
+    fn new(params: &Params, train: &Frame) -> Result<Self>;
+    /// Number of values per point.
+    fn n_columns(&self) -> usize;
+    /// Scores `point` against what was learned so far (`None` while warming up), then learns it.
+    /// The point has `n_columns` finite values.
+    fn update(&mut self, point: &[f64]) -> Option<f64>;
+}
+
+/// A registry entry for an online learner.
+pub fn entry<M: OnlineModel>(summary: &'static str, params: Vec<ParamSpec>) -> Entry {
+    Entry {
+        name: M::NAME,
+        summary,
+        learning: Learning::Unsupervised,
+        data: DataKind::Series,
+        causal: true,
+        params,
+        build: build::<M>,
+        load: load::<M>,
+    }
+}
+
+fn build<M: OnlineModel>(params: &Params) -> Result<Box<dyn Detector>> {
+    Ok(Box::new(Online::<M> {
+        params: params.clone(),
+        model: std::marker::PhantomData,
+    }))
+}
+
+fn load<M: OnlineModel>(
+    params: &Params,
+    state: serde_json::Value,
+) -> Result<Box<dyn FittedDetector>> {
+    Ok(Box::new(FittedOnline::<M> {
+        params: params.clone(),
+        model: state_from(state)?,
+    }))
+}
+
+/// The unfitted detector: its parameters.
+#[derive(Debug, Clone)]
+pub struct Online<M> {
+    params: Params,
+    model: std::marker::PhantomData<M>,
+}
+
+impl<M: OnlineModel> Detector for Online<M> {
+    fn fit(&self, train: &Frame) -> Result<Box<dyn FittedDetector>> {
+        let mut model = M::new(&self.params, train)?;
+        let mut point = vec![0.0; train.cols()];
+        for i in 0..train.rows() {
+            point
+                .iter_mut()
+                .zip(train.row(i))
+                .for_each(|(p, v)| *p = *v);
+            model.update(&point);
+        }
+        Ok(Box::new(FittedOnline {
+            params: self.params.clone(),
+            model,
+        }))
+    }
+}
+
+#[derive(Debug, Clone)]
+struct FittedOnline<M> {
+    params: Params,
+    model: M,
+}
+
+impl<M: OnlineModel> Scorer for FittedOnline<M> {
+    fn score(&self, data: &Frame) -> Result<Scores> {
+        data.expect_cols(self.model.n_columns())?;
+        let mut model = self.model.clone();
+        let mut point = vec![0.0; data.cols()];
+        let scores: Vec<f64> = (0..data.rows())
+            .map(|i| {
+                point.iter_mut().zip(data.row(i)).for_each(|(p, v)| *p = *v);
+                model.update(&point).unwrap_or(0.0)
+            })
+            .collect();
+        crate::ensure_finite(&scores, M::NAME)?;
+        Ok(Scores::single(scores))
+    }
+}
+
+impl<M: OnlineModel> FittedDetector for FittedOnline<M> {
+    fn name(&self) -> &str {
+        M::NAME
+    }
+    fn params(&self) -> &Params {
+        &self.params
+    }
+    fn state(&self) -> Result<serde_json::Value> {
+        state_to(&self.model)
+    }
+    fn n_columns(&self) -> usize {
+        self.model.n_columns()
+    }
+    fn streaming(&self) -> Option<Box<dyn Streaming>> {
+        Some(Box::new(OnlineStream(self.model.clone())))
+    }
+}
+
+struct OnlineStream<M>(M);
+
+impl<M: OnlineModel> Streaming for OnlineStream<M> {
+    fn update(&mut self, point: &[f64]) -> Result<Option<f64>> {
+        check_point(point, self.0.n_columns())?;
+        Ok(self.0.update(point))
+    }
+
+    fn snapshot(&self) -> Result<serde_json::Value> {
+        state_to(&self.0)
+    }
+
+    fn restore(&mut self, snapshot: serde_json::Value) -> Result<()> {
+        let model: M = state_from(snapshot)?;
+        if model.n_columns() != self.0.n_columns() {
+            return Err(Error::ModelFile(format!(
+                "a {} snapshot of {} columns for a model of {}",
+                M::NAME,
+                model.n_columns(),
+                self.0.n_columns()
+            )));
+        }
+        self.0 = model;
+        Ok(())
+    }
+}
+
+/// Checks one streamed point: the model's number of values, all finite.
+pub fn check_point(point: &[f64], columns: usize) -> Result<()> {
+    if point.len() != columns {
+        return Err(Error::input(format!(
+            "a point with {} values for a model of {columns} columns",
+            point.len()
+        )));
+    }
+    match point.iter().position(|v| !v.is_finite()) {
+        Some(j) => Err(Error::input(format!(
+            "non-finite value {} in column {j}",
+            point[j]
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Per column, the minimum and span of the training data (span 1 for a constant column): the
+/// scaling into the unit cube that tree-based stream detectors draw their cuts in.
+pub fn unit_scaling(train: &Frame) -> Result<(Vec<f64>, Vec<f64>)> {
+    if train.rows() == 0 {
+        return Err(Error::input("the training data has no rows"));
+    }
+    Ok((0..train.cols())
+        .map(|j| {
+            let (low, high) = train
+                .column(j)
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+                    (a.min(v), b.max(v))
+                });
+            (low, if high > low { high - low } else { 1.0 })
+        })
+        .unzip())
+}
