@@ -13,7 +13,9 @@ mod bench;
 mod chunked;
 mod eval;
 mod example;
+mod loadgen;
 mod run;
+mod serve;
 mod synth;
 
 use clap::{Args, Parser, Subcommand};
@@ -48,6 +50,10 @@ enum Command {
     BenchWorker,
     /// Generate a synthetic series with labelled anomalies
     Synth(SynthArgs),
+    /// Run the HTTP streaming service
+    Serve(ServeArgs),
+    /// Load a running service with many series and report throughput and latency
+    Loadgen(LoadgenArgs),
     /// List the detectors, their parameters and the threshold policies
     List {
         /// Print JSON instead of text
@@ -307,6 +313,53 @@ pub struct SynthArgs {
     segment: String,
 }
 
+#[derive(Args, Debug)]
+struct ServeArgs {
+    /// Folder of the service's store (created if missing)
+    #[arg(long)]
+    data: PathBuf,
+    /// Address to listen on (port 0 picks a free port, printed on stdout)
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// JSON configuration: tokens, limits, keep_recent, checkpoint_secs, webhook
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Logs as JSON lines instead of text
+    #[arg(long)]
+    json_logs: bool,
+}
+
+#[derive(Args, Debug)]
+struct LoadgenArgs {
+    /// Base address of the service
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// Admin token (creates the series); default: $ANOMEX_ADMIN_TOKEN
+    #[arg(long, env = "ANOMEX_ADMIN_TOKEN", hide_env_values = true)]
+    token: String,
+    /// Series to create and feed
+    #[arg(long, default_value_t = 10_000)]
+    series: usize,
+    /// Points per request
+    #[arg(long, default_value_t = 1_000)]
+    batch: usize,
+    /// Requests in flight at once
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Stop after this many seconds
+    #[arg(long, default_value_t = 30)]
+    duration: u64,
+    /// Stop after this many points (whichever comes first)
+    #[arg(long, default_value_t = u64::MAX)]
+    points: u64,
+    /// Detector of the created series
+    #[arg(long, default_value = "zscore")]
+    detector: String,
+    /// Prefix of the series' names
+    #[arg(long, default_value = "load")]
+    prefix: String,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -317,6 +370,8 @@ fn main() -> ExitCode {
         Command::Bench(a) => bench::bench(*a),
         Command::BenchWorker => bench::worker(),
         Command::Synth(a) => synth::synth(a),
+        Command::Serve(a) => serve::serve(a),
+        Command::Loadgen(a) => loadgen::loadgen(a),
         Command::List { json } => run::list(json),
     };
     match result {

@@ -119,6 +119,10 @@ pub trait Threshold: Send + Debug {
     fn fit(&mut self, train_scores: &[f64]) -> Result<()>;
     /// Labels one score; returns the threshold in force for it and whether it is anomalous.
     fn update(&mut self, score: f64) -> Result<(f64, bool)>;
+    /// The policy with its fitted state, as JSON (floats round-trip exactly).
+    fn snapshot(&self) -> Result<serde_json::Value>;
+    /// Replaces the policy by a [`Threshold::snapshot`] of the same kind of policy.
+    fn restore(&mut self, snapshot: serde_json::Value) -> Result<()>;
     /// Labels a batch of scores, in order.
     fn decide(&mut self, scores: &[f64]) -> Result<Decision> {
         let mut out = Decision {

@@ -14,7 +14,7 @@ use anomex_core::{stats, Error, Result, Threshold};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
 /// The ESD threshold policy.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Esd {
     alpha: f64,
     max_fraction: f64,
@@ -41,6 +41,7 @@ impl Esd {
 }
 
 impl Threshold for Esd {
+    snapshot_by_serde!();
     fn fit(&mut self, train: &[f64]) -> Result<()> {
         let n = train.len();
         if n < 3 {

@@ -13,6 +13,19 @@
 //! Every policy implements [`anomex_core::Threshold`], so batch labelling and streaming share
 //! one code path.
 
+/// `Threshold::snapshot` and `restore` for a policy whose whole state is its serde form.
+macro_rules! snapshot_by_serde {
+    () => {
+        fn snapshot(&self) -> anomex_core::Result<serde_json::Value> {
+            anomex_core::model_file::state_to(self)
+        }
+        fn restore(&mut self, snapshot: serde_json::Value) -> anomex_core::Result<()> {
+            *self = anomex_core::model_file::state_from(snapshot)?;
+            Ok(())
+        }
+    };
+}
+
 mod esd;
 mod pot;
 mod simple;

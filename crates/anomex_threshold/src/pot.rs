@@ -189,7 +189,7 @@ fn calibrate(x: &[f64], level: f64, q: f64) -> Result<(f64, Vec<f64>, Gpd, f64)>
 }
 
 /// Static peaks-over-threshold: the threshold is fitted once on the training scores.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Pot {
     q: f64,
     level: f64,
@@ -209,6 +209,7 @@ impl Pot {
 }
 
 impl Threshold for Pot {
+    snapshot_by_serde!();
     fn fit(&mut self, train: &[f64]) -> Result<()> {
         self.threshold = Some(calibrate(train, self.level, self.q)?.3);
         Ok(())
@@ -222,7 +223,7 @@ impl Threshold for Pot {
 }
 
 /// Streaming DSPOT: drift-aware, self-updating POT threshold (see the module docs).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct DSpot {
     q: f64,
     level: f64,
@@ -230,7 +231,7 @@ pub struct DSpot {
     state: Option<DSpotState>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct DSpotState {
     t: f64,
     z: f64,
@@ -278,6 +279,7 @@ impl DSpotState {
 }
 
 impl Threshold for DSpot {
+    snapshot_by_serde!();
     fn fit(&mut self, train: &[f64]) -> Result<()> {
         let d = self.depth;
         if train.len() < d + 10 {

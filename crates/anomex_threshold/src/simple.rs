@@ -6,7 +6,7 @@ use anomex_core::{stats, Error, Result, Threshold};
 ///
 /// `contamination = c` is the quantile `1 − c`, PyOD's `threshold_` rule
 /// (`percentile(decision_scores_, 100·(1 − contamination))`, numpy's linear interpolation).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Quantile {
     q: f64,
     threshold: Option<f64>,
@@ -45,6 +45,7 @@ fn check_scores(train: &[f64]) -> Result<()> {
 }
 
 impl Threshold for Quantile {
+    snapshot_by_serde!();
     fn fit(&mut self, train: &[f64]) -> Result<()> {
         check_scores(train)?;
         self.threshold = Some(stats::quantile(train, self.q));
@@ -57,7 +58,7 @@ impl Threshold for Quantile {
 }
 
 /// `median + k · 1.4826 · MAD` of the training scores.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Mad {
     k: f64,
     threshold: Option<f64>,
@@ -73,6 +74,7 @@ impl Mad {
 }
 
 impl Threshold for Mad {
+    snapshot_by_serde!();
     fn fit(&mut self, train: &[f64]) -> Result<()> {
         check_scores(train)?;
         let (m, mad) = stats::median_mad(train);

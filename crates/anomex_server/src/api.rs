@@ -1,0 +1,376 @@
+//! The HTTP API: routes, token check, body parsing and validation.
+
+use crate::config::{Config, Scope};
+use crate::engine::{Command, Handle, PointIn};
+use crate::error::ApiError;
+use crate::series::{check_name, Scored, SeriesConfig};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use std::sync::Arc;
+use std::time::Instant;
+use subtle::ConstantTimeEq;
+use tokio_stream::StreamExt;
+
+/// Shared by every handler.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub engine: Handle,
+    pub config: Arc<Config>,
+}
+
+/// The service's OpenAPI document.
+pub const OPENAPI: &str = include_str!("openapi.json");
+const DASHBOARD: &str = include_str!("dashboard.html");
+/// Most points or anomalies one query returns.
+const MAX_LIMIT: usize = 10_000;
+
+pub fn router(state: AppState) -> Router {
+    let limit = state.config.limits.max_body_bytes;
+    let api = Router::new()
+        .route("/", get(dashboard))
+        .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
+        .route("/v1/series", get(list_series).post(create_series))
+        .route("/v1/series/{name}", get(series_info).delete(delete_series))
+        .route("/v1/series/{name}/points", get(recent_points))
+        .route("/v1/series/{name}/anomalies", get(anomalies))
+        .route("/v1/series/{name}/fit", post(fit))
+        .route(
+            "/v1/series/{name}/model",
+            get(export_model).put(import_model),
+        )
+        .route("/v1/ingest", post(ingest))
+        .route("/v1/events", get(events))
+        .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
+    Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .merge(api)
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "no such endpoint; see /openapi.json")
+        })
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// The token of a request: `Authorization: Bearer …`, or `?token=…` (for the dashboard page and
+/// the event stream, which browsers open without custom headers).
+fn presented_token(req: &Request) -> Option<String> {
+    if let Some(v) = req.headers().get(header::AUTHORIZATION) {
+        return v.to_str().ok()?.strip_prefix("Bearer ").map(str::to_string);
+    }
+    req.uri().query().and_then(|q| {
+        q.split('&')
+            .find_map(|kv| kv.strip_prefix("token="))
+            .map(str::to_string)
+    })
+}
+
+/// The scope a request needs: reading and ingesting need `ingest`, the rest `admin`.
+fn needed_scope(method: &Method, path: &str) -> Scope {
+    if method == Method::GET || (method == Method::POST && path == "/v1/ingest") {
+        Scope::Ingest
+    } else {
+        Scope::Admin
+    }
+}
+
+async fn authorize(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let Some(given) = presented_token(&req) else {
+        state
+            .engine
+            .metrics
+            .refused
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "missing API token (Authorization: Bearer …)",
+        )
+        .into_response();
+    };
+    // Every token is compared, each in constant time, so the time taken does not tell which
+    // (or how much of one) matched.
+    let mut scope = None;
+    for t in &state.config.tokens {
+        if bool::from(t.token.as_bytes().ct_eq(given.as_bytes())) {
+            scope = Some(t.scope);
+        }
+    }
+    let needed = needed_scope(req.method(), req.uri().path());
+    match scope {
+        None => {
+            state
+                .engine
+                .metrics
+                .refused
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            ApiError::new(StatusCode::UNAUTHORIZED, "unknown API token").into_response()
+        }
+        Some(Scope::Ingest) if needed == Scope::Admin => {
+            state
+                .engine
+                .metrics
+                .refused
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "this token may ingest and read; this needs an admin token",
+            )
+            .into_response()
+        }
+        Some(_) => next.run(req).await,
+    }
+}
+
+fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|r| ApiError::new(r.status(), r.body_text()))
+}
+
+fn json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| ApiError::bad(format!("invalid JSON body: {e}")))
+}
+
+fn series_name(name: &str) -> Result<String, ApiError> {
+    check_name(name)?;
+    Ok(name.to_string())
+}
+
+#[derive(Debug, Deserialize)]
+struct LimitQuery {
+    limit: Option<usize>,
+    #[allow(dead_code)]
+    token: Option<String>,
+}
+
+impl LimitQuery {
+    fn get(&self) -> Result<usize, ApiError> {
+        match self.limit {
+            Some(n) if n == 0 || n > MAX_LIMIT => {
+                Err(ApiError::bad(format!("limit must be 1 to {MAX_LIMIT}")))
+            }
+            Some(n) => Ok(n),
+            None => Ok(100),
+        }
+    }
+}
+
+async fn dashboard() -> Html<&'static str> {
+    Html(DASHBOARD)
+}
+
+async fn ready(State(s): State<AppState>) -> Result<&'static str, ApiError> {
+    s.engine.ask(Command::List).await.map(|_| "ready")
+}
+
+async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s.engine.metrics.render(),
+    )
+}
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+async fn list_series(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(s.engine.ask(Command::List).await?))
+}
+
+async fn create_series(
+    State(s): State<AppState>,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    // One series, or an array of them created together (one commit).
+    let bytes = body(raw)?;
+    let many = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
+    let response = if many {
+        let configs: Vec<SeriesConfig> = json(&bytes)?;
+        let info = s.engine.ask(|r| Command::Create(configs, r)).await?;
+        serde_json::to_value(info)
+    } else {
+        let config: SeriesConfig = json(&bytes)?;
+        let mut info = s.engine.ask(|r| Command::Create(vec![config], r)).await?;
+        serde_json::to_value(info.remove(0))
+    }
+    .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok((StatusCode::CREATED, Json(response)))
+}
+
+async fn series_info(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let name = series_name(&name)?;
+    Ok(Json(s.engine.ask(|r| Command::Info(name, r)).await?))
+}
+
+async fn delete_series(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let name = series_name(&name)?;
+    s.engine.ask(|r| Command::Delete(name, r)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn recent_points(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    Query(q): Query<LimitQuery>,
+) -> Result<Json<Vec<Scored>>, ApiError> {
+    let (name, limit) = (series_name(&name)?, q.get()?);
+    Ok(Json(
+        s.engine.ask(|r| Command::Recent(name, limit, r)).await?,
+    ))
+}
+
+async fn anomalies(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    Query(q): Query<LimitQuery>,
+) -> Result<Json<Vec<Scored>>, ApiError> {
+    let (name, limit) = (series_name(&name)?, q.get()?);
+    Ok(Json(
+        s.engine.ask(|r| Command::Anomalies(name, limit, r)).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FitBody {
+    history: Vec<Vec<f64>>,
+}
+
+async fn fit(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let name = series_name(&name)?;
+    let FitBody { history } = json(&body(raw)?)?;
+    if history.is_empty() {
+        return Err(ApiError::bad("history has no rows"));
+    }
+    // Fitting can take a while: the engine does it, so the series' order stays total.
+    Ok(Json(
+        s.engine.ask(|r| Command::Fit(name, history, r)).await?,
+    ))
+}
+
+async fn export_model(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let name = series_name(&name)?;
+    let bytes = s.engine.ask(|r| Command::Export(name, r)).await?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes))
+}
+
+async fn import_model(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let name = series_name(&name)?;
+    let bytes = body(raw)?.to_vec();
+    Ok(Json(
+        s.engine.ask(|r| Command::Import(name, bytes, r)).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IngestBody {
+    points: Vec<PointIn>,
+}
+
+/// Parses `series,timestamp,v0,v1,…` rows (a header row first).
+fn csv_points(bytes: &[u8]) -> Result<Vec<PointIn>, ApiError> {
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
+    let header = reader
+        .headers()
+        .map_err(|e| ApiError::bad(format!("CSV header: {e}")))?;
+    if header.get(0) != Some("series") || header.get(1) != Some("timestamp") {
+        return Err(ApiError::bad("CSV header must start with series,timestamp"));
+    }
+    let mut points = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let row = i + 2;
+        let record = record.map_err(|e| ApiError::bad(format!("CSV line {row}: {e}")))?;
+        let field = |j: usize| record.get(j).unwrap_or("").trim();
+        let timestamp = field(1).parse::<i64>().map_err(|_| {
+            ApiError::bad(format!(
+                "CSV line {row}: timestamp `{}` is not an integer",
+                field(1)
+            ))
+        })?;
+        let values = (2..record.len())
+            .map(|j| {
+                field(j).parse::<f64>().map_err(|_| {
+                    ApiError::bad(format!(
+                        "CSV line {row}, column {}: `{}` is not a number",
+                        j + 1,
+                        field(j)
+                    ))
+                })
+            })
+            .collect::<Result<Vec<f64>, ApiError>>()?;
+        points.push(PointIn {
+            series: field(0).to_string(),
+            timestamp,
+            values,
+        });
+    }
+    Ok(points)
+}
+
+async fn ingest(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let started = Instant::now();
+    let bytes = body(raw)?;
+    let is_csv = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/csv"));
+    let points = if is_csv {
+        csv_points(&bytes)?
+    } else {
+        json::<IngestBody>(&bytes)?.points
+    };
+    if points.is_empty() {
+        return Err(ApiError::bad("no points"));
+    }
+    let scored = s
+        .engine
+        .ask(|r| Command::Ingest(points, started, r))
+        .await?;
+    Ok(Json(serde_json::json!({ "results": scored })))
+}
+
+async fn events(State(s): State<AppState>) -> impl IntoResponse {
+    let stream = tokio_stream::wrappers::BroadcastStream::new(s.engine.alerts.subscribe())
+        .filter_map(|a| {
+            // A lagging client skips what it missed rather than stalling the service.
+            a.ok()
+                .and_then(|alert| {
+                    Event::default()
+                        .event("anomaly")
+                        .json_data(alert.as_ref())
+                        .ok()
+                })
+                .map(Ok::<_, std::convert::Infallible>)
+        });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}

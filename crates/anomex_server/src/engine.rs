@@ -1,0 +1,668 @@
+//! The engine: one thread that owns every series and the store.
+//!
+//! Requests arrive on a channel. The engine takes every request waiting (up to a cap), applies
+//! the ingests in arrival order, writes all their points and anomalies in *one* durable commit
+//! (group commit: one fsync for many requests), and only then answers them. One owner means no
+//! locks around the series, a single total order of points (what the WAL replays), and
+//! per-request atomicity: a request with one bad point changes nothing.
+
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::series::{Scored, Series, SeriesConfig};
+use crate::store::{Event, Store, StoredSeries, WalPoint};
+use anomex::{model_file, Registry};
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+/// Requests taken per group commit at most.
+const GROUP_CAP: usize = 512;
+
+type Reply<T> = oneshot::Sender<Result<T, ApiError>>;
+
+/// One point of an ingest request.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PointIn {
+    pub series: String,
+    pub timestamp: i64,
+    pub values: Vec<f64>,
+}
+
+/// A series as the API describes it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SeriesInfo {
+    pub config: SeriesConfig,
+    pub phase: &'static str,
+    pub points: u64,
+    pub anomalies: u64,
+    pub last_timestamp: Option<i64>,
+    pub error: Option<String>,
+}
+
+/// An anomaly as alerts and the event stream carry it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Alert {
+    pub series: String,
+    pub point: u64,
+    #[serde(flatten)]
+    pub scored: Scored,
+}
+
+#[derive(Debug)]
+pub enum Command {
+    /// Creates several series at once (one commit).
+    Create(Vec<SeriesConfig>, Reply<Vec<SeriesInfo>>),
+    Delete(String, Reply<()>),
+    Ingest(Vec<PointIn>, Instant, Reply<Vec<Scored>>),
+    Fit(String, Vec<Vec<f64>>, Reply<SeriesInfo>),
+    Import(String, Vec<u8>, Reply<SeriesInfo>),
+    Export(String, Reply<Vec<u8>>),
+    Info(String, Reply<SeriesInfo>),
+    List(Reply<Vec<SeriesInfo>>),
+    Recent(String, usize, Reply<Vec<Scored>>),
+    Anomalies(String, usize, Reply<Vec<Scored>>),
+    /// Checkpoints every series and stops the engine.
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// What the engine shares with the HTTP side.
+#[derive(Debug, Clone)]
+pub struct Handle {
+    pub commands: mpsc::Sender<Command>,
+    pub metrics: Arc<Metrics>,
+    pub alerts: broadcast::Sender<Arc<Alert>>,
+}
+
+impl Handle {
+    /// Sends a command and waits for its answer.
+    pub async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, ApiError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(make(tx)).await.map_err(|_| {
+            ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "the service is shutting down",
+            )
+        })?;
+        rx.await
+            .map_err(|_| ApiError::internal("the engine stopped"))?
+    }
+}
+
+/// Per-series token bucket for the rate limit.
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+pub struct Engine {
+    config: Config,
+    registry: Registry,
+    store: Store,
+    series: HashMap<String, Series>,
+    /// Series changed since the last checkpoint.
+    dirty: HashSet<String>,
+    buckets: HashMap<String, Bucket>,
+    last_batch: u64,
+    last_checkpoint: Instant,
+    metrics: Arc<Metrics>,
+    alerts: broadcast::Sender<Arc<Alert>>,
+    webhook: Option<mpsc::UnboundedSender<Arc<Alert>>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("series", &self.series.len())
+            .field("last_batch", &self.last_batch)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Opens the store and recovers every series: snapshots, then the WAL after them.
+    pub fn open(
+        config: Config,
+        metrics: Arc<Metrics>,
+        alerts: broadcast::Sender<Arc<Alert>>,
+        webhook: Option<mpsc::UnboundedSender<Arc<Alert>>>,
+    ) -> Result<Engine, String> {
+        let registry = anomex::registry();
+        let store = Store::open(&config.data_dir).map_err(|e| e.to_string())?;
+        let recovered = store.recover().map_err(|e| e.to_string())?;
+        let mut series = HashMap::new();
+        let mut since = HashMap::new();
+        for (stored, model) in recovered.series {
+            let name = stored.snapshot.config.name.clone();
+            let s = Series::restore(
+                stored.snapshot,
+                model.as_deref(),
+                &registry,
+                config.keep_recent,
+            )
+            .map_err(|e| format!("series `{name}`: {e}"))?;
+            since.insert(name.clone(), stored.batch);
+            series.insert(name, s);
+        }
+        let mut dirty = HashSet::new();
+        let mut replayed = 0usize;
+        for (batch, points) in &recovered.wal {
+            for p in points {
+                let Some(s) = series.get_mut(&p.series) else {
+                    continue; // deleted after this batch
+                };
+                if since.get(&p.series).is_some_and(|&b| *batch <= b) {
+                    continue; // already in the snapshot
+                }
+                s.ingest(&registry, p.timestamp, p.values.clone());
+                dirty.insert(p.series.clone());
+                replayed += 1;
+            }
+        }
+        tracing::info!(
+            series = series.len(),
+            wal_batches = recovered.wal.len(),
+            replayed,
+            "recovered"
+        );
+        metrics.series.store(series.len() as u64, Ordering::Relaxed);
+        Ok(Engine {
+            config,
+            registry,
+            store,
+            series,
+            dirty,
+            buckets: HashMap::new(),
+            last_batch: recovered.last_batch,
+            last_checkpoint: Instant::now(),
+            metrics,
+            alerts,
+            webhook,
+        })
+    }
+
+    /// Serves commands until shutdown or until every sender is gone.
+    pub fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        let mut group = Vec::with_capacity(GROUP_CAP);
+        loop {
+            let first = if self.dirty.is_empty() {
+                commands.blocking_recv()
+            } else {
+                // Wake up for the periodic checkpoint even when idle.
+                match commands.try_recv() {
+                    Ok(c) => Some(c),
+                    Err(mpsc::error::TryRecvError::Empty) => {
+                        self.maybe_checkpoint();
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                        continue;
+                    }
+                    Err(mpsc::error::TryRecvError::Disconnected) => None,
+                }
+            };
+            let Some(first) = first else { break };
+            group.push(first);
+            while group.len() < GROUP_CAP {
+                match commands.try_recv() {
+                    Ok(c) => group.push(c),
+                    Err(_) => break,
+                }
+            }
+            let mut ingests = Vec::new();
+            for command in group.drain(..) {
+                match command {
+                    Command::Ingest(points, started, reply) => {
+                        ingests.push((points, started, reply))
+                    }
+                    Command::Shutdown(done) => {
+                        self.commit_ingests(std::mem::take(&mut ingests));
+                        self.checkpoint();
+                        let _ = done.send(());
+                        return;
+                    }
+                    other => {
+                        // Keep the total order: earlier ingests are committed first.
+                        self.commit_ingests(std::mem::take(&mut ingests));
+                        self.handle(other);
+                    }
+                }
+            }
+            self.commit_ingests(ingests);
+            self.maybe_checkpoint();
+        }
+        self.checkpoint();
+    }
+
+    fn info(&self, name: &str) -> Result<SeriesInfo, ApiError> {
+        let s = self
+            .series
+            .get(name)
+            .ok_or_else(|| ApiError::not_found(name))?;
+        Ok(SeriesInfo {
+            config: s.config.clone(),
+            phase: s.phase_name(),
+            points: s.points,
+            anomalies: s.anomalies,
+            last_timestamp: s.last_timestamp,
+            error: s.error().map(str::to_string),
+        })
+    }
+
+    fn handle(&mut self, command: Command) {
+        match command {
+            Command::Create(configs, reply) => {
+                let _ = reply.send(self.create(configs));
+            }
+            Command::Delete(name, reply) => {
+                let _ = reply.send(self.delete(&name));
+            }
+            Command::Fit(name, history, reply) => {
+                let r = self.fit(&name, &history).and_then(|()| self.info(&name));
+                let _ = reply.send(r);
+            }
+            Command::Import(name, bytes, reply) => {
+                let r = self.import(&name, &bytes).and_then(|()| self.info(&name));
+                let _ = reply.send(r);
+            }
+            Command::Export(name, reply) => {
+                let r = self
+                    .series
+                    .get(&name)
+                    .ok_or_else(|| ApiError::not_found(&name))
+                    .and_then(|s| {
+                        s.model_bytes()?.ok_or_else(|| {
+                            ApiError::new(
+                                axum::http::StatusCode::CONFLICT,
+                                format!("series `{name}` has no model yet: it is collecting its warm-up"),
+                            )
+                        })
+                    });
+                let _ = reply.send(r);
+            }
+            Command::Info(name, reply) => {
+                let _ = reply.send(self.info(&name));
+            }
+            Command::List(reply) => {
+                let mut names: Vec<&String> = self.series.keys().collect();
+                names.sort();
+                let _ = reply.send(names.into_iter().map(|n| self.info(n)).collect());
+            }
+            Command::Recent(name, limit, reply) => {
+                let r = self
+                    .series
+                    .get(&name)
+                    .ok_or_else(|| ApiError::not_found(&name))
+                    .map(|s| {
+                        let skip = s.recent().len().saturating_sub(limit);
+                        s.recent().skip(skip).cloned().collect()
+                    });
+                let _ = reply.send(r);
+            }
+            Command::Anomalies(name, limit, reply) => {
+                let r = if self.series.contains_key(&name) {
+                    self.store
+                        .anomalies(&name, limit)
+                        .map_err(|e| ApiError::internal(e.to_string()))
+                } else {
+                    Err(ApiError::not_found(&name))
+                };
+                let _ = reply.send(r);
+            }
+            // The run loop groups these; handled alone they mean the same.
+            Command::Ingest(points, started, reply) => {
+                self.commit_ingests(vec![(points, started, reply)]);
+            }
+            Command::Shutdown(done) => {
+                self.checkpoint();
+                let _ = done.send(());
+            }
+        }
+    }
+
+    fn create(&mut self, configs: Vec<SeriesConfig>) -> Result<Vec<SeriesInfo>, ApiError> {
+        let mut names = HashSet::new();
+        for config in &configs {
+            config.validate(&self.registry)?;
+            if self.series.contains_key(&config.name) || !names.insert(config.name.as_str()) {
+                return Err(ApiError::new(
+                    axum::http::StatusCode::CONFLICT,
+                    format!("series `{}` exists", config.name),
+                ));
+            }
+        }
+        if self.series.len() + configs.len() > self.config.limits.max_series {
+            return Err(ApiError::new(
+                axum::http::StatusCode::INSUFFICIENT_STORAGE,
+                format!(
+                    "{} more series would pass the limit of {}",
+                    configs.len(),
+                    self.config.limits.max_series
+                ),
+            ));
+        }
+        let created: Vec<Series> = configs
+            .into_iter()
+            .map(|c| Series::new(c, self.config.keep_recent))
+            .collect();
+        let stored = created
+            .iter()
+            .map(|s| {
+                Ok((
+                    StoredSeries {
+                        batch: self.last_batch,
+                        snapshot: s.snapshot()?,
+                    },
+                    None,
+                ))
+            })
+            .collect::<Result<Vec<_>, ApiError>>()?;
+        self.store
+            .checkpoint(self.last_batch, &stored, false)
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        let names: Vec<String> = created.iter().map(|s| s.config.name.clone()).collect();
+        for s in created {
+            self.series.insert(s.config.name.clone(), s);
+        }
+        self.metrics
+            .series
+            .store(self.series.len() as u64, Ordering::Relaxed);
+        names.iter().map(|n| self.info(n)).collect()
+    }
+
+    fn delete(&mut self, name: &str) -> Result<(), ApiError> {
+        if !self.series.contains_key(name) {
+            return Err(ApiError::not_found(name));
+        }
+        self.store
+            .delete(name)
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        self.series.remove(name);
+        self.dirty.remove(name);
+        self.buckets.remove(name);
+        self.metrics
+            .series
+            .store(self.series.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn fit(&mut self, name: &str, history: &[Vec<f64>]) -> Result<(), ApiError> {
+        let series = self
+            .series
+            .get(name)
+            .ok_or_else(|| ApiError::not_found(name))?;
+        if let Some((i, problem)) = history.iter().enumerate().find_map(|(i, row)| {
+            series
+                .check(i as i64, row, Some(i as i64 - 1))
+                .err()
+                .map(|p| (i, p))
+        }) {
+            return Err(ApiError::bad(format!("history row {i}: {problem}")));
+        }
+        let model = series.config.fit(&self.registry, history)?;
+        self.switch(name, model, Some(history))
+    }
+
+    fn import(&mut self, name: &str, bytes: &[u8]) -> Result<(), ApiError> {
+        if !self.series.contains_key(name) {
+            return Err(ApiError::not_found(name));
+        }
+        let model = model_file::from_bytes(bytes, &self.registry)?;
+        if model.streaming().is_none() {
+            return Err(ApiError::bad(format!(
+                "the model's detector `{}` is not causal and cannot stream",
+                model.name()
+            )));
+        }
+        self.switch(name, model, None)
+    }
+
+    /// Switches a series to a new model and saves it at once (it is not in the WAL).
+    fn switch(
+        &mut self,
+        name: &str,
+        model: Box<dyn anomex::FittedDetector>,
+        history: Option<&[Vec<f64>]>,
+    ) -> Result<(), ApiError> {
+        let series = self
+            .series
+            .get_mut(name)
+            .ok_or_else(|| ApiError::not_found(name))?;
+        let before = series.snapshot()?;
+        let model_before = series.model_bytes()?;
+        series.switch_model(model, history)?;
+        let series = &self.series[name];
+        if let Err(e) = self.persist(series, true) {
+            // Not saved, so not done: put the old state back.
+            let old = Series::restore(
+                before,
+                model_before.as_deref(),
+                &self.registry,
+                self.config.keep_recent,
+            )?;
+            self.series.insert(name.to_string(), old);
+            return Err(e);
+        }
+        if let Some(s) = self.series.get_mut(name) {
+            s.model_changed = false;
+        }
+        Ok(())
+    }
+
+    /// Saves one series' snapshot (and its model when asked) as of the last batch.
+    fn persist(&self, series: &Series, with_model: bool) -> Result<(), ApiError> {
+        let stored = StoredSeries {
+            batch: self.last_batch,
+            snapshot: series.snapshot()?,
+        };
+        let model = if with_model {
+            series.model_bytes()?
+        } else {
+            None
+        };
+        self.store
+            .checkpoint(self.last_batch, &[(stored, model)], false)
+            .map_err(|e| ApiError::internal(e.to_string()))
+    }
+
+    /// Checks one request against the series as they are now (and its own earlier points).
+    fn check(&mut self, points: &[PointIn]) -> Result<(), ApiError> {
+        if points.len() > self.config.limits.max_batch_points {
+            return Err(ApiError::new(
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "{} points in one request; the limit is {}",
+                    points.len(),
+                    self.config.limits.max_batch_points
+                ),
+            ));
+        }
+        let mut last: HashMap<&str, i64> = HashMap::new();
+        let mut counts: HashMap<&str, f64> = HashMap::new();
+        for (i, p) in points.iter().enumerate() {
+            let s = self.series.get(&p.series).ok_or_else(|| {
+                ApiError::bad(format!(
+                    "point {i}: no series named `{}`",
+                    p.series.escape_default()
+                ))
+            })?;
+            s.check(p.timestamp, &p.values, last.get(p.series.as_str()).copied())
+                .map_err(|e| ApiError::bad(format!("point {i} (series `{}`): {e}", p.series)))?;
+            last.insert(&p.series, p.timestamp);
+            *counts.entry(&p.series).or_default() += 1.0;
+        }
+        let rate = self.config.limits.rate_per_series;
+        if rate > 0.0 {
+            let now = Instant::now();
+            for (&name, &n) in &counts {
+                let b = self.buckets.entry(name.to_string()).or_insert(Bucket {
+                    tokens: rate,
+                    at: now,
+                });
+                let tokens = (b.tokens + rate * now.duration_since(b.at).as_secs_f64()).min(rate);
+                if n > tokens {
+                    b.tokens = tokens;
+                    b.at = now;
+                    return Err(ApiError::new(
+                        axum::http::StatusCode::TOO_MANY_REQUESTS,
+                        format!("series `{name}` is limited to {rate} points per second"),
+                    ));
+                }
+            }
+            for (&name, &n) in &counts {
+                if let Some(b) = self.buckets.get_mut(name) {
+                    b.tokens =
+                        (b.tokens + rate * now.duration_since(b.at).as_secs_f64()).min(rate) - n;
+                    b.at = now;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies a group of ingest requests, commits them in one transaction, then answers.
+    fn commit_ingests(&mut self, ingests: Vec<(Vec<PointIn>, Instant, Reply<Vec<Scored>>)>) {
+        if ingests.is_empty() {
+            return;
+        }
+        let mut wal: Vec<WalPoint> = Vec::new();
+        let mut events: Vec<Event> = Vec::new();
+        let mut answers = Vec::with_capacity(ingests.len());
+        for (points, started, reply) in ingests {
+            if let Err(e) = self.check(&points) {
+                self.metrics.refused.fetch_add(1, Ordering::Relaxed);
+                let _ = reply.send(Err(e));
+                continue;
+            }
+            let mut scored = Vec::with_capacity(points.len());
+            for p in points {
+                let Some(s) = self.series.get_mut(&p.series) else {
+                    continue; // checked above
+                };
+                let out = s.ingest(&self.registry, p.timestamp, p.values.clone());
+                if out.anomaly {
+                    events.push((p.series.clone(), s.points, out.clone()));
+                }
+                self.dirty.insert(p.series.clone());
+                scored.push(out);
+                wal.push(WalPoint {
+                    series: p.series,
+                    timestamp: p.timestamp,
+                    values: p.values,
+                });
+            }
+            answers.push((scored, started, reply));
+        }
+        if answers.is_empty() {
+            return;
+        }
+        let batch = self.last_batch + 1;
+        if let Err(e) = self.store.append(batch, &wal, &events) {
+            tracing::error!(error = %e, "commit failed; reloading the durable state");
+            for (_, _, reply) in answers {
+                let _ = reply.send(Err(ApiError::internal(format!("not stored: {e}"))));
+            }
+            self.reload();
+            return;
+        }
+        self.last_batch = batch;
+        self.metrics
+            .points
+            .fetch_add(wal.len() as u64, Ordering::Relaxed);
+        self.metrics
+            .anomalies
+            .fetch_add(events.len() as u64, Ordering::Relaxed);
+        for (scored, started, reply) in answers {
+            self.metrics.requests.fetch_add(1, Ordering::Relaxed);
+            self.metrics
+                .observe_latency(started.elapsed().as_secs_f64());
+            let _ = reply.send(Ok(scored));
+        }
+        for (series, point, scored) in events {
+            let alert = Arc::new(Alert {
+                series,
+                point,
+                scored,
+            });
+            let _ = self.alerts.send(alert.clone());
+            if let Some(w) = &self.webhook {
+                let _ = w.send(alert);
+            }
+        }
+    }
+
+    /// After a failed commit the in-memory state is ahead of the store: rebuild it from the store.
+    fn reload(&mut self) {
+        match Engine::open(
+            self.config.clone(),
+            self.metrics.clone(),
+            self.alerts.clone(),
+            self.webhook.clone(),
+        ) {
+            Ok(fresh) => *self = fresh,
+            Err(e) => tracing::error!(error = %e, "cannot reload the store"),
+        }
+    }
+
+    fn maybe_checkpoint(&mut self) {
+        if !self.dirty.is_empty() && self.last_checkpoint.elapsed() >= self.config.checkpoint_every
+        {
+            self.checkpoint();
+        }
+    }
+
+    /// Saves every changed series as of the last batch and trims the WAL.
+    pub fn checkpoint(&mut self) {
+        let started = Instant::now();
+        let mut saved = Vec::with_capacity(self.dirty.len());
+        for name in &self.dirty {
+            let Some(s) = self.series.get(name) else {
+                continue;
+            };
+            let snapshot = match s.snapshot() {
+                Ok(snapshot) => snapshot,
+                Err(e) => {
+                    tracing::error!(series = %name, error = %e, "cannot snapshot; the WAL keeps its points");
+                    return;
+                }
+            };
+            let model = if s.model_changed {
+                match s.model_bytes() {
+                    Ok(m) => m,
+                    Err(e) => {
+                        tracing::error!(series = %name, error = %e, "cannot save the model");
+                        return;
+                    }
+                }
+            } else {
+                None
+            };
+            saved.push((
+                StoredSeries {
+                    batch: self.last_batch,
+                    snapshot,
+                },
+                model,
+            ));
+        }
+        if let Err(e) = self.store.checkpoint(self.last_batch, &saved, true) {
+            tracing::error!(error = %e, "checkpoint failed; the WAL keeps the points");
+            return;
+        }
+        for name in self.dirty.drain() {
+            if let Some(s) = self.series.get_mut(&name) {
+                s.model_changed = false;
+            }
+        }
+        self.last_checkpoint = Instant::now();
+        self.metrics.checkpoints.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(
+            series = saved.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "checkpoint"
+        );
+    }
+}

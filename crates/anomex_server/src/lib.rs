@@ -1,0 +1,71 @@
+//! `anomex serve`: an HTTP service that scores many streaming series as their points arrive.
+//!
+//! * [`series`]: one series' configuration, phases (warm-up, calibration, live) and state;
+//! * [`engine`]: the single owner of every series and of the store; group commit;
+//! * [`store`]: redb tables (WAL, snapshots, models, anomalies) and recovery;
+//! * [`api`]: routes, tokens, validation; [`alerts`]: webhooks; [`metrics`]: Prometheus text.
+//!
+//! An acknowledged ingest is durable: its points are in the WAL, fsynced, before the answer
+//! leaves. A restarted service restores the last checkpoint and replays the WAL after it, so it
+//! continues with exactly the scores it would have given without the restart.
+
+pub mod alerts;
+pub mod api;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod metrics;
+pub mod series;
+pub mod store;
+
+pub use config::{Config, Scope, Token};
+
+use std::future::Future;
+use std::sync::Arc;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+/// Requests waiting for the engine before senders wait (back-pressure).
+const QUEUE: usize = 4096;
+
+/// Runs the service on `listener` until `shutdown` resolves, then finishes the requests in
+/// flight and checkpoints every series.
+pub async fn serve(
+    config: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    config.validate()?;
+    let metrics = Arc::new(metrics::Metrics::default());
+    let (alerts, _) = broadcast::channel(1024);
+    let webhook = config.webhook.clone().map(|w| {
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(alerts::deliver(w, rx, metrics.clone()));
+        tx
+    });
+    let engine = engine::Engine::open(config.clone(), metrics.clone(), alerts.clone(), webhook)?;
+    let (commands, receiver) = mpsc::channel(QUEUE);
+    let worker = std::thread::Builder::new()
+        .name("anomex-engine".into())
+        .spawn(move || engine.run(receiver))
+        .map_err(|e| format!("cannot start the engine thread: {e}"))?;
+    let handle = engine::Handle {
+        commands: commands.clone(),
+        metrics,
+        alerts,
+    };
+    let app = api::router(api::AppState {
+        engine: handle,
+        config: Arc::new(config),
+    });
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| format!("server: {e}"));
+    let (done, finished) = oneshot::channel();
+    if commands.send(engine::Command::Shutdown(done)).await.is_ok() {
+        let _ = finished.await;
+    }
+    drop(commands);
+    let _ = tokio::task::spawn_blocking(move || worker.join()).await;
+    served
+}

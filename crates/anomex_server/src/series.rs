@@ -1,0 +1,514 @@
+//! One monitored series: its configuration and its streaming state.
+//!
+//! A series goes through two phases. While *collecting*, its first `warmup` points are kept and
+//! scored `null`; then the detector is fitted on them, a stream is started and the kept points
+//! are streamed through it, which primes the stream and gives the training scores the threshold
+//! policy is fitted on. From then on (*live*) every point is scored and labelled as it arrives.
+//! A series that receives a model (fitted on uploaded history, or imported from a model file)
+//! goes live at once; its threshold is then fitted on the scores of the history, or, for an
+//! imported model, on the first `warmup` scores after the import (labels are `false` meanwhile).
+//!
+//! The whole state is plain data ([`SeriesSnapshot`]): the service checkpoints it and, after a
+//! crash, replays the points acknowledged since the checkpoint through the same code, which gives
+//! the same scores bit for bit.
+
+use crate::error::ApiError;
+use anomex::{model_file, FittedDetector, Frame, Registry, Streaming, Threshold};
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+
+/// Longest series name; names are also restricted to `[A-Za-z0-9_.:-]`.
+pub const MAX_NAME_LEN: usize = 128;
+
+/// What a client sets when it creates a series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeriesConfig {
+    pub name: String,
+    /// Values per point.
+    #[serde(default = "one")]
+    pub columns: usize,
+    /// A causal detector of the registry.
+    #[serde(default = "default_detector")]
+    pub detector: String,
+    /// Detector parameters as `key → value` text.
+    #[serde(default)]
+    pub params: std::collections::BTreeMap<String, String>,
+    /// Threshold policy in anomex's text form (`dspot`, `quantile:0.999`, `mad:5` …).
+    #[serde(default = "default_threshold")]
+    pub threshold: String,
+    /// Points collected before the detector is fitted.
+    #[serde(default = "default_warmup")]
+    pub warmup: usize,
+}
+
+fn one() -> usize {
+    1
+}
+fn default_detector() -> String {
+    "zscore".into()
+}
+fn default_threshold() -> String {
+    "dspot".into()
+}
+fn default_warmup() -> usize {
+    200
+}
+
+/// Largest warm-up and number of values per point a series may ask for.
+pub const MAX_WARMUP: usize = 100_000;
+pub const MAX_COLUMNS: usize = 1_000;
+
+/// Checks a series name: non-empty, short, and of characters that are safe in URLs and logs.
+pub fn check_name(name: &str) -> Result<(), ApiError> {
+    if name.is_empty() || name.len() > MAX_NAME_LEN {
+        return Err(ApiError::bad(format!(
+            "a series name has 1 to {MAX_NAME_LEN} characters, this one has {}",
+            name.len()
+        )));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-')))
+    {
+        return Err(ApiError::bad(format!(
+            "series name `{}` contains `{c}`; allowed: letters, digits, _ . : -",
+            name.escape_default()
+        )));
+    }
+    Ok(())
+}
+
+impl SeriesConfig {
+    /// Validates everything a client sent, building the detector and policy once to check them.
+    pub fn validate(&self, registry: &Registry) -> Result<(), ApiError> {
+        check_name(&self.name)?;
+        if self.columns == 0 || self.columns > MAX_COLUMNS {
+            return Err(ApiError::bad(format!(
+                "columns must be 1 to {MAX_COLUMNS}, got {}",
+                self.columns
+            )));
+        }
+        if self.warmup < 2 || self.warmup > MAX_WARMUP {
+            return Err(ApiError::bad(format!(
+                "warmup must be 2 to {MAX_WARMUP} points, got {}",
+                self.warmup
+            )));
+        }
+        let entry = registry.get(&self.detector).map_err(ApiError::from)?;
+        if !entry.causal {
+            let causal: Vec<&str> = registry
+                .entries()
+                .iter()
+                .filter(|e| e.causal)
+                .map(|e| e.name)
+                .collect();
+            return Err(ApiError::bad(format!(
+                "detector `{}` is not causal and cannot stream; causal detectors: {}",
+                self.detector,
+                causal.join(", ")
+            )));
+        }
+        entry.create(&self.param_pairs()).map_err(ApiError::from)?;
+        anomex::threshold::parse(&self.threshold).map_err(ApiError::from)?;
+        Ok(())
+    }
+
+    fn param_pairs(&self) -> Vec<String> {
+        self.params
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect()
+    }
+
+    /// Fits the detector on `history` (rows of `columns` values).
+    pub fn fit(
+        &self,
+        registry: &Registry,
+        history: &[Vec<f64>],
+    ) -> anomex::Result<Box<dyn FittedDetector>> {
+        let columns: Vec<Vec<f64>> = (0..self.columns)
+            .map(|j| history.iter().map(|row| row[j]).collect())
+            .collect();
+        let frame = Frame::from_columns(&columns)?;
+        registry
+            .get(&self.detector)?
+            .create(&self.param_pairs())?
+            .fit(&frame)
+    }
+}
+
+/// One scored point as the service returns and keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scored {
+    pub timestamp: i64,
+    pub values: Vec<f64>,
+    /// `None` while the series warms up.
+    pub score: Option<f64>,
+    pub threshold: Option<f64>,
+    pub anomaly: bool,
+}
+
+/// A live series' model: the fitted detector (for export), its stream and the policy.
+struct Live {
+    model: Box<dyn FittedDetector>,
+    stream: Box<dyn Streaming>,
+    threshold: Box<dyn Threshold>,
+    /// Scores gathered to fit the threshold, while it is not fitted yet.
+    calibrating: Option<Calibrating>,
+    /// Why the last threshold fit failed.
+    error: Option<String>,
+}
+
+/// Scores kept until the threshold is fitted, at `fit_at` scores (doubled after a failure).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Calibrating {
+    pub scores: Vec<f64>,
+    pub fit_at: usize,
+}
+
+enum Phase {
+    Collecting(Collecting),
+    Live(Live),
+}
+
+/// The warm-up: points kept until `fit_at`; if fitting fails there (a detector that needs more
+/// points, a policy that needs more scores), the error is kept and the next try is at twice as
+/// many points, so a bad configuration costs a few fits, not one per point.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Collecting {
+    pub buffer: Vec<Vec<f64>>,
+    pub fit_at: usize,
+    pub error: Option<String>,
+}
+
+/// A series: configuration, phase, counters and the most recent points.
+pub struct Series {
+    pub config: SeriesConfig,
+    phase: Phase,
+    /// Points accepted so far.
+    pub points: u64,
+    pub anomalies: u64,
+    pub last_timestamp: Option<i64>,
+    recent: VecDeque<Scored>,
+    keep_recent: usize,
+    /// Set when the model changes (warm-up done, fit, import); the store clears it once saved.
+    pub model_changed: bool,
+}
+
+/// The serialised form of a [`Series`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SeriesSnapshot {
+    pub config: SeriesConfig,
+    pub points: u64,
+    pub anomalies: u64,
+    pub last_timestamp: Option<i64>,
+    pub recent: Vec<Scored>,
+    pub phase: PhaseSnapshot,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "phase", rename_all = "snake_case")]
+pub enum PhaseSnapshot {
+    Collecting(Collecting),
+    /// The model itself is stored apart (it changes rarely, the stream state at every point).
+    Live {
+        stream: serde_json::Value,
+        threshold: serde_json::Value,
+        calibrating: Option<Calibrating>,
+        error: Option<String>,
+    },
+}
+
+impl std::fmt::Debug for Series {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Series")
+            .field("config", &self.config)
+            .field("points", &self.points)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Series {
+    /// A new series, collecting its warm-up.
+    pub fn new(config: SeriesConfig, keep_recent: usize) -> Series {
+        Series {
+            phase: Phase::Collecting(Collecting {
+                fit_at: config.warmup,
+                ..Collecting::default()
+            }),
+            config,
+            points: 0,
+            anomalies: 0,
+            last_timestamp: None,
+            recent: VecDeque::new(),
+            keep_recent,
+            model_changed: false,
+        }
+    }
+
+    /// Why the last fit failed, while the series is still collecting.
+    pub fn error(&self) -> Option<&str> {
+        match &self.phase {
+            Phase::Collecting(c) => c.error.as_deref(),
+            Phase::Live(l) => l.error.as_deref(),
+        }
+    }
+
+    /// `collecting`, `calibrating` or `live`.
+    pub fn phase_name(&self) -> &'static str {
+        match &self.phase {
+            Phase::Collecting(_) => "collecting",
+            Phase::Live(l) if l.calibrating.is_some() => "calibrating",
+            Phase::Live(_) => "live",
+        }
+    }
+
+    /// The most recent scored points, oldest first.
+    pub fn recent(&self) -> impl DoubleEndedIterator<Item = &Scored> + ExactSizeIterator {
+        self.recent.iter()
+    }
+
+    /// The fitted model, once live.
+    pub fn model(&self) -> Option<&dyn FittedDetector> {
+        match &self.phase {
+            Phase::Live(l) => Some(l.model.as_ref()),
+            Phase::Collecting(_) => None,
+        }
+    }
+
+    /// Checks a point without changing anything: dimension, finiteness and time order.
+    pub fn check(&self, timestamp: i64, values: &[f64], after: Option<i64>) -> Result<(), String> {
+        if values.len() != self.config.columns {
+            return Err(format!(
+                "{} values for series `{}` of {} columns",
+                values.len(),
+                self.config.name,
+                self.config.columns
+            ));
+        }
+        if let Some(j) = values.iter().position(|v| !v.is_finite()) {
+            return Err(format!("value {j} is not a finite number"));
+        }
+        if let Some(last) = after.or(self.last_timestamp) {
+            if timestamp <= last {
+                return Err(format!(
+                    "timestamp {timestamp} is not after {last}, the series' last"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Scores and learns one point that passed [`Series::check`]. An accepted point is never
+    /// refused: a failed fit leaves the series collecting, with the error to show.
+    pub fn ingest(&mut self, registry: &Registry, timestamp: i64, values: Vec<f64>) -> Scored {
+        let (score, threshold, anomaly) = match &mut self.phase {
+            Phase::Collecting(c) => {
+                c.buffer.push(values.clone());
+                if c.buffer.len() >= c.fit_at {
+                    let fitted = self
+                        .config
+                        .fit(registry, &c.buffer)
+                        .and_then(|model| go_live(&self.config, model, Some(&c.buffer)));
+                    match fitted {
+                        Ok(live) => {
+                            self.phase = Phase::Live(live);
+                            self.model_changed = true;
+                        }
+                        Err(e) => {
+                            c.error = Some(e.to_string());
+                            c.fit_at = c.fit_at.saturating_mul(2);
+                        }
+                    }
+                }
+                (None, None, false)
+            }
+            Phase::Live(live) => live.update(&values),
+        };
+        self.points += 1;
+        self.anomalies += u64::from(anomaly);
+        self.last_timestamp = Some(timestamp);
+        let scored = Scored {
+            timestamp,
+            values,
+            score,
+            threshold,
+            anomaly,
+        };
+        if self.keep_recent > 0 {
+            if self.recent.len() == self.keep_recent {
+                self.recent.pop_front();
+            }
+            self.recent.push_back(scored.clone());
+        }
+        scored
+    }
+
+    /// Switches to `model`: fitted on `history` (its scores fit the threshold) or imported
+    /// (`history` is `None`: the threshold calibrates on the next `warmup` scores).
+    pub fn switch_model(
+        &mut self,
+        model: Box<dyn FittedDetector>,
+        history: Option<&[Vec<f64>]>,
+    ) -> anomex::Result<()> {
+        if model.n_columns() != self.config.columns {
+            return Err(anomex::Error::input(format!(
+                "a model of {} columns for series `{}` of {}",
+                model.n_columns(),
+                self.config.name,
+                self.config.columns
+            )));
+        }
+        self.phase = Phase::Live(go_live(&self.config, model, history)?);
+        self.model_changed = true;
+        Ok(())
+    }
+
+    pub fn snapshot(&self) -> anomex::Result<SeriesSnapshot> {
+        let phase = match &self.phase {
+            Phase::Collecting(c) => PhaseSnapshot::Collecting(c.clone()),
+            Phase::Live(l) => PhaseSnapshot::Live {
+                stream: l.stream.snapshot()?,
+                threshold: l.threshold.snapshot()?,
+                calibrating: l.calibrating.clone(),
+                error: l.error.clone(),
+            },
+        };
+        Ok(SeriesSnapshot {
+            config: self.config.clone(),
+            points: self.points,
+            anomalies: self.anomalies,
+            last_timestamp: self.last_timestamp,
+            recent: self.recent.iter().cloned().collect(),
+            phase,
+        })
+    }
+
+    /// The model file of the live model.
+    pub fn model_bytes(&self) -> anomex::Result<Option<Vec<u8>>> {
+        self.model().map(model_file::to_bytes).transpose()
+    }
+
+    /// Rebuilds a series from its snapshot and, once live, its model file.
+    pub fn restore(
+        snap: SeriesSnapshot,
+        model: Option<&[u8]>,
+        registry: &Registry,
+        keep_recent: usize,
+    ) -> anomex::Result<Series> {
+        let phase = match snap.phase {
+            PhaseSnapshot::Collecting(c) => Phase::Collecting(c),
+            PhaseSnapshot::Live {
+                stream,
+                threshold,
+                calibrating,
+                error,
+            } => {
+                let model = model.ok_or_else(|| {
+                    anomex::Error::ModelFile(format!(
+                        "series `{}` is live but its model is missing",
+                        snap.config.name
+                    ))
+                })?;
+                let model = model_file::from_bytes(model, registry)?;
+                let mut live = start_stream(&snap.config, model)?;
+                live.stream.restore(stream)?;
+                live.threshold.restore(threshold)?;
+                live.calibrating = calibrating;
+                live.error = error;
+                Phase::Live(live)
+            }
+        };
+        let mut recent: VecDeque<Scored> = snap.recent.into();
+        while recent.len() > keep_recent {
+            recent.pop_front();
+        }
+        Ok(Series {
+            config: snap.config,
+            phase,
+            points: snap.points,
+            anomalies: snap.anomalies,
+            last_timestamp: snap.last_timestamp,
+            recent,
+            keep_recent,
+            model_changed: false,
+        })
+    }
+}
+
+fn start_stream(config: &SeriesConfig, model: Box<dyn FittedDetector>) -> anomex::Result<Live> {
+    let stream = model.streaming().ok_or_else(|| {
+        anomex::Error::Unsupported(format!("detector `{}` cannot stream", model.name()))
+    })?;
+    Ok(Live {
+        model,
+        stream,
+        threshold: anomex::threshold::parse(&config.threshold)?,
+        calibrating: Some(Calibrating {
+            scores: Vec::new(),
+            fit_at: config.warmup,
+        }),
+        error: None,
+    })
+}
+
+/// Starts the stream of `model`; with `history`, streams it through to prime the stream and fit
+/// the threshold on its scores.
+fn go_live(
+    config: &SeriesConfig,
+    model: Box<dyn FittedDetector>,
+    history: Option<&[Vec<f64>]>,
+) -> anomex::Result<Live> {
+    let mut live = start_stream(config, model)?;
+    if let Some(history) = history {
+        let mut scores = Vec::with_capacity(history.len());
+        for row in history {
+            if let Some(s) = live.stream.update(row)? {
+                scores.push(s);
+            }
+        }
+        live.threshold.fit(&scores)?;
+        live.calibrating = None;
+    }
+    Ok(live)
+}
+
+impl Live {
+    /// Scores one checked point. The stream and policy only fail on points the series has
+    /// already refused, so a failure here is a bug; it is kept as the series' error rather than
+    /// losing the point.
+    fn update(&mut self, values: &[f64]) -> (Option<f64>, Option<f64>, bool) {
+        let score = match self.stream.update(values) {
+            Ok(Some(s)) => s,
+            Ok(None) => return (None, None, false),
+            Err(e) => {
+                self.error = Some(e.to_string());
+                return (None, None, false);
+            }
+        };
+        if let Some(c) = &mut self.calibrating {
+            c.scores.push(score);
+            if c.scores.len() >= c.fit_at {
+                match self.threshold.fit(&c.scores) {
+                    Ok(()) => {
+                        self.calibrating = None;
+                        self.error = None;
+                    }
+                    Err(e) => {
+                        self.error = Some(e.to_string());
+                        c.fit_at = c.fit_at.saturating_mul(2);
+                    }
+                }
+            }
+            return (Some(score), None, false);
+        }
+        match self.threshold.update(score) {
+            Ok((t, anomaly)) => (Some(score), Some(t), anomaly),
+            Err(e) => {
+                self.error = Some(e.to_string());
+                (Some(score), None, false)
+            }
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! The durable store: one redb file under the data folder.
+//!
+//! | table | key | value |
+//! |---|---|---|
+//! | `wal` | batch number | the points of one group commit (postcard) |
+//! | `series` | name | the series' snapshot (JSON) and the last batch it reflects |
+//! | `models` | name | the series' model file |
+//! | `events` | (name, point number) | an anomaly (JSON) |
+//! | `meta` | key | the last checkpointed batch |
+//!
+//! Every ingest is one write transaction committed with redb's immediate durability (fsync)
+//! before any client is answered: its points go to `wal` and its anomalies to `events`. A
+//! checkpoint writes the snapshots of the series that changed and drops the WAL batches they
+//! reflect. Recovery restores the snapshots and replays the WAL batches after each series' own
+//! snapshot, so acknowledged points are never lost and the replayed state is the one the
+//! service had.
+
+use crate::series::{Scored, SeriesSnapshot};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+const WAL: TableDefinition<u64, &[u8]> = TableDefinition::new("wal");
+const SERIES: TableDefinition<&str, &[u8]> = TableDefinition::new("series");
+const MODELS: TableDefinition<&str, &[u8]> = TableDefinition::new("models");
+const EVENTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("events");
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+const CHECKPOINT: &str = "checkpoint";
+
+/// A store failure, with what was being done.
+#[derive(Debug, thiserror::Error)]
+#[error("store: {0}")]
+pub struct StoreError(String);
+
+/// `?` for store calls, naming the step that failed.
+macro_rules! store_try {
+    ($what:expr, $e:expr) => {
+        $e.map_err(|e| StoreError(format!("{}: {e}", $what)))?
+    };
+}
+
+/// One accepted point, as the WAL keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WalPoint {
+    pub series: String,
+    pub timestamp: i64,
+    pub values: Vec<f64>,
+}
+
+/// A series' stored snapshot: the state after batch `batch`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StoredSeries {
+    pub batch: u64,
+    pub snapshot: SeriesSnapshot,
+}
+
+/// An anomaly to record: series, point number, the point.
+pub type Event = (String, u64, Scored);
+
+/// Everything the store held at start-up.
+#[derive(Debug, Default)]
+pub struct Recovered {
+    pub series: Vec<(StoredSeries, Option<Vec<u8>>)>,
+    pub wal: Vec<(u64, Vec<WalPoint>)>,
+    /// The last batch number used.
+    pub last_batch: u64,
+}
+
+#[derive(Debug)]
+pub struct Store {
+    db: Database,
+}
+
+impl Store {
+    /// Opens (or creates) `dir/anomex.redb`.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        store_try!("create the data folder", std::fs::create_dir_all(dir));
+        let db = store_try!(
+            "open anomex.redb",
+            Database::create(dir.join("anomex.redb"))
+        );
+        let txn = store_try!("begin", db.begin_write());
+        {
+            store_try!("open wal", txn.open_table(WAL));
+            store_try!("open series", txn.open_table(SERIES));
+            store_try!("open models", txn.open_table(MODELS));
+            store_try!("open events", txn.open_table(EVENTS));
+            store_try!("open meta", txn.open_table(META));
+        }
+        store_try!("commit", txn.commit());
+        Ok(Store { db })
+    }
+
+    /// Reads the snapshots, models and WAL.
+    pub fn recover(&self) -> Result<Recovered, StoreError> {
+        let txn = store_try!("begin read", self.db.begin_read());
+        let series_t = store_try!("open series", txn.open_table(SERIES));
+        let models_t = store_try!("open models", txn.open_table(MODELS));
+        let mut out = Recovered::default();
+        for item in store_try!("read series", series_t.iter()) {
+            let (name, bytes) = store_try!("read series", item);
+            let stored: StoredSeries = store_try!(
+                "decode a series snapshot",
+                serde_json::from_slice(bytes.value())
+            );
+            let model =
+                store_try!("read a model", models_t.get(name.value())).map(|m| m.value().to_vec());
+            out.series.push((stored, model));
+        }
+        let wal_t = store_try!("open wal", txn.open_table(WAL));
+        for item in store_try!("read wal", wal_t.iter()) {
+            let (batch, bytes) = store_try!("read wal", item);
+            let points: Vec<WalPoint> =
+                store_try!("decode a WAL batch", postcard::from_bytes(bytes.value()));
+            out.wal.push((batch.value(), points));
+        }
+        let meta_t = store_try!("open meta", txn.open_table(META));
+        let checkpoint = store_try!("read meta", meta_t.get(CHECKPOINT)).map_or(0, |v| v.value());
+        out.last_batch = out
+            .wal
+            .last()
+            .map_or(checkpoint, |(b, _)| (*b).max(checkpoint));
+        Ok(out)
+    }
+
+    /// Durably records one group commit: its points and anomalies.
+    pub fn append(
+        &self,
+        batch: u64,
+        points: &[WalPoint],
+        events: &[Event],
+    ) -> Result<(), StoreError> {
+        let bytes = store_try!("encode a WAL batch", postcard::to_allocvec(points));
+        let txn = store_try!("begin", self.db.begin_write());
+        {
+            let mut wal = store_try!("open wal", txn.open_table(WAL));
+            store_try!("append to the wal", wal.insert(batch, bytes.as_slice()));
+            let mut ev = store_try!("open events", txn.open_table(EVENTS));
+            for (name, seq, point) in events {
+                let json = store_try!("encode an event", serde_json::to_vec(point));
+                store_try!(
+                    "record an event",
+                    ev.insert((name.as_str(), *seq), json.as_slice())
+                );
+            }
+        }
+        store_try!("commit", txn.commit());
+        Ok(())
+    }
+
+    /// Writes snapshots (and changed models) of series that reflect every batch up to `batch`,
+    /// and, when `all_dirty` says every changed series is among them, drops the WAL up to it.
+    pub fn checkpoint(
+        &self,
+        batch: u64,
+        series: &[(StoredSeries, Option<Vec<u8>>)],
+        all_dirty: bool,
+    ) -> Result<(), StoreError> {
+        let txn = store_try!("begin", self.db.begin_write());
+        {
+            let mut s = store_try!("open series", txn.open_table(SERIES));
+            let mut m = store_try!("open models", txn.open_table(MODELS));
+            for (stored, model) in series {
+                let name = stored.snapshot.config.name.as_str();
+                let json = store_try!("encode a snapshot", serde_json::to_vec(stored));
+                store_try!("write a snapshot", s.insert(name, json.as_slice()));
+                if let Some(model) = model {
+                    store_try!("write a model", m.insert(name, model.as_slice()));
+                }
+            }
+            if all_dirty {
+                let mut wal = store_try!("open wal", txn.open_table(WAL));
+                store_try!("trim the wal", wal.retain_in(..=batch, |_, _| false));
+                let mut meta = store_try!("open meta", txn.open_table(META));
+                store_try!("write meta", meta.insert(CHECKPOINT, batch));
+            }
+        }
+        store_try!("commit", txn.commit());
+        Ok(())
+    }
+
+    /// Removes a series: snapshot, model and anomalies.
+    pub fn delete(&self, name: &str) -> Result<(), StoreError> {
+        let txn = store_try!("begin", self.db.begin_write());
+        {
+            let mut s = store_try!("open series", txn.open_table(SERIES));
+            store_try!("remove a snapshot", s.remove(name));
+            let mut m = store_try!("open models", txn.open_table(MODELS));
+            store_try!("remove a model", m.remove(name));
+            let mut ev = store_try!("open events", txn.open_table(EVENTS));
+            store_try!(
+                "remove events",
+                ev.retain_in((name, 0)..=(name, u64::MAX), |_, _| false)
+            );
+        }
+        store_try!("commit", txn.commit());
+        Ok(())
+    }
+
+    /// The last `limit` anomalies of a series, oldest first.
+    pub fn anomalies(&self, name: &str, limit: usize) -> Result<Vec<Scored>, StoreError> {
+        let txn = store_try!("begin read", self.db.begin_read());
+        let ev = store_try!("open events", txn.open_table(EVENTS));
+        let mut out = Vec::new();
+        for item in store_try!("read events", ev.range((name, 0)..=(name, u64::MAX))).rev() {
+            let (_, bytes) = store_try!("read events", item);
+            out.push(store_try!(
+                "decode an event",
+                serde_json::from_slice(bytes.value())
+            ));
+            if out.len() == limit {
+                break;
+            }
+        }
+        out.reverse();
+        Ok(out)
+    }
+}
