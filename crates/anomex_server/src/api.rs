@@ -17,13 +17,14 @@ use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Instant;
 use subtle::ConstantTimeEq;
-use tokio_stream::StreamExt;
 
 /// Shared by every handler.
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub engine: Handle,
     pub config: Arc<Config>,
+    /// Turns true when the service begins to shut down.
+    pub closing: tokio::sync::watch::Receiver<bool>,
 }
 
 /// The service's OpenAPI document.
@@ -360,17 +361,36 @@ async fn ingest(
 }
 
 async fn events(State(s): State<AppState>) -> impl IntoResponse {
-    let stream = tokio_stream::wrappers::BroadcastStream::new(s.engine.alerts.subscribe())
-        .filter_map(|a| {
-            // A lagging client skips what it missed rather than stalling the service.
-            a.ok()
-                .and_then(|alert| {
-                    Event::default()
-                        .event("anomaly")
-                        .json_data(alert.as_ref())
-                        .ok()
-                })
-                .map(Ok::<_, std::convert::Infallible>)
-        });
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    let mut alerts = s.engine.alerts.subscribe();
+    let mut closing = s.closing.clone();
+    // Forwards anomalies until the client leaves or shutdown begins; dropping `tx` then ends
+    // the stream, so a graceful shutdown does not wait on open event streams.
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = async {
+                    while !*closing.borrow() {
+                        if closing.changed().await.is_err() {
+                            break;
+                        }
+                    }
+                } => break,
+                alert = alerts.recv() => match alert {
+                    Ok(alert) => {
+                        let Ok(event) = Event::default().event("anomaly").json_data(alert.as_ref()) else {
+                            continue;
+                        };
+                        if tx.send(Ok::<_, std::convert::Infallible>(event)).await.is_err() {
+                            break;
+                        }
+                    }
+                    // A lagging client skips what it missed rather than stalling the service.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                },
+            }
+        }
+    });
+    Sse::new(tokio_stream::wrappers::ReceiverStream::new(rx)).keep_alive(KeepAlive::default())
 }

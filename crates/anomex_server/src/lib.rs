@@ -22,7 +22,7 @@ pub use config::{Config, Scope, Token};
 
 use std::future::Future;
 use std::sync::Arc;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 /// Requests waiting for the engine before senders wait (back-pressure).
 const QUEUE: usize = 4096;
@@ -53,9 +53,17 @@ pub async fn serve(
         metrics,
         alerts,
     };
+    // Event streams never end by themselves; they end when shutdown begins, so the graceful
+    // shutdown does not wait for them forever.
+    let (closing_tx, closing) = watch::channel(false);
+    let shutdown = async move {
+        shutdown.await;
+        let _ = closing_tx.send(true);
+    };
     let app = api::router(api::AppState {
         engine: handle,
         config: Arc::new(config),
+        closing,
     });
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

@@ -34,7 +34,7 @@ pub struct SeriesConfig {
     /// Detector parameters as `key → value` text.
     #[serde(default)]
     pub params: std::collections::BTreeMap<String, String>,
-    /// Threshold policy in anomex's text form (`dspot`, `quantile:0.999`, `mad:5` …).
+    /// Threshold policy in anomex's text form (`mad:6`, `quantile:0.999`, `dspot` …).
     #[serde(default = "default_threshold")]
     pub threshold: String,
     /// Points collected before the detector is fitted.
@@ -48,8 +48,11 @@ fn one() -> usize {
 fn default_detector() -> String {
     "zscore".into()
 }
+/// Median + 6·1.4826·MAD of the warm-up scores: robust to the anomalies a warm-up holds.
+/// Tail models (POT, DSPOT) extrapolate from the few peaks of a short warm-up and can put the
+/// threshold far off; they are there for series with a long, clean warm-up.
 fn default_threshold() -> String {
-    "dspot".into()
+    "mad:6".into()
 }
 fn default_warmup() -> usize {
     200
