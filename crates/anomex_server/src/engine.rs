@@ -13,7 +13,7 @@ use crate::series::{Scored, Series, SeriesConfig};
 use crate::store::{Event, Store, StoredSeries, WalPoint};
 use anomex::{model_file, Registry};
 use serde::Serialize;
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
@@ -21,6 +21,9 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 /// Requests taken per group commit at most.
 const GROUP_CAP: usize = 512;
+/// Series saved per checkpoint step: checkpoints roll through the changed series in slices, so
+/// no request waits behind a snapshot of every series at once.
+const CHECKPOINT_SLICE: usize = 128;
 
 type Reply<T> = oneshot::Sender<Result<T, ApiError>>;
 
@@ -105,11 +108,12 @@ pub struct Engine {
     registry: Registry,
     store: Store,
     series: HashMap<String, Series>,
-    /// Series changed since the last checkpoint.
-    dirty: HashSet<String>,
+    /// Series changed since their last snapshot: the batch and time they changed first.
+    dirty: HashMap<String, (u64, Instant)>,
+    /// The names in `dirty`, oldest change first (a name no longer in `dirty` is skipped).
+    dirty_order: VecDeque<String>,
     buckets: HashMap<String, Bucket>,
     last_batch: u64,
-    last_checkpoint: Instant,
     metrics: Arc<Metrics>,
     alerts: broadcast::Sender<Arc<Alert>>,
     webhook: Option<mpsc::UnboundedSender<Arc<Alert>>>,
@@ -149,7 +153,8 @@ impl Engine {
             since.insert(name.clone(), stored.batch);
             series.insert(name, s);
         }
-        let mut dirty = HashSet::new();
+        let mut dirty = HashMap::new();
+        let mut dirty_order = VecDeque::new();
         let mut replayed = 0usize;
         for (batch, points) in &recovered.wal {
             for p in points {
@@ -160,7 +165,10 @@ impl Engine {
                     continue; // already in the snapshot
                 }
                 s.ingest(&registry, p.timestamp, p.values.clone());
-                dirty.insert(p.series.clone());
+                if !dirty.contains_key(&p.series) {
+                    dirty.insert(p.series.clone(), (*batch, Instant::now()));
+                    dirty_order.push_back(p.series.clone());
+                }
                 replayed += 1;
             }
         }
@@ -177,9 +185,9 @@ impl Engine {
             store,
             series,
             dirty,
+            dirty_order,
             buckets: HashMap::new(),
             last_batch: recovered.last_batch,
-            last_checkpoint: Instant::now(),
             metrics,
             alerts,
             webhook,
@@ -361,7 +369,7 @@ impl Engine {
             })
             .collect::<Result<Vec<_>, ApiError>>()?;
         self.store
-            .checkpoint(self.last_batch, &stored, false)
+            .checkpoint(&stored, None)
             .map_err(|e| ApiError::internal(e.to_string()))?;
         let names: Vec<String> = created.iter().map(|s| s.config.name.clone()).collect();
         for s in created {
@@ -381,7 +389,7 @@ impl Engine {
             .delete(name)
             .map_err(|e| ApiError::internal(e.to_string()))?;
         self.series.remove(name);
-        self.dirty.remove(name);
+        self.dirty.remove(name); // its WAL entries are skipped on replay: no series of that name
         self.buckets.remove(name);
         self.metrics
             .series
@@ -449,6 +457,7 @@ impl Engine {
         if let Some(s) = self.series.get_mut(name) {
             s.model_changed = false;
         }
+        self.dirty.remove(name);
         Ok(())
     }
 
@@ -464,7 +473,7 @@ impl Engine {
             None
         };
         self.store
-            .checkpoint(self.last_batch, &[(stored, model)], false)
+            .checkpoint(&[(stored, model)], None)
             .map_err(|e| ApiError::internal(e.to_string()))
     }
 
@@ -546,7 +555,11 @@ impl Engine {
                 if out.anomaly {
                     events.push((p.series.clone(), s.points, out.clone()));
                 }
-                self.dirty.insert(p.series.clone());
+                if !self.dirty.contains_key(&p.series) {
+                    self.dirty
+                        .insert(p.series.clone(), (self.last_batch + 1, Instant::now()));
+                    self.dirty_order.push_back(p.series.clone());
+                }
                 scored.push(out);
                 wal.push(WalPoint {
                     series: p.series,
@@ -607,62 +620,109 @@ impl Engine {
         }
     }
 
+    /// One rolling checkpoint step: saves up to a slice of the series that have been changed
+    /// for at least the checkpoint interval.
     fn maybe_checkpoint(&mut self) {
-        if !self.dirty.is_empty() && self.last_checkpoint.elapsed() >= self.config.checkpoint_every
-        {
-            self.checkpoint();
+        let every = self.config.checkpoint_every;
+        let due = self
+            .dirty_order
+            .front()
+            .and_then(|n| self.dirty.get(n))
+            .is_some_and(|(_, at)| at.elapsed() >= every);
+        let stale = self
+            .dirty_order
+            .front()
+            .is_some_and(|n| !self.dirty.contains_key(n));
+        if due || stale {
+            self.checkpoint_step(CHECKPOINT_SLICE, every);
         }
     }
 
-    /// Saves every changed series as of the last batch and trims the WAL.
+    /// Saves every changed series and trims the WAL (at shutdown).
     pub fn checkpoint(&mut self) {
+        while !self.dirty_order.is_empty() {
+            if !self.checkpoint_step(usize::MAX, std::time::Duration::ZERO) {
+                return;
+            }
+        }
+    }
+
+    /// Saves up to `slice` of the oldest changed series that have been changed for `age`, then
+    /// drops the WAL batches no unsaved series needs. False when the store failed.
+    fn checkpoint_step(&mut self, slice: usize, age: std::time::Duration) -> bool {
         let started = Instant::now();
-        let mut saved = Vec::with_capacity(self.dirty.len());
-        for name in &self.dirty {
+        let mut names = Vec::new();
+        while names.len() < slice {
+            let Some(name) = self.dirty_order.front() else {
+                break;
+            };
+            match self.dirty.get(name) {
+                None => {
+                    self.dirty_order.pop_front(); // saved or deleted meanwhile
+                }
+                Some((_, at)) if at.elapsed() >= age => {
+                    names.extend(self.dirty_order.pop_front());
+                }
+                Some(_) => break,
+            }
+        }
+        let mut saved = Vec::with_capacity(names.len());
+        for name in &names {
             let Some(s) = self.series.get(name) else {
                 continue;
             };
-            let snapshot = match s.snapshot() {
-                Ok(snapshot) => snapshot,
-                Err(e) => {
-                    tracing::error!(series = %name, error = %e, "cannot snapshot; the WAL keeps its points");
-                    return;
-                }
-            };
             let model = if s.model_changed {
-                match s.model_bytes() {
-                    Ok(m) => m,
-                    Err(e) => {
-                        tracing::error!(series = %name, error = %e, "cannot save the model");
-                        return;
-                    }
-                }
+                s.model_bytes()
             } else {
-                None
+                Ok(None)
             };
-            saved.push((
-                StoredSeries {
-                    batch: self.last_batch,
-                    snapshot,
-                },
-                model,
-            ));
+            match (s.snapshot(), model) {
+                (Ok(snapshot), Ok(model)) => saved.push((
+                    StoredSeries {
+                        batch: self.last_batch,
+                        snapshot,
+                    },
+                    model,
+                )),
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::error!(series = %name, error = %e, "cannot snapshot; the WAL keeps its points");
+                    self.requeue(names);
+                    return false;
+                }
+            }
         }
-        if let Err(e) = self.store.checkpoint(self.last_batch, &saved, true) {
+        // Batches before the oldest change still unsaved are reflected in every snapshot.
+        let still_needed = self
+            .dirty_order
+            .iter()
+            .filter_map(|n| self.dirty.get(n))
+            .map(|(batch, _)| *batch)
+            .min();
+        let trim = still_needed.map_or(self.last_batch, |b| b.saturating_sub(1));
+        if let Err(e) = self.store.checkpoint(&saved, Some(trim)) {
             tracing::error!(error = %e, "checkpoint failed; the WAL keeps the points");
-            return;
+            self.requeue(names);
+            return false;
         }
-        for name in self.dirty.drain() {
-            if let Some(s) = self.series.get_mut(&name) {
+        for name in &names {
+            self.dirty.remove(name);
+            if let Some(s) = self.series.get_mut(name) {
                 s.model_changed = false;
             }
         }
-        self.last_checkpoint = Instant::now();
         self.metrics.checkpoints.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(
             series = saved.len(),
             ms = started.elapsed().as_millis() as u64,
-            "checkpoint"
+            "checkpoint step"
         );
+        true
+    }
+
+    /// Puts names taken for a failed checkpoint back at the front, in order.
+    fn requeue(&mut self, names: Vec<String>) {
+        for name in names.into_iter().rev() {
+            self.dirty_order.push_front(name);
+        }
     }
 }

@@ -211,13 +211,14 @@ pub struct SeriesSnapshot {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "phase", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum PhaseSnapshot {
     Collecting(Collecting),
     /// The model itself is stored apart (it changes rarely, the stream state at every point).
     Live {
-        stream: serde_json::Value,
-        threshold: serde_json::Value,
+        /// The stream's and the policy's snapshots, as JSON text.
+        stream: String,
+        threshold: String,
         calibrating: Option<Calibrating>,
         error: Option<String>,
     },
@@ -372,8 +373,8 @@ impl Series {
         let phase = match &self.phase {
             Phase::Collecting(c) => PhaseSnapshot::Collecting(c.clone()),
             Phase::Live(l) => PhaseSnapshot::Live {
-                stream: l.stream.snapshot()?,
-                threshold: l.threshold.snapshot()?,
+                stream: l.stream.snapshot()?.to_string(),
+                threshold: l.threshold.snapshot()?.to_string(),
                 calibrating: l.calibrating.clone(),
                 error: l.error.clone(),
             },
@@ -416,8 +417,8 @@ impl Series {
                 })?;
                 let model = model_file::from_bytes(model, registry)?;
                 let mut live = start_stream(&snap.config, model)?;
-                live.stream.restore(stream)?;
-                live.threshold.restore(threshold)?;
+                live.stream.restore(json_text(&stream)?)?;
+                live.threshold.restore(json_text(&threshold)?)?;
                 live.calibrating = calibrating;
                 live.error = error;
                 Phase::Live(live)
@@ -438,6 +439,11 @@ impl Series {
             model_changed: false,
         })
     }
+}
+
+fn json_text(text: &str) -> anomex::Result<serde_json::Value> {
+    serde_json::from_str(text)
+        .map_err(|e| anomex::Error::ModelFile(format!("stream snapshot: {e}")))
 }
 
 fn start_stream(config: &SeriesConfig, model: Box<dyn FittedDetector>) -> anomex::Result<Live> {

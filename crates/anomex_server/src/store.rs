@@ -3,17 +3,17 @@
 //! | table | key | value |
 //! |---|---|---|
 //! | `wal` | batch number | the points of one group commit (postcard) |
-//! | `series` | name | the series' snapshot (JSON) and the last batch it reflects |
+//! | `series` | name | the series' snapshot and the last batch it reflects (postcard) |
 //! | `models` | name | the series' model file |
 //! | `events` | (name, point number) | an anomaly (JSON) |
-//! | `meta` | key | the last checkpointed batch |
+//! | `meta` | key | the last batch number used |
 //!
 //! Every ingest is one write transaction committed with redb's immediate durability (fsync)
-//! before any client is answered: its points go to `wal` and its anomalies to `events`. A
-//! checkpoint writes the snapshots of the series that changed and drops the WAL batches they
-//! reflect. Recovery restores the snapshots and replays the WAL batches after each series' own
-//! snapshot, so acknowledged points are never lost and the replayed state is the one the
-//! service had.
+//! before any client is answered: its points go to `wal` and its anomalies to `events`.
+//! Checkpoints are rolling: each writes the snapshots of a slice of the changed series and
+//! drops the WAL batches that no unsaved series still needs. Recovery restores the snapshots and
+//! replays the WAL batches after each series' own snapshot, so acknowledged points are never
+//! lost and the replayed state is the one the service had.
 
 use crate::series::{Scored, SeriesSnapshot};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
@@ -25,7 +25,9 @@ const SERIES: TableDefinition<&str, &[u8]> = TableDefinition::new("series");
 const MODELS: TableDefinition<&str, &[u8]> = TableDefinition::new("models");
 const EVENTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("events");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
-const CHECKPOINT: &str = "checkpoint";
+const LAST_BATCH: &str = "last_batch";
+/// redb's page cache; the series' state lives in the engine, the store is mostly appended to.
+const CACHE_BYTES: usize = 64 << 20;
 
 /// A store failure, with what was being done.
 #[derive(Debug, thiserror::Error)]
@@ -77,7 +79,9 @@ impl Store {
         store_try!("create the data folder", std::fs::create_dir_all(dir));
         let db = store_try!(
             "open anomex.redb",
-            Database::create(dir.join("anomex.redb"))
+            Database::builder()
+                .set_cache_size(CACHE_BYTES)
+                .create(dir.join("anomex.redb"))
         );
         let txn = store_try!("begin", db.begin_write());
         {
@@ -101,7 +105,7 @@ impl Store {
             let (name, bytes) = store_try!("read series", item);
             let stored: StoredSeries = store_try!(
                 "decode a series snapshot",
-                serde_json::from_slice(bytes.value())
+                postcard::from_bytes(bytes.value())
             );
             let model =
                 store_try!("read a model", models_t.get(name.value())).map(|m| m.value().to_vec());
@@ -115,11 +119,8 @@ impl Store {
             out.wal.push((batch.value(), points));
         }
         let meta_t = store_try!("open meta", txn.open_table(META));
-        let checkpoint = store_try!("read meta", meta_t.get(CHECKPOINT)).map_or(0, |v| v.value());
-        out.last_batch = out
-            .wal
-            .last()
-            .map_or(checkpoint, |(b, _)| (*b).max(checkpoint));
+        let last = store_try!("read meta", meta_t.get(LAST_BATCH)).map_or(0, |v| v.value());
+        out.last_batch = out.wal.last().map_or(last, |(b, _)| (*b).max(last));
         Ok(out)
     }
 
@@ -135,6 +136,8 @@ impl Store {
         {
             let mut wal = store_try!("open wal", txn.open_table(WAL));
             store_try!("append to the wal", wal.insert(batch, bytes.as_slice()));
+            let mut meta = store_try!("open meta", txn.open_table(META));
+            store_try!("write meta", meta.insert(LAST_BATCH, batch));
             let mut ev = store_try!("open events", txn.open_table(EVENTS));
             for (name, seq, point) in events {
                 let json = store_try!("encode an event", serde_json::to_vec(point));
@@ -148,13 +151,12 @@ impl Store {
         Ok(())
     }
 
-    /// Writes snapshots (and changed models) of series that reflect every batch up to `batch`,
-    /// and, when `all_dirty` says every changed series is among them, drops the WAL up to it.
+    /// Writes snapshots (and changed models) of series, and drops the WAL up to `trim` (the
+    /// batches every series' snapshot already reflects).
     pub fn checkpoint(
         &self,
-        batch: u64,
         series: &[(StoredSeries, Option<Vec<u8>>)],
-        all_dirty: bool,
+        trim: Option<u64>,
     ) -> Result<(), StoreError> {
         let txn = store_try!("begin", self.db.begin_write());
         {
@@ -162,17 +164,15 @@ impl Store {
             let mut m = store_try!("open models", txn.open_table(MODELS));
             for (stored, model) in series {
                 let name = stored.snapshot.config.name.as_str();
-                let json = store_try!("encode a snapshot", serde_json::to_vec(stored));
-                store_try!("write a snapshot", s.insert(name, json.as_slice()));
+                let bytes = store_try!("encode a snapshot", postcard::to_allocvec(stored));
+                store_try!("write a snapshot", s.insert(name, bytes.as_slice()));
                 if let Some(model) = model {
                     store_try!("write a model", m.insert(name, model.as_slice()));
                 }
             }
-            if all_dirty {
+            if let Some(trim) = trim {
                 let mut wal = store_try!("open wal", txn.open_table(WAL));
-                store_try!("trim the wal", wal.retain_in(..=batch, |_, _| false));
-                let mut meta = store_try!("open meta", txn.open_table(META));
-                store_try!("write meta", meta.insert(CHECKPOINT, batch));
+                store_try!("trim the wal", wal.retain_in(..=trim, |_, _| false));
             }
         }
         store_try!("commit", txn.commit());
