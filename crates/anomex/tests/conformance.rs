@@ -192,6 +192,11 @@ fn streaming_equals_batch_where_claimed() {
         );
         let Some(mut stream) = stream else { return };
         let batch = fitted.score(&frame).unwrap().combined;
+        // Rows whose streamed attribution must equal the batch attribution.
+        let checked: Vec<usize> = (0..frame.rows()).step_by(97).collect();
+        let batch_attr = fitted
+            .explain()
+            .map(|x| x.attributions(&frame, &checked).unwrap());
         let mut emitted = 0;
         for (i, expected) in batch.iter().enumerate() {
             let row = frame.row(i).to_vec();
@@ -202,7 +207,26 @@ fn streaming_equals_batch_where_claimed() {
                     "{} row {i}: stream {s} vs batch {expected}",
                     e.name,
                 );
+                if let (Some(streamed), Some(batch)) = (stream.attribution(), &batch_attr) {
+                    if let Ok(k) = checked.binary_search(&i) {
+                        for (a, b) in streamed.iter().zip(&batch[k]) {
+                            assert!(
+                                (a - b).abs() <= 1e-9 * b.abs().max(1.0),
+                                "{} row {i} attribution {streamed:?} vs {:?}",
+                                e.name,
+                                batch[k]
+                            );
+                        }
+                    }
+                }
             }
+        }
+        if e.data == DataKind::Series && fitted.explain().is_some() {
+            assert!(
+                stream.attribution().is_some(),
+                "{}: a two-column stream attributes its score",
+                e.name
+            );
         }
         assert!(
             emitted > frame.rows() / 2,

@@ -301,6 +301,7 @@ impl<K: SeriesKernel> FittedDetector for FittedChannelwise<K> {
         Some(Box::new(ChannelwiseStream {
             fitted: self.clone(),
             streams,
+            last_attribution: None,
         }))
     }
 }
@@ -308,6 +309,9 @@ impl<K: SeriesKernel> FittedDetector for FittedChannelwise<K> {
 struct ChannelwiseStream<K: SeriesKernel> {
     fitted: FittedChannelwise<K>,
     streams: Vec<Box<dyn ChannelStream>>,
+    /// The standardised channel scores of the last scored point, floored at zero (as the batch
+    /// attribution); derived, so not part of the snapshot.
+    last_attribution: Option<Vec<f64>>,
 }
 
 impl<K: SeriesKernel> Streaming for ChannelwiseStream<K> {
@@ -320,15 +324,20 @@ impl<K: SeriesKernel> Streaming for ChannelwiseStream<K> {
             .map(|(s, &x)| s.update(x))
             .collect();
         let outs: Option<Vec<f64>> = outs.into_iter().collect();
+        self.last_attribution = None;
         Ok(outs.map(|v| {
             if v.len() == 1 {
                 v[0]
             } else {
-                self.fitted.combine(
-                    v.iter()
-                        .zip(&self.fitted.state.norms)
-                        .map(|(s, n)| n.apply(*s)),
-                )
+                let standardised: Vec<f64> = v
+                    .iter()
+                    .zip(&self.fitted.state.norms)
+                    .map(|(s, n)| n.apply(*s))
+                    .collect();
+                let combined = self.fitted.combine(standardised.iter().copied());
+                self.last_attribution =
+                    Some(standardised.into_iter().map(|s| s.max(0.0)).collect());
+                combined
             }
         }))
     }
@@ -354,6 +363,11 @@ impl<K: SeriesKernel> Streaming for ChannelwiseStream<K> {
         for (stream, state) in self.streams.iter_mut().zip(channels) {
             stream.restore(state)?;
         }
+        self.last_attribution = None;
         Ok(())
+    }
+
+    fn attribution(&self) -> Option<Vec<f64>> {
+        self.last_attribution.clone()
     }
 }

@@ -59,6 +59,11 @@ pub trait Streaming: Send {
     fn snapshot(&self) -> Result<serde_json::Value>;
     /// Replaces the state by a [`Streaming::snapshot`] taken from a stream of the same model.
     fn restore(&mut self, snapshot: serde_json::Value) -> Result<()>;
+    /// Per-column attribution of the last scored point (non-negative, larger = more
+    /// responsible), where the detector can say why; `None` otherwise.
+    fn attribution(&self) -> Option<Vec<f64>> {
+        None
+    }
 }
 
 /// Per-column attribution of a row's score (non-negative, larger = more responsible).

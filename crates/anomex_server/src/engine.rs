@@ -21,9 +21,11 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 /// Requests taken per group commit at most.
 const GROUP_CAP: usize = 512;
-/// Series saved per checkpoint step: checkpoints roll through the changed series in slices, so
-/// no request waits behind a snapshot of every series at once.
-const CHECKPOINT_SLICE: usize = 128;
+/// Series saved per checkpoint step at most, and the time a step may spend on snapshots:
+/// checkpoints roll through the changed series in small slices, so no request waits long
+/// behind them.
+const CHECKPOINT_SLICE: usize = 64;
+const CHECKPOINT_STEP_TIME: std::time::Duration = std::time::Duration::from_millis(2);
 
 type Reply<T> = oneshot::Sender<Result<T, ApiError>>;
 
@@ -369,7 +371,7 @@ impl Engine {
             })
             .collect::<Result<Vec<_>, ApiError>>()?;
         self.store
-            .checkpoint(&stored, None)
+            .checkpoint(&stored, None, true)
             .map_err(|e| ApiError::internal(e.to_string()))?;
         let names: Vec<String> = created.iter().map(|s| s.config.name.clone()).collect();
         for s in created {
@@ -473,7 +475,7 @@ impl Engine {
             None
         };
         self.store
-            .checkpoint(&[(stored, model)], None)
+            .checkpoint(&[(stored, model)], None, true)
             .map_err(|e| ApiError::internal(e.to_string()))
     }
 
@@ -634,62 +636,64 @@ impl Engine {
             .front()
             .is_some_and(|n| !self.dirty.contains_key(n));
         if due || stale {
-            self.checkpoint_step(CHECKPOINT_SLICE, every);
+            self.checkpoint_step(CHECKPOINT_SLICE, every, false);
         }
     }
 
     /// Saves every changed series and trims the WAL (at shutdown).
     pub fn checkpoint(&mut self) {
         while !self.dirty_order.is_empty() {
-            if !self.checkpoint_step(usize::MAX, std::time::Duration::ZERO) {
+            if !self.checkpoint_step(usize::MAX, std::time::Duration::ZERO, true) {
                 return;
             }
         }
     }
 
-    /// Saves up to `slice` of the oldest changed series that have been changed for `age`, then
-    /// drops the WAL batches no unsaved series needs. False when the store failed.
-    fn checkpoint_step(&mut self, slice: usize, age: std::time::Duration) -> bool {
+    /// Saves up to `slice` of the oldest changed series that have been changed for `age` (a
+    /// rolling step stops early when its snapshots take too long), then drops the WAL batches no
+    /// unsaved series needs. False when the store failed.
+    fn checkpoint_step(&mut self, slice: usize, age: std::time::Duration, durable: bool) -> bool {
         let started = Instant::now();
         let mut names = Vec::new();
-        while names.len() < slice {
+        let mut saved = Vec::new();
+        while names.len() < slice && (durable || started.elapsed() < CHECKPOINT_STEP_TIME) {
             let Some(name) = self.dirty_order.front() else {
                 break;
             };
             match self.dirty.get(name) {
                 None => {
                     self.dirty_order.pop_front(); // saved or deleted meanwhile
+                    continue;
                 }
-                Some((_, at)) if at.elapsed() >= age => {
-                    names.extend(self.dirty_order.pop_front());
-                }
-                Some(_) => break,
+                Some((_, at)) if at.elapsed() < age => break,
+                Some(_) => {}
             }
-        }
-        let mut saved = Vec::with_capacity(names.len());
-        for name in &names {
-            let Some(s) = self.series.get(name) else {
-                continue;
+            let Some(name) = self.dirty_order.pop_front() else {
+                break;
             };
-            let model = if s.model_changed {
-                s.model_bytes()
-            } else {
-                Ok(None)
-            };
-            match (s.snapshot(), model) {
-                (Ok(snapshot), Ok(model)) => saved.push((
-                    StoredSeries {
-                        batch: self.last_batch,
-                        snapshot,
-                    },
-                    model,
-                )),
-                (Err(e), _) | (_, Err(e)) => {
-                    tracing::error!(series = %name, error = %e, "cannot snapshot; the WAL keeps its points");
-                    self.requeue(names);
-                    return false;
+            if let Some(s) = self.series.get(&name) {
+                let model = if s.model_changed {
+                    s.model_bytes()
+                } else {
+                    Ok(None)
+                };
+                match (s.snapshot(), model) {
+                    (Ok(snapshot), Ok(model)) => saved.push((
+                        StoredSeries {
+                            batch: self.last_batch,
+                            snapshot,
+                        },
+                        model,
+                    )),
+                    (Err(e), _) | (_, Err(e)) => {
+                        tracing::error!(series = %name, error = %e, "cannot snapshot; the WAL keeps its points");
+                        names.push(name);
+                        self.requeue(names);
+                        return false;
+                    }
                 }
             }
+            names.push(name);
         }
         // Batches before the oldest change still unsaved are reflected in every snapshot.
         let still_needed = self
@@ -699,7 +703,7 @@ impl Engine {
             .map(|(batch, _)| *batch)
             .min();
         let trim = still_needed.map_or(self.last_batch, |b| b.saturating_sub(1));
-        if let Err(e) = self.store.checkpoint(&saved, Some(trim)) {
+        if let Err(e) = self.store.checkpoint(&saved, Some(trim), durable) {
             tracing::error!(error = %e, "checkpoint failed; the WAL keeps the points");
             self.requeue(names);
             return false;

@@ -150,6 +150,8 @@ pub struct Scored {
     pub score: Option<f64>,
     pub threshold: Option<f64>,
     pub anomaly: bool,
+    /// Per-column share of the score, for multi-column series whose detector can say why.
+    pub attribution: Option<Vec<f64>>,
 }
 
 /// A live series' model: the fitted detector (for export), its stream and the policy.
@@ -307,7 +309,7 @@ impl Series {
     /// Scores and learns one point that passed [`Series::check`]. An accepted point is never
     /// refused: a failed fit leaves the series collecting, with the error to show.
     pub fn ingest(&mut self, registry: &Registry, timestamp: i64, values: Vec<f64>) -> Scored {
-        let (score, threshold, anomaly) = match &mut self.phase {
+        let ((score, threshold, anomaly), attribution) = match &mut self.phase {
             Phase::Collecting(c) => {
                 c.buffer.push(values.clone());
                 if c.buffer.len() >= c.fit_at {
@@ -326,9 +328,13 @@ impl Series {
                         }
                     }
                 }
-                (None, None, false)
+                ((None, None, false), None)
             }
-            Phase::Live(live) => live.update(&values),
+            Phase::Live(live) => {
+                let out = live.update(&values);
+                let attribution = out.0.and(live.stream.attribution());
+                (out, attribution)
+            }
         };
         self.points += 1;
         self.anomalies += u64::from(anomaly);
@@ -339,6 +345,7 @@ impl Series {
             score,
             threshold,
             anomaly,
+            attribution,
         };
         if self.keep_recent > 0 {
             if self.recent.len() == self.keep_recent {

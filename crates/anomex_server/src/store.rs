@@ -153,12 +153,20 @@ impl Store {
 
     /// Writes snapshots (and changed models) of series, and drops the WAL up to `trim` (the
     /// batches every series' snapshot already reflects).
+    ///
+    /// A rolling checkpoint need not be `durable`: redb commits in order, so if it is lost in a
+    /// crash, so is its trimming of the WAL, and recovery replays from the older snapshots; the
+    /// next durable commit (every ingest is one) makes it durable too. That spares an fsync.
     pub fn checkpoint(
         &self,
         series: &[(StoredSeries, Option<Vec<u8>>)],
         trim: Option<u64>,
+        durable: bool,
     ) -> Result<(), StoreError> {
-        let txn = store_try!("begin", self.db.begin_write());
+        let mut txn = store_try!("begin", self.db.begin_write());
+        if !durable {
+            store_try!("set durability", txn.set_durability(redb::Durability::None));
+        }
         {
             let mut s = store_try!("open series", txn.open_table(SERIES));
             let mut m = store_try!("open models", txn.open_table(MODELS));

@@ -683,3 +683,45 @@ async fn every_documented_route_answers() {
     }
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multi_column_points_carry_their_attribution() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(config(dir.path())).await;
+    s.post(
+        "/v1/series",
+        json!({ "name": "pair", "columns": 2, "warmup": 200 }),
+    )
+    .await;
+    let points: Vec<Value> = (0..400)
+        .map(|t| {
+            let (a, b) = (
+                value(t) - if t % 97 == 60 { 6.0 } else { 0.0 },
+                (t as f64 * 0.13).cos(),
+            );
+            // Channel b jumps once, at 350; channel a's spikes are removed.
+            let b = if t == 350 { b + 8.0 } else { b };
+            json!({ "series": "pair", "timestamp": t, "values": [a, b] })
+        })
+        .collect();
+    let (st, answer) = s.ingest(points).await;
+    assert_eq!(st, StatusCode::OK, "{answer}");
+    let at = &answer["results"][350];
+    assert_eq!(at["anomaly"], true, "{at}");
+    let attribution: Vec<f64> = at["attribution"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(attribution.len(), 2);
+    assert!(
+        attribution[1] > 5.0 * attribution[0].max(0.1),
+        "{attribution:?}"
+    );
+    assert!(
+        answer["results"][10]["attribution"].is_null(),
+        "no attribution while collecting"
+    );
+    s.stop().await;
+}
