@@ -12,8 +12,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 const ADMIN: &str = "admin-token-serve-test-01";
-const SERIES: [(&str, &str); 3] = [("temp", "zscore"), ("load", "hst"), ("disk", "rrcf")];
-const BATCH: i64 = 40;
+/// One series per kind of stream state, plus enough z-score series that checkpoints take several
+/// slices, so the WAL is trimmed while some series are saved and others are not.
+fn series() -> Vec<(String, &'static str)> {
+    let mut all: Vec<(String, &'static str)> =
+        [("temp", "zscore"), ("load", "hst"), ("disk", "rrcf")]
+            .into_iter()
+            .map(|(n, d)| (n.to_string(), d))
+            .collect();
+    all.extend((0..150).map(|i| (format!("z{i}"), "zscore")));
+    all
+}
+const BATCH: i64 = 20;
 const BATCHES: i64 = 150;
 
 struct Service {
@@ -80,19 +90,20 @@ fn value(series: usize, t: i64) -> f64 {
 
 /// Batch `b`: `BATCH` consecutive timestamps of every series.
 fn batch(b: i64) -> Value {
+    let all = series();
     let points: Vec<Value> = (b * BATCH..(b + 1) * BATCH)
         .flat_map(|t| {
-            SERIES
-                .iter()
+            all.iter()
                 .enumerate()
                 .map(move |(i, (name, _))| json!({ "series": name, "timestamp": t, "values": [value(i, t)] }))
+                .collect::<Vec<_>>()
         })
         .collect();
     json!({ "points": points })
 }
 
 fn create(c: &reqwest::blocking::Client, base: &str) {
-    let configs: Vec<Value> = SERIES
+    let configs: Vec<Value> = series()
         .iter()
         .map(|(name, detector)| json!({ "name": name, "detector": detector, "warmup": 300 }))
         .collect();
@@ -178,7 +189,7 @@ fn sigkill_mid_ingest_loses_nothing_and_changes_no_score() {
         })
     };
     // Kill once a checkpoint has certainly passed and with requests in flight.
-    while acked.lock().unwrap().len() < (SERIES.len() as i64 * BATCH * 25) as usize {
+    while acked.lock().unwrap().len() < series().len() * (BATCH * 25) as usize {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     std::thread::sleep(std::time::Duration::from_millis(1200));
@@ -199,7 +210,7 @@ fn sigkill_mid_ingest_loses_nothing_and_changes_no_score() {
     // Restarted: nothing acknowledged is missing, and the rest of the stream scores the same.
     let restarted = Service::start(&data);
     let mut resumed = Scores::new();
-    for (i, (name, _)) in SERIES.iter().enumerate() {
+    for (i, (name, _)) in series().iter().enumerate() {
         let info: Value = c
             .get(format!("{}/v1/series/{name}", restarted.base))
             .bearer_auth(ADMIN)
