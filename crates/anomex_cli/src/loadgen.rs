@@ -102,9 +102,8 @@ async fn worker(
     let mut cursor = 0usize;
     let mut sent = 0u64;
     let mut latencies = Vec::new();
-    let mut body = String::with_capacity(batch * 48);
     while Instant::now() < deadline && sent < max_points {
-        body.clear();
+        let mut body = String::with_capacity(batch * 48);
         body.push_str("{\"points\":[");
         for k in 0..batch {
             let i = cursor % own.len();
@@ -127,7 +126,7 @@ async fn worker(
             .post(format!("{base}/v1/ingest"))
             .bearer_auth(&token)
             .header("content-type", "application/json")
-            .body(body.clone())
+            .body(body)
             .send()
             .await
             .context("ingest request failed")?;

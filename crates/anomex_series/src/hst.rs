@@ -70,11 +70,13 @@ impl HalfSpaceTrees {
             lo[q] = s - reach;
             hi[q] = s + reach;
         }
-        let mut ranges = vec![(lo, hi)];
+        let mut ranges = std::collections::VecDeque::from([(lo, hi)]);
         for _ in 0..self.internal_per_tree() {
             // Heap order: node i's children are 2i+1 and 2i+2, so a queue of ranges in node
             // order yields the children in order too.
-            let (lo, hi) = ranges.remove(0);
+            let Some((lo, hi)) = ranges.pop_front() else {
+                break;
+            };
             let q = rng.random_range(0..d);
             let mid = 0.5 * (lo[q] + hi[q]);
             self.split_dim.push(q as u32);
@@ -82,8 +84,8 @@ impl HalfSpaceTrees {
             let (mut left_hi, mut right_lo) = (hi.clone(), lo.clone());
             left_hi[q] = mid;
             right_lo[q] = mid;
-            ranges.push((lo, left_hi));
-            ranges.push((right_lo, hi));
+            ranges.push_back((lo, left_hi));
+            ranges.push_back((right_lo, hi));
         }
     }
 }

@@ -85,17 +85,19 @@ fn needed_scope(method: &Method, path: &str) -> Scope {
 }
 
 async fn authorize(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(given) = presented_token(&req) else {
+    let refuse = |status: StatusCode, message: &str| {
         state
             .engine
             .metrics
             .refused
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        return ApiError::new(
+        ApiError::new(status, message).into_response()
+    };
+    let Some(given) = presented_token(&req) else {
+        return refuse(
             StatusCode::UNAUTHORIZED,
             "missing API token (Authorization: Bearer …)",
-        )
-        .into_response();
+        );
     };
     // Every token is compared, each in constant time, so the time taken does not tell which
     // (or how much of one) matched.
@@ -107,26 +109,11 @@ async fn authorize(State(state): State<AppState>, req: Request, next: Next) -> R
     }
     let needed = needed_scope(req.method(), req.uri().path());
     match scope {
-        None => {
-            state
-                .engine
-                .metrics
-                .refused
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            ApiError::new(StatusCode::UNAUTHORIZED, "unknown API token").into_response()
-        }
-        Some(Scope::Ingest) if needed == Scope::Admin => {
-            state
-                .engine
-                .metrics
-                .refused
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            ApiError::new(
-                StatusCode::FORBIDDEN,
-                "this token may ingest and read; this needs an admin token",
-            )
-            .into_response()
-        }
+        None => refuse(StatusCode::UNAUTHORIZED, "unknown API token"),
+        Some(Scope::Ingest) if needed == Scope::Admin => refuse(
+            StatusCode::FORBIDDEN,
+            "this token may ingest and read; this needs an admin token",
+        ),
         Some(_) => next.run(req).await,
     }
 }
@@ -147,8 +134,6 @@ fn series_name(name: &str) -> Result<String, ApiError> {
 #[derive(Debug, Deserialize)]
 struct LimitQuery {
     limit: Option<usize>,
-    #[allow(dead_code)]
-    token: Option<String>,
 }
 
 impl LimitQuery {

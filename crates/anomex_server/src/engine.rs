@@ -105,6 +105,14 @@ struct Bucket {
     at: Instant,
 }
 
+impl Bucket {
+    /// Adds the tokens earned since the last refill, up to one second's worth.
+    fn refill(&mut self, rate: f64, now: Instant) {
+        self.tokens = (self.tokens + rate * now.duration_since(self.at).as_secs_f64()).min(rate);
+        self.at = now;
+    }
+}
+
 pub struct Engine {
     config: Config,
     registry: Registry,
@@ -360,16 +368,8 @@ impl Engine {
             .collect();
         let stored = created
             .iter()
-            .map(|s| {
-                Ok((
-                    StoredSeries {
-                        batch: self.last_batch,
-                        snapshot: s.snapshot()?,
-                    },
-                    None,
-                ))
-            })
-            .collect::<Result<Vec<_>, ApiError>>()?;
+            .map(|s| self.saved_form(s))
+            .collect::<anomex::Result<Vec<_>>>()?;
         self.store
             .checkpoint(&stored, None, true)
             .map_err(|e| ApiError::internal(e.to_string()))?;
@@ -404,12 +404,11 @@ impl Engine {
             .series
             .get(name)
             .ok_or_else(|| ApiError::not_found(name))?;
-        if let Some((i, problem)) = history.iter().enumerate().find_map(|(i, row)| {
-            series
-                .check(i as i64, row, Some(i as i64 - 1))
-                .err()
-                .map(|p| (i, p))
-        }) {
+        if let Some((i, problem)) = history
+            .iter()
+            .enumerate()
+            .find_map(|(i, row)| series.check_values(row).err().map(|p| (i, p)))
+        {
             return Err(ApiError::bad(format!("history row {i}: {problem}")));
         }
         let model = series.config.fit(&self.registry, history)?;
@@ -445,7 +444,7 @@ impl Engine {
         let model_before = series.model_bytes()?;
         series.switch_model(model, history)?;
         let series = &self.series[name];
-        if let Err(e) = self.persist(series, true) {
+        if let Err(e) = self.persist(series) {
             // Not saved, so not done: put the old state back.
             let old = Series::restore(
                 before,
@@ -463,19 +462,25 @@ impl Engine {
         Ok(())
     }
 
-    /// Saves one series' snapshot (and its model when asked) as of the last batch.
-    fn persist(&self, series: &Series, with_model: bool) -> Result<(), ApiError> {
-        let stored = StoredSeries {
-            batch: self.last_batch,
-            snapshot: series.snapshot()?,
-        };
-        let model = if with_model {
+    /// A series as the store keeps it: its snapshot as of the last batch, and its model file
+    /// when the model changed since it was last saved.
+    fn saved_form(&self, series: &Series) -> anomex::Result<(StoredSeries, Option<Vec<u8>>)> {
+        let model = if series.model_changed {
             series.model_bytes()?
         } else {
             None
         };
+        let stored = StoredSeries {
+            batch: self.last_batch,
+            snapshot: series.snapshot()?,
+        };
+        Ok((stored, model))
+    }
+
+    /// Saves one series durably, now.
+    fn persist(&self, series: &Series) -> Result<(), ApiError> {
         self.store
-            .checkpoint(&[(stored, model)], None, true)
+            .checkpoint(&[self.saved_form(series)?], None, true)
             .map_err(|e| ApiError::internal(e.to_string()))
     }
 
@@ -513,21 +518,18 @@ impl Engine {
                     tokens: rate,
                     at: now,
                 });
-                let tokens = (b.tokens + rate * now.duration_since(b.at).as_secs_f64()).min(rate);
-                if n > tokens {
-                    b.tokens = tokens;
-                    b.at = now;
+                b.refill(rate, now);
+                if n > b.tokens {
                     return Err(ApiError::new(
                         axum::http::StatusCode::TOO_MANY_REQUESTS,
                         format!("series `{name}` is limited to {rate} points per second"),
                     ));
                 }
             }
+            // Every bucket was refilled above; take the points only once all of them fit.
             for (&name, &n) in &counts {
                 if let Some(b) = self.buckets.get_mut(name) {
-                    b.tokens =
-                        (b.tokens + rate * now.duration_since(b.at).as_secs_f64()).min(rate) - n;
-                    b.at = now;
+                    b.tokens -= n;
                 }
             }
         }
@@ -672,20 +674,9 @@ impl Engine {
                 break;
             };
             if let Some(s) = self.series.get(&name) {
-                let model = if s.model_changed {
-                    s.model_bytes()
-                } else {
-                    Ok(None)
-                };
-                match (s.snapshot(), model) {
-                    (Ok(snapshot), Ok(model)) => saved.push((
-                        StoredSeries {
-                            batch: self.last_batch,
-                            snapshot,
-                        },
-                        model,
-                    )),
-                    (Err(e), _) | (_, Err(e)) => {
+                match self.saved_form(s) {
+                    Ok(form) => saved.push(form),
+                    Err(e) => {
                         tracing::error!(series = %name, error = %e, "cannot snapshot; the WAL keeps its points");
                         names.push(name);
                         self.requeue(names);

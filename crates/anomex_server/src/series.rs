@@ -285,17 +285,7 @@ impl Series {
 
     /// Checks a point without changing anything: dimension, finiteness and time order.
     pub fn check(&self, timestamp: i64, values: &[f64], after: Option<i64>) -> Result<(), String> {
-        if values.len() != self.config.columns {
-            return Err(format!(
-                "{} values for series `{}` of {} columns",
-                values.len(),
-                self.config.name,
-                self.config.columns
-            ));
-        }
-        if let Some(j) = values.iter().position(|v| !v.is_finite()) {
-            return Err(format!("value {j} is not a finite number"));
-        }
+        self.check_values(values)?;
         if let Some(last) = after.or(self.last_timestamp) {
             if timestamp <= last {
                 return Err(format!(
@@ -304,6 +294,22 @@ impl Series {
             }
         }
         Ok(())
+    }
+
+    /// Checks the values of one row: the series' number of columns, all finite.
+    pub fn check_values(&self, values: &[f64]) -> Result<(), String> {
+        if values.len() != self.config.columns {
+            return Err(format!(
+                "{} values for series `{}` of {} columns",
+                values.len(),
+                self.config.name,
+                self.config.columns
+            ));
+        }
+        match values.iter().position(|v| !v.is_finite()) {
+            Some(j) => Err(format!("value {j} is not a finite number")),
+            None => Ok(()),
+        }
     }
 
     /// Scores and learns one point that passed [`Series::check`]. An accepted point is never
