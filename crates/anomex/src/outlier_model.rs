@@ -1,7 +1,8 @@
 //! The PyOD way of using a detector: fit with a contamination rate, then `decision_function`,
 //! `predict` and `predict_proba` (PyOD's `BaseDetector`).
 
-use anomex_core::{Detector, FittedDetector, Frame, Result, Threshold};
+use anomex_core::model_file::{self, Calibration};
+use anomex_core::{Detector, Error, FittedDetector, Frame, Registry, Result, Threshold};
 use anomex_threshold::Quantile;
 
 /// How `predict_proba` turns scores into outlier probabilities (PyOD's two methods).
@@ -18,6 +19,7 @@ pub enum Proba {
 #[derive(Debug)]
 pub struct OutlierModel {
     fitted: Box<dyn FittedDetector>,
+    contamination: f64,
     train_scores: Vec<f64>,
     threshold: f64,
 }
@@ -33,9 +35,50 @@ impl OutlierModel {
         let (threshold, _) = rule.update(0.0)?;
         Ok(OutlierModel {
             fitted,
+            contamination,
             train_scores,
             threshold,
         })
+    }
+
+    /// The model as model-file bytes: the fitted detector (readable by `anomex score` and the
+    /// service) with the contamination, threshold and training scores as its calibration.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let calibration = Calibration {
+            contamination: self.contamination,
+            threshold: self.threshold,
+            training_scores: self.train_scores.clone(),
+        };
+        model_file::to_bytes_calibrated(self.fitted.as_ref(), Some(&calibration))
+    }
+
+    /// Restores a model written by [`OutlierModel::to_bytes`]; a model file without a
+    /// calibration (from `anomex fit --save`) is refused with a message saying so.
+    pub fn from_bytes(bytes: &[u8], registry: &Registry) -> Result<Self> {
+        let (fitted, calibration) = model_file::from_bytes_calibrated(bytes, registry)?;
+        let c = calibration.ok_or_else(|| {
+            Error::ModelFile(
+                "the file holds a detector without a calibrated threshold (written by `anomex fit`); \
+                 fit it through the PyOD-style API to get one"
+                    .into(),
+            )
+        })?;
+        if c.training_scores.is_empty() {
+            return Err(Error::ModelFile(
+                "the calibration has no training scores".into(),
+            ));
+        }
+        Ok(OutlierModel {
+            fitted,
+            contamination: c.contamination,
+            train_scores: c.training_scores,
+            threshold: c.threshold,
+        })
+    }
+
+    /// The contamination the threshold was calibrated with.
+    pub fn contamination(&self) -> f64 {
+        self.contamination
     }
 
     /// The training rows' scores (`decision_scores_`).
@@ -137,5 +180,22 @@ mod tests {
             assert_eq!(arg, 50);
         }
         assert!(OutlierModel::fit(det.as_ref(), &frame, 0.7).is_err());
+
+        // the model file keeps the calibration; a plain detector file is refused with a reason
+        let bytes = m.to_bytes().unwrap();
+        let back = OutlierModel::from_bytes(&bytes, &reg).unwrap();
+        assert_eq!(back.threshold(), m.threshold());
+        assert_eq!(back.training_scores(), m.training_scores());
+        assert_eq!(back.contamination(), 0.01);
+        assert_eq!(
+            back.decision_function(&frame).unwrap(),
+            m.decision_function(&frame).unwrap()
+        );
+        assert!(model_file::from_bytes(&bytes, &reg).is_ok());
+        let plain = model_file::to_bytes(m.fitted()).unwrap();
+        let e = OutlierModel::from_bytes(&plain, &reg)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("without a calibrated threshold"), "{e}");
     }
 }

@@ -2,26 +2,11 @@
 
 use crate::EvalArgs;
 use anomex_data::Selection;
-use anomex_metrics::{adjusted, affiliation, delay, named, pate, point, range, vus, Compat};
+use anomex_metrics::{named, Compat};
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 
-use anomex_metrics::named::SCORE_METRICS;
-/// Metrics of a fixed prediction (`--pred`).
-pub const PRED_METRICS: &[&str] = &[
-    "Precision@pred",
-    "Recall@pred",
-    "F1@pred",
-    "PA-F1@pred",
-    "Event-based-F1@pred",
-    "R-based-F1@pred",
-    "Affiliation-F@pred",
-    "PATE-F1",
-    "VUS-Recall@pred",
-    "VUS-Precision@pred",
-    "VUS-F@pred",
-    "MTTD@pred",
-];
+use anomex_metrics::named::{PRED_METRICS, SCORE_METRICS};
 
 /// Reads one column of numbers from `.npy`, a single-column CSV, or Parquet.
 fn read_vector(path: &Path, what: &str) -> Result<Vec<f64>> {
@@ -86,24 +71,10 @@ pub fn eval(a: EvalArgs) -> Result<()> {
         wanted.iter().partition(|m| SCORE_METRICS.contains(m));
     let score_values = named::score_metrics(&score_names, &labels, &scores, options)?;
     let mut results: Vec<(&str, f64)> = score_names.into_iter().zip(score_values).collect();
-    for m in pred_names {
-        let l = &labels[..];
+    if !pred_names.is_empty() {
         let p = pred.as_deref().context("prediction metrics need --pred")?;
-        let value = match m {
-            "Precision@pred" => point::prf(l, p)?.precision(),
-            "Recall@pred" => point::prf(l, p)?.recall(),
-            "F1@pred" => point::prf(l, p)?.f1(),
-            "PA-F1@pred" => adjusted::pa_f1_pred(l, p, compat)?,
-            "Event-based-F1@pred" => adjusted::event_f1_pred(l, p, compat)?,
-            "Affiliation-F@pred" => affiliation::affiliation_f_pred(l, p)?,
-            "PATE-F1" => pate::pate_f1(l, p, a.buffer, a.buffer)?,
-            "MTTD@pred" => delay::time_to_detect(l, p)?.mean,
-            "VUS-Recall@pred" => vus::vus_pred(l, p, a.window, compat)?.recall,
-            "VUS-Precision@pred" => vus::vus_pred(l, p, a.window, compat)?.precision,
-            "VUS-F@pred" => vus::vus_pred(l, p, a.window, compat)?.f,
-            _ => range::range_f1_pred(l, p)?,
-        };
-        results.push((m, value));
+        let pred_values = named::pred_metrics(&pred_names, &labels, p, options)?;
+        results.extend(pred_names.into_iter().zip(pred_values));
     }
     // in the order asked
     results.sort_by_key(|(m, _)| wanted.iter().position(|w| w == m));

@@ -8,7 +8,11 @@
 //! | 4 | format version (`u32`, currently 1) |
 //! | 8 | payload length (`u64`) |
 //! | 4 | CRC-32 (IEEE) of the payload |
-//! | n | payload: UTF-8 JSON `{ "detector", "params", "state", "writer" }` |
+//! | n | payload: UTF-8 JSON `{ "detector", "params", "state", "writer" }`, and optionally `"calibration"` |
+//!
+//! The optional calibration holds what a PyOD-style model adds to the fitted detector (the
+//! contamination, the threshold and the training scores); readers that do not need it ignore it,
+//! so one file serves the command line, the service and the Python bindings.
 //!
 //! Loading never executes code: the payload is data, the detector name picks a registered
 //! loader, and the parameters are re-validated against that detector's declaration. A short,
@@ -29,15 +33,37 @@ struct Payload {
     params: Params,
     state: serde_json::Value,
     writer: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    calibration: Option<Calibration>,
+}
+
+/// A threshold calibrated on the training scores, stored beside the fitted detector.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// The share of training rows expected to be anomalous.
+    pub contamination: f64,
+    /// Scores above it are anomalies.
+    pub threshold: f64,
+    /// The score of every training row, in order.
+    pub training_scores: Vec<f64>,
 }
 
 /// Serialises a fitted detector into model-file bytes.
 pub fn to_bytes(model: &dyn FittedDetector) -> Result<Vec<u8>> {
+    to_bytes_calibrated(model, None)
+}
+
+/// Serialises a fitted detector and, when given, its calibration into model-file bytes.
+pub fn to_bytes_calibrated(
+    model: &dyn FittedDetector,
+    calibration: Option<&Calibration>,
+) -> Result<Vec<u8>> {
     let payload = Payload {
         detector: model.name().to_string(),
         params: model.params().clone(),
         state: model.state()?,
         writer: format!("anomex {}", env!("CARGO_PKG_VERSION")),
+        calibration: calibration.cloned(),
     };
     let body = serde_json::to_vec(&payload)
         .map_err(|e| Error::ModelFile(format!("cannot serialise the model: {e}")))?;
@@ -52,6 +78,14 @@ pub fn to_bytes(model: &dyn FittedDetector) -> Result<Vec<u8>> {
 
 /// Restores a fitted detector from model-file bytes, using `registry` to find its loader.
 pub fn from_bytes(bytes: &[u8], registry: &Registry) -> Result<Box<dyn FittedDetector>> {
+    from_bytes_calibrated(bytes, registry).map(|(model, _)| model)
+}
+
+/// A fitted detector restored from model-file bytes, with its calibration when the file has one.
+pub type Calibrated = (Box<dyn FittedDetector>, Option<Calibration>);
+
+/// Restores a fitted detector and its calibration (if stored) from model-file bytes.
+pub fn from_bytes_calibrated(bytes: &[u8], registry: &Registry) -> Result<Calibrated> {
     if bytes.len() < HEADER_LEN {
         return Err(Error::ModelFile(format!(
             "truncated: {} bytes, the header alone has {HEADER_LEN}",
@@ -100,7 +134,15 @@ pub fn from_bytes(bytes: &[u8], registry: &Registry) -> Result<Box<dyn FittedDet
         .map_err(|e| Error::ModelFile(format!("unreadable payload: {e}")))?;
     let entry = registry.get(&payload.detector)?;
     payload.params.validate(&entry.params)?;
-    (entry.load)(&payload.params, payload.state)
+    if let Some(c) = &payload.calibration {
+        if !c.threshold.is_finite() || c.training_scores.iter().any(|s| !s.is_finite()) {
+            return Err(Error::ModelFile(
+                "the calibration holds a non-finite threshold or training score".into(),
+            ));
+        }
+    }
+    let model = (entry.load)(&payload.params, payload.state)?;
+    Ok((model, payload.calibration))
 }
 
 /// Writes a model file.

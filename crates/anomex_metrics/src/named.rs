@@ -1,5 +1,6 @@
-//! Threshold-free metrics of a score by name (TSB-AD's names where they overlap), for the
-//! command line and the benchmark harness.
+//! Every metric by name (TSB-AD's names where they overlap): threshold-free metrics of a score
+//! and metrics of a fixed prediction, for the command line, the benchmark harness and the
+//! bindings.
 
 use crate::{adjusted, affiliation, delay, nab, pate, point, range, vus, Compat};
 use anomex_core::{Error, Result};
@@ -22,6 +23,22 @@ pub const SCORE_METRICS: &[&str] = &[
     "NAB-low-FP",
     "NAB-low-FN",
     "PA%K-AUC",
+];
+
+/// Every metric of a fixed prediction (labels decided by a threshold), in a stable order.
+pub const PRED_METRICS: &[&str] = &[
+    "Precision@pred",
+    "Recall@pred",
+    "F1@pred",
+    "PA-F1@pred",
+    "Event-based-F1@pred",
+    "R-based-F1@pred",
+    "Affiliation-F@pred",
+    "PATE-F1",
+    "VUS-Recall@pred",
+    "VUS-Precision@pred",
+    "VUS-F@pred",
+    "MTTD@pred",
 ];
 
 /// Settings shared by the metrics that have any.
@@ -102,6 +119,42 @@ pub fn score_metrics(
                         .normalized
                         .unwrap_or(f64::NAN)
                 }
+            })
+        })
+        .collect()
+}
+
+/// The value of each named prediction metric (NaN where undefined, e.g. MTTD with no event
+/// detected).
+pub fn pred_metrics(
+    names: &[&str],
+    labels: &[bool],
+    pred: &[bool],
+    o: Options,
+) -> Result<Vec<f64>> {
+    if let Some(bad) = names.iter().find(|m| !PRED_METRICS.contains(m)) {
+        return Err(Error::input(format!(
+            "unknown prediction metric `{bad}`; available: {}",
+            PRED_METRICS.join(", ")
+        )));
+    }
+    let (l, p) = (labels, pred);
+    names
+        .iter()
+        .map(|&m| {
+            Ok(match m {
+                "Precision@pred" => point::prf(l, p)?.precision(),
+                "Recall@pred" => point::prf(l, p)?.recall(),
+                "F1@pred" => point::prf(l, p)?.f1(),
+                "PA-F1@pred" => adjusted::pa_f1_pred(l, p, o.compat)?,
+                "Event-based-F1@pred" => adjusted::event_f1_pred(l, p, o.compat)?,
+                "Affiliation-F@pred" => affiliation::affiliation_f_pred(l, p)?,
+                "PATE-F1" => pate::pate_f1(l, p, o.buffer, o.buffer)?,
+                "MTTD@pred" => delay::time_to_detect(l, p)?.mean,
+                "VUS-Recall@pred" => vus::vus_pred(l, p, o.window, o.compat)?.recall,
+                "VUS-Precision@pred" => vus::vus_pred(l, p, o.window, o.compat)?.precision,
+                "VUS-F@pred" => vus::vus_pred(l, p, o.window, o.compat)?.f,
+                _ => range::range_f1_pred(l, p)?,
             })
         })
         .collect()

@@ -3,7 +3,7 @@
 use crate::config::{Config, Scope};
 use crate::engine::{Command, Handle, PointIn};
 use crate::error::ApiError;
-use crate::series::{check_name, Scored, SeriesConfig};
+use anomex_stream::{check_name, Scored, SeriesConfig};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};

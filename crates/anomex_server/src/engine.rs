@@ -9,9 +9,9 @@
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::series::{Scored, Series, SeriesConfig};
 use crate::store::{Event, Store, StoredSeries, WalPoint};
 use anomex::{model_file, Registry};
+use anomex_stream::{Scored, Series, SeriesConfig};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::Ordering;

@@ -1,6 +1,6 @@
 //! `anomex serve`: an HTTP service that scores many streaming series as their points arrive.
 //!
-//! * [`series`]: one series' configuration, phases (warm-up, calibration, live) and state;
+//! * [`series`] (the `anomex_stream` crate): one series' configuration, phases (warm-up, calibration, live) and state;
 //! * [`engine`]: the single owner of every series and of the store; group commit;
 //! * [`store`]: redb tables (WAL, snapshots, models, anomalies) and recovery;
 //! * [`api`]: routes, tokens, validation; [`alerts`]: webhooks; [`metrics`]: Prometheus text.
@@ -15,7 +15,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod metrics;
-pub mod series;
+pub use anomex_stream as series;
 pub mod store;
 
 pub use config::{Config, Scope, Token};

@@ -15,7 +15,7 @@
 //! replays the WAL batches after each series' own snapshot, so acknowledged points are never
 //! lost and the replayed state is the one the service had.
 
-use crate::series::{Scored, SeriesSnapshot};
+use anomex_stream::{Scored, SeriesSnapshot};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use std::path::Path;

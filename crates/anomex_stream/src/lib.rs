@@ -1,4 +1,5 @@
-//! One monitored series: its configuration and its streaming state.
+//! One monitored series: its configuration and its streaming state, shared by the service and the
+//! Python bindings (whose Spark streaming keeps this state between micro-batches).
 //!
 //! A series goes through two phases. While *collecting*, its first `warmup` points are kept and
 //! scored `null`; then the detector is fitted on them, a stream is started and the kept points
@@ -12,8 +13,7 @@
 //! crash, replays the points acknowledged since the checkpoint through the same code, which gives
 //! the same scores bit for bit.
 
-use crate::error::ApiError;
-use anomex::{model_file, FittedDetector, Frame, Registry, Streaming, Threshold};
+use anomex::{model_file, Error, FittedDetector, Frame, Registry, Streaming, Threshold};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
@@ -63,42 +63,48 @@ pub const MAX_WARMUP: usize = 100_000;
 pub const MAX_COLUMNS: usize = 1_000;
 
 /// Checks a series name: non-empty, short, and of characters that are safe in URLs and logs.
-pub fn check_name(name: &str) -> Result<(), ApiError> {
+pub fn check_name(name: &str) -> anomex::Result<()> {
     if name.is_empty() || name.len() > MAX_NAME_LEN {
-        return Err(ApiError::bad(format!(
-            "a series name has 1 to {MAX_NAME_LEN} characters, this one has {}",
-            name.len()
-        )));
+        return Err(Error::param(
+            "name",
+            format!(
+                "a series name has 1 to {MAX_NAME_LEN} characters, this one has {}",
+                name.len()
+            ),
+        ));
     }
     if let Some(c) = name
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-')))
     {
-        return Err(ApiError::bad(format!(
-            "series name `{}` contains `{c}`; allowed: letters, digits, _ . : -",
-            name.escape_default()
-        )));
+        return Err(Error::param(
+            "name",
+            format!(
+                "series name `{}` contains `{c}`; allowed: letters, digits, _ . : -",
+                name.escape_default()
+            ),
+        ));
     }
     Ok(())
 }
 
 impl SeriesConfig {
     /// Validates everything a client sent, building the detector and policy once to check them.
-    pub fn validate(&self, registry: &Registry) -> Result<(), ApiError> {
+    pub fn validate(&self, registry: &Registry) -> anomex::Result<()> {
         check_name(&self.name)?;
         if self.columns == 0 || self.columns > MAX_COLUMNS {
-            return Err(ApiError::bad(format!(
-                "columns must be 1 to {MAX_COLUMNS}, got {}",
-                self.columns
-            )));
+            return Err(Error::param(
+                "columns",
+                format!("must be 1 to {MAX_COLUMNS}, got {}", self.columns),
+            ));
         }
         if self.warmup < 2 || self.warmup > MAX_WARMUP {
-            return Err(ApiError::bad(format!(
-                "warmup must be 2 to {MAX_WARMUP} points, got {}",
-                self.warmup
-            )));
+            return Err(Error::param(
+                "warmup",
+                format!("must be 2 to {MAX_WARMUP} points, got {}", self.warmup),
+            ));
         }
-        let entry = registry.get(&self.detector).map_err(ApiError::from)?;
+        let entry = registry.get(&self.detector)?;
         if !entry.causal {
             let causal: Vec<&str> = registry
                 .entries()
@@ -106,14 +112,17 @@ impl SeriesConfig {
                 .filter(|e| e.causal)
                 .map(|e| e.name)
                 .collect();
-            return Err(ApiError::bad(format!(
-                "detector `{}` is not causal and cannot stream; causal detectors: {}",
-                self.detector,
-                causal.join(", ")
-            )));
+            return Err(Error::param(
+                "detector",
+                format!(
+                    "detector `{}` is not causal and cannot stream; causal detectors: {}",
+                    self.detector,
+                    causal.join(", ")
+                ),
+            ));
         }
-        entry.create(&self.param_pairs()).map_err(ApiError::from)?;
-        anomex::threshold::parse(&self.threshold).map_err(ApiError::from)?;
+        entry.create(&self.param_pairs())?;
+        anomex::threshold::parse(&self.threshold)?;
         Ok(())
     }
 
@@ -454,6 +463,44 @@ impl Series {
     }
 }
 
+/// A whole series as one byte string: a little-endian `u32` length, the snapshot as JSON, then
+/// the model file when the series is live. This is the state a stream processor (Spark's
+/// `applyInPandasWithState`) keeps for a series between micro-batches.
+impl Series {
+    pub fn to_state_bytes(&self) -> anomex::Result<Vec<u8>> {
+        let snapshot = serde_json::to_vec(&self.snapshot()?)
+            .map_err(|e| Error::ModelFile(format!("cannot serialise the series: {e}")))?;
+        let len = u32::try_from(snapshot.len())
+            .map_err(|_| Error::ModelFile("the series snapshot exceeds 4 GiB".into()))?;
+        let mut out = len.to_le_bytes().to_vec();
+        out.extend_from_slice(&snapshot);
+        if let Some(model) = self.model_bytes()? {
+            out.extend_from_slice(&model);
+        }
+        Ok(out)
+    }
+
+    /// Restores a series from [`Series::to_state_bytes`].
+    pub fn from_state_bytes(
+        bytes: &[u8],
+        registry: &Registry,
+        keep_recent: usize,
+    ) -> anomex::Result<Series> {
+        let truncated =
+            || Error::ModelFile(format!("series state truncated at {} bytes", bytes.len()));
+        let (len, rest) = bytes.split_first_chunk::<4>().ok_or_else(truncated)?;
+        let len = u32::from_le_bytes(*len) as usize;
+        if rest.len() < len {
+            return Err(truncated());
+        }
+        let (snapshot, model) = rest.split_at(len);
+        let snapshot: SeriesSnapshot = serde_json::from_slice(snapshot)
+            .map_err(|e| Error::ModelFile(format!("series state: {e}")))?;
+        let model = (!model.is_empty()).then_some(model);
+        Series::restore(snapshot, model, registry, keep_recent)
+    }
+}
+
 fn json_text(text: &str) -> anomex::Result<serde_json::Value> {
     serde_json::from_str(text)
         .map_err(|e| anomex::Error::ModelFile(format!("stream snapshot: {e}")))
@@ -532,5 +579,72 @@ impl Live {
                 (Some(score), None, false)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(detector: &str) -> SeriesConfig {
+        serde_json::from_value(serde_json::json!({
+            "name": "s", "detector": detector, "warmup": 50
+        }))
+        .unwrap()
+    }
+
+    fn value(t: i64) -> Vec<f64> {
+        let spike = if t % 97 == 60 { 8.0 } else { 0.0 };
+        vec![(t as f64 * 0.21).sin() + spike]
+    }
+
+    #[test]
+    fn state_bytes_continue_bit_identically_in_every_phase() {
+        let reg = anomex::registry();
+        for detector in ["zscore", "hst", "rrcf"] {
+            // cut while collecting, while calibrating and while live
+            for cut in [20, 70, 400] {
+                let mut whole = Series::new(config(detector), 8);
+                let mut first = Series::new(config(detector), 8);
+                for t in 0..cut {
+                    whole.ingest(&reg, t, value(t));
+                    first.ingest(&reg, t, value(t));
+                }
+                let bytes = first.to_state_bytes().unwrap();
+                let mut second = Series::from_state_bytes(&bytes, &reg, 8).unwrap();
+                for t in cut..cut + 300 {
+                    let a = whole.ingest(&reg, t, value(t));
+                    let b = second.ingest(&reg, t, value(t));
+                    assert_eq!(a, b, "{detector} cut at {cut}, point {t}");
+                }
+                assert_eq!(whole.anomalies, second.anomalies);
+            }
+        }
+    }
+
+    #[test]
+    fn damaged_state_and_bad_configs_are_named() {
+        let reg = anomex::registry();
+        let mut s = Series::new(config("zscore"), 8);
+        for t in 0..100 {
+            s.ingest(&reg, t, value(t));
+        }
+        let bytes = s.to_state_bytes().unwrap();
+        let e = Series::from_state_bytes(&bytes[..10], &reg, 8).unwrap_err();
+        assert!(e.to_string().contains("truncated"), "{e}");
+        let e = Series::from_state_bytes(&bytes[..bytes.len() - 3], &reg, 8).unwrap_err();
+        assert!(e.to_string().contains("model file"), "{e}");
+
+        let mut c = config("matrix_profile");
+        let e = c.validate(&reg).unwrap_err().to_string();
+        assert!(e.contains("not causal"), "{e}");
+        c = config("zscore");
+        c.warmup = 1;
+        let e = c.validate(&reg).unwrap_err().to_string();
+        assert!(e.contains("`warmup`"), "{e}");
+        c.warmup = 10;
+        c.name = "a/b".into();
+        let e = c.validate(&reg).unwrap_err().to_string();
+        assert!(e.contains("contains `/`"), "{e}");
     }
 }
