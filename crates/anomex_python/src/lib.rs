@@ -1,0 +1,424 @@
+//! The native half of the `anomex` Python package (`anomex._native`, private): the registry as
+//! data, a PyOD-style fitted model, a monitored stream and the metrics. The public API, with its
+//! PyOD / scikit-learn conventions, is Python (`python/anomex`); this module only converts arrays
+//! and errors and releases the GIL while Rust computes.
+//!
+//! Arrays: a C-contiguous `float64` array is read in place and copied once into the validated
+//! [`Frame`] every detector takes (the copy is what lets the computation run without the GIL and
+//! without a lifetime tied to the Python object); anything else is converted by numpy first.
+
+use anomex::{Frame, OutlierModel, Proba, Registry};
+use anomex_metrics::{named, Compat};
+use anomex_stream::{Series, SeriesConfig};
+use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
+use pyo3::exceptions::{PyOSError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use std::sync::{Mutex, OnceLock};
+
+/// Most recent scored points a monitor keeps (the service's dashboard uses them; here they only
+/// need to round-trip).
+const KEEP_RECENT: usize = 0;
+
+fn registry() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(anomex::registry)
+}
+
+/// Rust errors keep their message; I/O failures are `OSError`, everything else `ValueError`.
+fn py_err(e: anomex::Error) -> PyErr {
+    match e {
+        anomex::Error::Io { .. } => PyOSError::new_err(e.to_string()),
+        other => PyValueError::new_err(other.to_string()),
+    }
+}
+
+fn frame(x: &PyReadonlyArray2<'_, f64>, columns: Option<Vec<String>>) -> PyResult<Frame> {
+    let view = x.as_array();
+    let names = columns.unwrap_or_else(|| (0..view.ncols()).map(|j| format!("c{j}")).collect());
+    Frame::new(view.to_owned(), names).map_err(py_err)
+}
+
+fn bools(a: &PyReadonlyArray1<'_, bool>) -> Vec<bool> {
+    a.as_array().to_vec()
+}
+
+/// Every registered detector with its parameters, as JSON text.
+#[pyfunction]
+fn registry_json() -> String {
+    let entries: Vec<serde_json::Value> = registry()
+        .entries()
+        .iter()
+        .map(|e| {
+            let params: Vec<serde_json::Value> = e
+                .params
+                .iter()
+                .map(|p| {
+                    let (kind, min, max, choices) = match &p.kind {
+                        anomex::Kind::Int { min, max } => ("int", Some(*min as f64), Some(*max as f64), None),
+                        anomex::Kind::Float { min, max } => ("float", Some(*min), Some(*max), None),
+                        anomex::Kind::Bool => ("bool", None, None, None),
+                        anomex::Kind::Choice(c) => ("choice", None, None, Some(c.to_vec())),
+                        anomex::Kind::Text => ("text", None, None, None),
+                    };
+                    serde_json::json!({
+                        "name": p.name, "kind": kind, "default": p.default,
+                        "allow_auto": p.allow_auto, "doc": p.doc,
+                        "min": min, "max": max, "choices": choices,
+                    })
+                })
+                .collect();
+            serde_json::json!({
+                "name": e.name,
+                "summary": e.summary,
+                "learning": e.learning.as_str(),
+                "data": match e.data {
+                    anomex::DataKind::Series => "series",
+                    anomex::DataKind::Vectors => "vectors",
+                },
+                "causal": e.causal,
+                "params": params,
+            })
+        })
+        .collect();
+    serde_json::Value::from(entries).to_string()
+}
+
+/// A fitted detector with a threshold calibrated on its training scores (PyOD's contract).
+#[pyclass(frozen, module = "anomex._native")]
+struct Model {
+    inner: OutlierModel,
+}
+
+#[pymethods]
+impl Model {
+    /// Fits detector `detector` built from `key=value` pairs on the rows of `x`.
+    #[staticmethod]
+    #[pyo3(signature = (detector, params, x, contamination, columns=None))]
+    fn fit(
+        py: Python<'_>,
+        detector: &str,
+        params: Vec<String>,
+        x: PyReadonlyArray2<'_, f64>,
+        contamination: f64,
+        columns: Option<Vec<String>>,
+    ) -> PyResult<Model> {
+        let data = frame(&x, columns)?;
+        let built = registry()
+            .get(detector)
+            .and_then(|e| e.create(&params))
+            .map_err(py_err)?;
+        let inner = py
+            .detach(|| OutlierModel::fit(built.as_ref(), &data, contamination))
+            .map_err(py_err)?;
+        Ok(Model { inner })
+    }
+
+    /// The model file's bytes (the detector with its calibration).
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let bytes = self.inner.to_bytes().map_err(py_err)?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    #[staticmethod]
+    fn from_bytes(bytes: &[u8]) -> PyResult<Model> {
+        let inner = OutlierModel::from_bytes(bytes, registry()).map_err(py_err)?;
+        Ok(Model { inner })
+    }
+
+    #[getter]
+    fn detector(&self) -> String {
+        self.inner.fitted().name().to_string()
+    }
+
+    /// The resolved parameters as JSON text (`null` = `auto`).
+    #[getter]
+    fn params_json(&self) -> PyResult<String> {
+        serde_json::to_string(self.inner.fitted().params())
+            .map_err(|e| PyValueError::new_err(e.to_string()))
+    }
+
+    #[getter]
+    fn threshold(&self) -> f64 {
+        self.inner.threshold()
+    }
+
+    #[getter]
+    fn contamination(&self) -> f64 {
+        self.inner.contamination()
+    }
+
+    #[getter]
+    fn n_columns(&self) -> usize {
+        self.inner.fitted().n_columns()
+    }
+
+    fn training_scores<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        self.inner.training_scores().to_vec().into_pyarray(py)
+    }
+
+    #[pyo3(signature = (x, columns=None))]
+    fn decision_function<'py>(
+        &self,
+        py: Python<'py>,
+        x: PyReadonlyArray2<'_, f64>,
+        columns: Option<Vec<String>>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let data = frame(&x, columns)?;
+        let scores = py
+            .detach(|| self.inner.decision_function(&data))
+            .map_err(py_err)?;
+        Ok(scores.into_pyarray(py))
+    }
+
+    /// Outlier probabilities, `method` = `linear` or `unify`.
+    #[pyo3(signature = (x, method, columns=None))]
+    fn predict_proba<'py>(
+        &self,
+        py: Python<'py>,
+        x: PyReadonlyArray2<'_, f64>,
+        method: &str,
+        columns: Option<Vec<String>>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let method = match method {
+            "linear" => Proba::Linear,
+            "unify" => Proba::Unify,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "method must be \"linear\" or \"unify\", got {other:?}"
+                )))
+            }
+        };
+        let data = frame(&x, columns)?;
+        let p = py
+            .detach(|| self.inner.predict_proba(&data, method))
+            .map_err(py_err)?;
+        Ok(p.into_pyarray(py))
+    }
+
+    /// Per-column contributions to the score of each of `rows` (rows × columns).
+    #[pyo3(signature = (x, rows, columns=None))]
+    fn attributions<'py>(
+        &self,
+        py: Python<'py>,
+        x: PyReadonlyArray2<'_, f64>,
+        rows: Vec<usize>,
+        columns: Option<Vec<String>>,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let data = frame(&x, columns)?;
+        if let Some(&bad) = rows.iter().find(|&&r| r >= data.rows()) {
+            return Err(PyValueError::new_err(format!(
+                "row {bad} is outside the data's {} rows",
+                data.rows()
+            )));
+        }
+        let fitted = self.inner.fitted();
+        let table = py
+            .detach(|| match fitted.explain() {
+                Some(explain) => explain.attributions(&data, &rows),
+                None => Err(anomex::Error::Unsupported(format!(
+                    "detector `{}` gives no per-feature attribution",
+                    fitted.name()
+                ))),
+            })
+            .map_err(py_err)?;
+        let cols = data.cols();
+        let flat: Vec<f64> = table.into_iter().flatten().collect();
+        let array = ndarray::Array2::from_shape_vec((rows.len(), cols), flat)
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        Ok(array.into_pyarray(py))
+    }
+}
+
+/// One monitored series: warm-up, fit, streaming scores and threshold (the service's lifecycle),
+/// with its whole state as bytes between calls.
+#[pyclass(frozen, module = "anomex._native")]
+struct Monitor {
+    series: Mutex<Series>,
+}
+
+impl Monitor {
+    fn lock(&self) -> PyResult<std::sync::MutexGuard<'_, Series>> {
+        self.series
+            .lock()
+            .map_err(|_| PyValueError::new_err("the monitor failed during an earlier update"))
+    }
+}
+
+type Updates<'py> = (
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray1<bool>>,
+);
+
+#[pymethods]
+impl Monitor {
+    /// A new series from its configuration as JSON text (the service's `SeriesConfig`).
+    #[new]
+    fn new(config_json: &str) -> PyResult<Monitor> {
+        let config: SeriesConfig = serde_json::from_str(config_json)
+            .map_err(|e| PyValueError::new_err(format!("monitor configuration: {e}")))?;
+        config.validate(registry()).map_err(py_err)?;
+        Ok(Monitor {
+            series: Mutex::new(Series::new(config, KEEP_RECENT)),
+        })
+    }
+
+    /// Scores points in time order; all rows are checked before any is learned, so a refused
+    /// batch changes nothing. Returns scores and thresholds (NaN while warming up) and labels.
+    fn update<'py>(
+        &self,
+        py: Python<'py>,
+        timestamps: PyReadonlyArray1<'_, i64>,
+        values: PyReadonlyArray2<'_, f64>,
+    ) -> PyResult<Updates<'py>> {
+        let times = timestamps.as_array().to_vec();
+        let rows: Vec<Vec<f64>> = values.as_array().rows().into_iter().map(|r| r.to_vec()).collect();
+        if times.len() != rows.len() {
+            return Err(PyValueError::new_err(format!(
+                "{} timestamps for {} rows of values",
+                times.len(),
+                rows.len()
+            )));
+        }
+        let mut series = self.lock()?;
+        let mut last = None;
+        for (i, (t, row)) in times.iter().zip(&rows).enumerate() {
+            series
+                .check(*t, row, last)
+                .map_err(|e| PyValueError::new_err(format!("row {i}: {e}")))?;
+            last = Some(*t);
+        }
+        let series = &mut *series;
+        let scored: Vec<_> = py.detach(|| {
+            times
+                .into_iter()
+                .zip(rows)
+                .map(|(t, row)| series.ingest(registry(), t, row))
+                .collect()
+        });
+        let nan = f64::NAN;
+        let scores: Vec<f64> = scored.iter().map(|s| s.score.unwrap_or(nan)).collect();
+        let thresholds: Vec<f64> = scored.iter().map(|s| s.threshold.unwrap_or(nan)).collect();
+        let labels: Vec<bool> = scored.iter().map(|s| s.anomaly).collect();
+        Ok((
+            scores.into_pyarray(py),
+            thresholds.into_pyarray(py),
+            labels.into_pyarray(py),
+        ))
+    }
+
+    /// The whole state: the series' snapshot and, once live, its model file.
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let bytes = self.lock()?.to_state_bytes().map_err(py_err)?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    #[staticmethod]
+    fn from_bytes(bytes: &[u8]) -> PyResult<Monitor> {
+        let series = Series::from_state_bytes(bytes, registry(), KEEP_RECENT).map_err(py_err)?;
+        Ok(Monitor {
+            series: Mutex::new(series),
+        })
+    }
+
+    /// `collecting`, `calibrating` or `live`.
+    #[getter]
+    fn phase(&self) -> PyResult<&'static str> {
+        Ok(self.lock()?.phase_name())
+    }
+
+    #[getter]
+    fn points(&self) -> PyResult<u64> {
+        Ok(self.lock()?.points)
+    }
+
+    #[getter]
+    fn anomalies(&self) -> PyResult<u64> {
+        Ok(self.lock()?.anomalies)
+    }
+
+    #[getter]
+    fn last_timestamp(&self) -> PyResult<Option<i64>> {
+        Ok(self.lock()?.last_timestamp)
+    }
+
+    /// Why the last fit failed, if it did.
+    #[getter]
+    fn error(&self) -> PyResult<Option<String>> {
+        Ok(self.lock()?.error().map(str::to_string))
+    }
+
+    #[getter]
+    fn config_json(&self) -> PyResult<String> {
+        serde_json::to_string(&self.lock()?.config).map_err(|e| PyValueError::new_err(e.to_string()))
+    }
+}
+
+fn metric_options(window: usize, buffer: usize, reference: bool) -> named::Options {
+    named::Options {
+        window,
+        buffer,
+        compat: if reference {
+            Compat::Reference
+        } else {
+            Compat::Correct
+        },
+    }
+}
+
+/// The names of the score metrics and of the prediction metrics.
+#[pyfunction]
+fn metric_names() -> (Vec<&'static str>, Vec<&'static str>) {
+    (named::SCORE_METRICS.to_vec(), named::PRED_METRICS.to_vec())
+}
+
+/// Threshold-free metrics of `scores` against `labels`, by name.
+#[pyfunction]
+fn score_metrics(
+    py: Python<'_>,
+    names: Vec<String>,
+    labels: PyReadonlyArray1<'_, bool>,
+    scores: PyReadonlyArray1<'_, f64>,
+    window: usize,
+    buffer: usize,
+    reference: bool,
+) -> PyResult<Vec<f64>> {
+    let labels = bools(&labels);
+    let scores = scores.as_array().to_vec();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let o = metric_options(window, buffer, reference);
+    py.detach(|| named::score_metrics(&names, &labels, &scores, o))
+        .map_err(py_err)
+}
+
+/// Metrics of a fixed prediction against `labels`, by name.
+#[pyfunction]
+fn pred_metrics(
+    py: Python<'_>,
+    names: Vec<String>,
+    labels: PyReadonlyArray1<'_, bool>,
+    pred: PyReadonlyArray1<'_, bool>,
+    window: usize,
+    buffer: usize,
+    reference: bool,
+) -> PyResult<Vec<f64>> {
+    let labels = bools(&labels);
+    let pred = bools(&pred);
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let o = metric_options(window, buffer, reference);
+    py.detach(|| named::pred_metrics(&names, &labels, &pred, o))
+        .map_err(py_err)
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_function(wrap_pyfunction!(registry_json, m)?)?;
+    m.add_function(wrap_pyfunction!(metric_names, m)?)?;
+    m.add_function(wrap_pyfunction!(score_metrics, m)?)?;
+    m.add_function(wrap_pyfunction!(pred_metrics, m)?)?;
+    m.add_class::<Model>()?;
+    m.add_class::<Monitor>()?;
+    Ok(())
+}
