@@ -55,7 +55,9 @@ fn registry_json() -> String {
                 .iter()
                 .map(|p| {
                     let (kind, min, max, choices) = match &p.kind {
-                        anomex::Kind::Int { min, max } => ("int", Some(*min as f64), Some(*max as f64), None),
+                        anomex::Kind::Int { min, max } => {
+                            ("int", Some(*min as f64), Some(*max as f64), None)
+                        }
                         anomex::Kind::Float { min, max } => ("float", Some(*min), Some(*max), None),
                         anomex::Kind::Bool => ("bool", None, None, None),
                         anomex::Kind::Choice(c) => ("choice", None, None, Some(c.to_vec())),
@@ -273,7 +275,12 @@ impl Monitor {
         values: PyReadonlyArray2<'_, f64>,
     ) -> PyResult<Updates<'py>> {
         let times = timestamps.as_array().to_vec();
-        let rows: Vec<Vec<f64>> = values.as_array().rows().into_iter().map(|r| r.to_vec()).collect();
+        let rows: Vec<Vec<f64>> = values
+            .as_array()
+            .rows()
+            .into_iter()
+            .map(|r| r.to_vec())
+            .collect();
         if times.len() != rows.len() {
             return Err(PyValueError::new_err(format!(
                 "{} timestamps for {} rows of values",
@@ -351,7 +358,8 @@ impl Monitor {
 
     #[getter]
     fn config_json(&self) -> PyResult<String> {
-        serde_json::to_string(&self.lock()?.config).map_err(|e| PyValueError::new_err(e.to_string()))
+        serde_json::to_string(&self.lock()?.config)
+            .map_err(|e| PyValueError::new_err(e.to_string()))
     }
 }
 

@@ -81,7 +81,7 @@ def cli_scores(anomex_bin, folder, name, train, test):
         ["score", folder / "test.npy", "--model", model, "-o", out],
     ):
         subprocess.run([anomex_bin, *map(str, args)], check=True, capture_output=True)
-    return pd.read_csv(out)["score"].to_numpy()
+    return pd.read_csv(out, float_precision="round_trip")["score"].to_numpy()
 
 
 @pytest.mark.parametrize("name", SERIES)
@@ -148,7 +148,7 @@ def test_save_load_pickle_and_the_command_line_agree(tmp_path, data, anomex_bin)
         check=True,
         capture_output=True,
     )
-    cli = pd.read_csv(out)["score"].to_numpy()
+    cli = pd.read_csv(out, float_precision="round_trip")["score"].to_numpy()
     np.testing.assert_array_equal(cli, clf.decision_function(X_test))
 
     # and a model fitted by the command line scores as the Python class does
@@ -165,7 +165,7 @@ def test_save_load_pickle_and_the_command_line_agree(tmp_path, data, anomex_bin)
         check=True,
         capture_output=True,
     )
-    np.testing.assert_array_equal(pd.read_csv(out)["score"].to_numpy(), clf.decision_function(X_test))
+    np.testing.assert_array_equal(pd.read_csv(out, float_precision="round_trip")["score"].to_numpy(), clf.decision_function(X_test))
     # a command-line model has no calibrated threshold: refused, saying so
     with pytest.raises(ValueError, match="without a calibrated threshold"):
         anomex.load(tmp_path / "cli.anomex")
@@ -191,6 +191,8 @@ def test_bad_input_is_a_clear_error(tmp_path, data):
         anomex.KNN(contamination=0.7).fit(X_train)
     with pytest.raises(ValueError, match="cannot be None"):
         anomex.KNN(n_neighbors=None).fit(X_train)
+    with pytest.raises(ValueError, match="random_state must be an integer"):
+        anomex.IForest(random_state=None).fit(X_train)
     with pytest.raises(TypeError, match="must be a number, bool, str or None"):
         anomex.KNN(n_neighbors=[3]).fit(X_train)
     with pytest.raises(ValueError, match="could not convert string to float"):

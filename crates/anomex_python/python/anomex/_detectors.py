@@ -99,6 +99,8 @@ def as_matrix(X: Any, series: bool) -> tuple[np.ndarray, list[str] | None]:
 
 def _param_text(name: str, value: Any, spec: dict[str, Any]) -> str:
     if value is None:
+        if name == "seed":
+            raise ValueError("random_state must be an integer: anomex runs are always seeded")
         if not spec["allow_auto"]:
             raise ValueError(f"parameter {_PY_NAMES.get(name, name)} cannot be None (it has no auto)")
         return f"{name}=auto"
