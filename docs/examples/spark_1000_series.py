@@ -7,6 +7,7 @@ how long it took; docs/spark.md shows a run.
 """
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -16,6 +17,7 @@ import numpy as np
 import pandas as pd
 from pyspark.sql import SparkSession
 
+from anomex import metrics
 from anomex import spark as aspark
 
 
@@ -30,8 +32,21 @@ def make_series(n_series, length, seed=0):
         x[spike] += 6.0
         shift = rng.integers(length // 2, length - 100)
         x[shift : shift + 30] += 2.5
-        frames.append(pd.DataFrame({"series": f"host-{s:04d}", "t": t, "value": x}))
+        label = np.zeros(length, dtype=np.int8)
+        label[spike] = 1
+        label[shift : shift + 30] = 1
+        frames.append(pd.DataFrame({"series": f"host-{s:04d}", "t": t, "value": x, "label": label}))
     return pd.concat(frames, ignore_index=True)
+
+
+def mean_auc(scored, truth):
+    """Mean AUC-ROC and AUC-PR over the series (points not scored yet count as score 0)."""
+    joined = scored.merge(truth, on=["series", "t"])
+    rows = [
+        metrics.score_metrics(g["label"], g["score"].fillna(0.0), ["AUC-ROC", "AUC-PR"])
+        for _, g in joined.groupby("series")
+    ]
+    return np.mean([r["AUC-ROC"] for r in rows]), np.mean([r["AUC-PR"] for r in rows])
 
 
 def main():
@@ -40,15 +55,18 @@ def main():
     p.add_argument("--series", type=int, default=1000)
     p.add_argument("--length", type=int, default=2000)
     a = p.parse_args()
+    # the Python workers must be this interpreter, where anomex is installed
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     spark = (
         SparkSession.builder.master(a.master)
         .config("spark.sql.shuffle.partitions", "8")
-        .config("spark.pyspark.python", sys.executable)
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .getOrCreate()
     )
     pdf = make_series(a.series, a.length)
-    df = spark.createDataFrame(pdf).cache()
+    truth = pdf[["series", "t", "label"]]
+    df = spark.createDataFrame(pdf.drop(columns="label")).cache()
     print(f"{a.series} series × {a.length} points = {len(pdf):,} rows on {a.master}")
 
     # batch: one detector per series, fitted on its first half, scoring all of it
@@ -59,8 +77,10 @@ def main():
     ).cache()
     flagged = scored.filter("anomaly").count()
     failed = scored.filter("error IS NOT NULL").select("series").distinct().count()
-    print(f"batch  (SubKNN, window 50): {time.perf_counter() - start:.1f} s, "
-          f"{flagged:,} points flagged, {failed} series failed")
+    elapsed = time.perf_counter() - start
+    roc, pr = mean_auc(scored.select("series", "t", "score").toPandas(), truth)
+    print(f"batch  (SubKNN, window 50): {elapsed:.1f} s, {flagged:,} points flagged, "
+          f"{failed} series failed; mean AUC-ROC {roc:.3f}, AUC-PR {pr:.3f}")
 
     # streaming: the same rows arrive as files of 200 time steps; each series' Monitor state
     # is kept by Spark between micro-batches
@@ -70,7 +90,7 @@ def main():
         step = 200
         for i, lo in enumerate(range(0, a.length, step)):
             part = pdf[(pdf["t"] >= lo) & (pdf["t"] < lo + step)]
-            part.to_parquet(source / f"part-{i:03d}.parquet", index=False)
+            part.drop(columns="label").to_parquet(source / f"part-{i:03d}.parquet", index=False)
         stream = spark.readStream.schema(df.schema).option("maxFilesPerTrigger", 1).parquet(str(source))
         monitored = aspark.monitor_stream(stream, "series", "t", ["value"], detector="zscore",
                                           params={"window": 100}, threshold="mad:6", warmup=200)
@@ -86,8 +106,10 @@ def main():
         rows = out.count()
         flagged = out.filter("anomaly").count()
         batches = len(query.recentProgress)
+        roc, pr = mean_auc(out.select("series", "t", "score").toPandas(), truth)
         print(f"stream (zscore, mad:6): {batches} micro-batches, {rows:,} rows in {elapsed:.1f} s "
-              f"({rows / elapsed:,.0f} rows/s), {flagged:,} points flagged")
+              f"({rows / elapsed:,.0f} rows/s), {flagged:,} points flagged; "
+              f"mean AUC-ROC {roc:.3f}, AUC-PR {pr:.3f}")
     spark.stop()
 
 

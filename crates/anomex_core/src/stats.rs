@@ -46,22 +46,40 @@ pub fn median_mad(x: &[f64]) -> (f64, f64) {
     (m, median(&dev))
 }
 
-/// Linear-interpolated quantile `q ∈ [0, 1]` of `x` (numpy's default rule).
+/// Linear-interpolated quantile `q ∈ [0, 1]` of `x` (numpy's default rule), by selection in
+/// O(n) rather than a sort.
 pub fn quantile(x: &[f64], q: f64) -> f64 {
+    let Some((lo, hi, frac)) = quantile_position(x.len(), q) else {
+        return f64::NAN;
+    };
     let mut v = x.to_vec();
-    v.sort_by(f64::total_cmp);
-    quantile_sorted(&v, q)
+    let (_, &mut at_lo, above) = v.select_nth_unstable_by(lo, f64::total_cmp);
+    // the next order statistic is the smallest value above the selected one
+    let at_hi = if hi == lo {
+        at_lo
+    } else {
+        above.iter().copied().fold(f64::INFINITY, f64::min)
+    };
+    at_lo + (at_hi - at_lo) * frac
 }
 
 /// [`quantile`] on already sorted data.
 pub fn quantile_sorted(v: &[f64], q: f64) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
+    match quantile_position(v.len(), q) {
+        Some((lo, hi, frac)) => v[lo] + (v[hi] - v[lo]) * frac,
+        None => f64::NAN,
     }
-    let pos = q.clamp(0.0, 1.0) * (v.len() - 1) as f64;
+}
+
+/// The two order statistics numpy's linear rule interpolates between, and the weight of the
+/// upper one; `None` for no data.
+fn quantile_position(len: usize, q: f64) -> Option<(usize, usize, f64)> {
+    if len == 0 {
+        return None;
+    }
+    let pos = q.clamp(0.0, 1.0) * (len - 1) as f64;
     let lo = pos.floor() as usize;
-    let hi = pos.ceil() as usize;
-    v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
+    Some((lo, pos.ceil() as usize, pos - lo as f64))
 }
 
 /// numpy's `linspace(start, stop, num)`: `start + i·step`, with the last value exactly `stop`.
@@ -94,5 +112,21 @@ mod tests {
         // numpy.quantile([1, 2, 3, 4], 0.9) == 3.7
         assert!((quantile(&[4.0, 2.0, 1.0, 3.0], 0.9) - 3.7).abs() < 1e-12);
         assert_eq!(quantile(&[5.0], 0.3), 5.0);
+        assert!(quantile(&[], 0.5).is_nan());
+    }
+
+    #[test]
+    fn quantile_by_selection_equals_quantile_of_the_sorted_data() {
+        // values with ties, negatives and zeros of both signs
+        let x: Vec<f64> = (0..1001)
+            .map(|i| ((i * 7919) % 211) as f64 / 3.0 - 30.0)
+            .chain([0.0, -0.0, 0.0])
+            .collect();
+        let mut sorted = x.clone();
+        sorted.sort_by(f64::total_cmp);
+        for k in 0..=200 {
+            let q = f64::from(k) / 200.0;
+            assert_eq!(quantile(&x, q), quantile_sorted(&sorted, q), "q = {q}");
+        }
     }
 }

@@ -101,10 +101,11 @@ fn tails(
 }
 
 /// Rows of `col` sorted by value, as `(value, row)` pairs (kept together so that the
-/// comparisons stay in cache).
+/// comparisons stay in cache). A radix sort on the values' bits (the order of `total_cmp`):
+/// O(n), several times faster than a comparison sort on 10⁵ values.
 fn sorted_pairs(col: &[f64]) -> Vec<(f64, u32)> {
     let mut order: Vec<(f64, u32)> = col.iter().copied().zip(0..).collect();
-    order.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    radsort::sort_by_key(&mut order, |p| p.0);
     order
 }
 
