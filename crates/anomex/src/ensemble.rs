@@ -217,7 +217,7 @@ fn load(params: &Params, state: serde_json::Value) -> Result<Box<dyn FittedDetec
 mod tests {
     use super::*;
 
-    fn series() -> Frame {
+    fn series() -> Frame<'static> {
         let v: Vec<f64> = (0..600)
             .map(|i| (i as f64 * 0.3).sin() + if i == 400 { 4.0 } else { 0.0 })
             .collect();

@@ -52,7 +52,7 @@ fn shape_series() -> (Vec<f64>, Vec<bool>) {
 }
 
 /// A Gaussian-like cluster in four dimensions with ten far points: the vector detectors' test set.
-fn labelled_vectors() -> (Frame, Vec<bool>) {
+fn labelled_vectors() -> (Frame<'static>, Vec<bool>) {
     let mut rnd = noise(0x0DDB_1A5E_5BAD_5EED);
     let n = 600;
     let mut cols: Vec<Vec<f64>> = vec![Vec::new(); 4];
@@ -78,7 +78,7 @@ fn labelled_vectors() -> (Frame, Vec<bool>) {
 /// detectors, a series with a flattened cycle when they score sliding windows (`sub_*`: a
 /// window score is spread over every point it covers, so they are built for anomalies of a
 /// window's length, not for single points), else the series with spikes and a level shift.
-fn labelled_for(e: &Entry) -> (Frame, Vec<bool>) {
+fn labelled_for(e: &Entry) -> (Frame<'static>, Vec<bool>) {
     match e.data {
         DataKind::Series if e.name.starts_with("sub_") => {
             let (x, l) = shape_series();

@@ -172,7 +172,11 @@ fn channel_stats(x: ndarray::ArrayView2<'_, f64>) -> Vec<(f64, f64)> {
         .collect()
 }
 
-fn normalized(frame: &Frame, train_rows: usize, how: Normalization) -> Result<Frame> {
+fn normalized(
+    frame: &Frame<'static>,
+    train_rows: usize,
+    how: Normalization,
+) -> Result<Frame<'static>> {
     match how {
         Normalization::None => Ok(frame.clone()),
         Normalization::Zscore => {

@@ -31,7 +31,7 @@ fn bar(rows: usize) -> ProgressBar {
 }
 
 /// `sample` rows drawn uniformly from the `.npy` at `path` in one pass, in file order.
-pub fn sample_rows(path: &Path, sample: usize, seed: u64) -> Result<Frame> {
+pub fn sample_rows(path: &Path, sample: usize, seed: u64) -> Result<Frame<'static>> {
     expect_npy(path)?;
     if sample == 0 {
         bail!("--sample must be at least 1");

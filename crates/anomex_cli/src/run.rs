@@ -82,7 +82,7 @@ fn load(path: &Path, input: &InputArgs) -> Result<Dataset> {
     Ok(anomex_data::read(path, &selection(input)?)?)
 }
 
-fn train_slice(frame: &Frame, train_rows: Option<usize>) -> Result<Frame> {
+fn train_slice(frame: &Frame<'static>, train_rows: Option<usize>) -> Result<Frame<'static>> {
     match train_rows {
         None => Ok(frame.clone()),
         Some(0) => bail!("--train-rows must be at least 1"),

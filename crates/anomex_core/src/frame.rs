@@ -1,49 +1,28 @@
 //! [`Frame`]: the validated rows × columns table every detector consumes.
 
 use crate::{Error, Result};
-use ndarray::{Array2, ArrayView1, ArrayView2, Axis};
+use ndarray::{Array2, ArrayView1, ArrayView2, Axis, CowArray, Ix2};
 
 /// Rows × columns of finite `f64`, with column names and optional per-row timestamps.
 ///
 /// A frame is validated once, at construction: it is never empty, rectangular, and every value
 /// is finite. Detectors can therefore rely on clean data and only check their own preconditions
 /// (e.g. a window shorter than the series).
+///
+/// The values are row-major and either owned (`Frame<'static>`, what readers build) or borrowed
+/// from the caller's array ([`Frame::borrowed`]: the Python bindings score a numpy array in
+/// place).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Frame {
-    values: Array2<f64>,
+pub struct Frame<'a> {
+    values: CowArray<'a, f64, Ix2>,
     columns: Vec<String>,
     timestamps: Option<Vec<String>>,
 }
 
-impl Frame {
+impl Frame<'static> {
     /// Builds a frame from a `rows × cols` array, checking shape and finiteness.
     pub fn new(values: Array2<f64>, columns: Vec<String>) -> Result<Self> {
-        let (rows, cols) = values.dim();
-        if rows == 0 || cols == 0 {
-            return Err(Error::input(format!(
-                "the data is empty ({rows} rows × {cols} columns)"
-            )));
-        }
-        if columns.len() != cols {
-            return Err(Error::input(format!(
-                "{} column names given for {cols} columns",
-                columns.len()
-            )));
-        }
-        if values.iter().any(|v| !v.is_finite()) {
-            // the slower indexed walk only to name the first bad cell
-            if let Some(((row, col), v)) = values.indexed_iter().find(|(_, v)| !v.is_finite()) {
-                return Err(Error::input(format!(
-                    "non-finite value {v} at row {row}, column `{}`; fill or drop it first",
-                    columns[col]
-                )));
-            }
-        }
-        Ok(Frame {
-            values,
-            columns,
-            timestamps: None,
-        })
+        Frame::checked(CowArray::from(values), columns)
     }
 
     /// One column named `value`.
@@ -70,6 +49,48 @@ impl Frame {
         }
         let values = Array2::from_shape_fn((rows, columns.len()), |(i, j)| columns[j][i]);
         Frame::new(values, names)
+    }
+}
+
+impl<'a> Frame<'a> {
+    /// A frame over the caller's values, without copying them when they are row-major
+    /// (otherwise they are copied into row-major order once); checked as [`Frame::new`] checks.
+    pub fn borrowed(values: ArrayView2<'a, f64>, columns: Vec<String>) -> Result<Self> {
+        let values = if values.is_standard_layout() {
+            CowArray::from(values)
+        } else {
+            CowArray::from(values.as_standard_layout().into_owned())
+        };
+        Frame::checked(values, columns)
+    }
+
+    fn checked(values: CowArray<'a, f64, Ix2>, columns: Vec<String>) -> Result<Self> {
+        let (rows, cols) = values.dim();
+        if rows == 0 || cols == 0 {
+            return Err(Error::input(format!(
+                "the data is empty ({rows} rows × {cols} columns)"
+            )));
+        }
+        if columns.len() != cols {
+            return Err(Error::input(format!(
+                "{} column names given for {cols} columns",
+                columns.len()
+            )));
+        }
+        if values.iter().any(|v| !v.is_finite()) {
+            // the slower indexed walk only to name the first bad cell
+            if let Some(((row, col), v)) = values.indexed_iter().find(|(_, v)| !v.is_finite()) {
+                return Err(Error::input(format!(
+                    "non-finite value {v} at row {row}, column `{}`; fill or drop it first",
+                    columns[col]
+                )));
+            }
+        }
+        Ok(Frame {
+            values,
+            columns,
+            timestamps: None,
+        })
     }
 
     /// Attaches one timestamp per row (kept as text, as read).
@@ -112,7 +133,7 @@ impl Frame {
     }
 
     /// Rows `start..end` as a new frame (timestamps kept).
-    pub fn slice_rows(&self, start: usize, end: usize) -> Result<Frame> {
+    pub fn slice_rows(&self, start: usize, end: usize) -> Result<Frame<'static>> {
         if start >= end || end > self.rows() {
             return Err(Error::input(format!(
                 "row range {start}..{end} is empty or outside 0..{}",
@@ -120,10 +141,11 @@ impl Frame {
             )));
         }
         Ok(Frame {
-            values: self
-                .values
-                .slice_axis(Axis(0), (start..end).into())
-                .to_owned(),
+            values: CowArray::from(
+                self.values
+                    .slice_axis(Axis(0), (start..end).into())
+                    .to_owned(),
+            ),
             columns: self.columns.clone(),
             timestamps: self.timestamps.as_ref().map(|t| t[start..end].to_vec()),
         })
@@ -173,6 +195,29 @@ mod tests {
         let err = Frame::from_columns(&[vec![1.0, f64::NAN]]).unwrap_err();
         assert!(err.to_string().contains("row 1"), "{err}");
         assert!(err.to_string().contains("c0"), "{err}");
+    }
+
+    #[test]
+    fn borrowed_frames_read_row_major_data_in_place() {
+        let data = Array2::from_shape_fn((4, 3), |(i, j)| (i * 3 + j) as f64);
+        let names: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+        let f = Frame::borrowed(data.view(), names.clone()).unwrap();
+        assert_eq!(
+            f.values().as_ptr(),
+            data.as_ptr(),
+            "row-major data is not copied"
+        );
+        assert_eq!(f.values(), data.view());
+        assert_eq!(f.column_names(), &names[..]);
+        // column-major data is copied into row-major order, same values
+        let t = data.t().to_owned();
+        let f = Frame::borrowed(t.t(), names.clone()).unwrap();
+        assert!(f.values().is_standard_layout());
+        assert_eq!(f.values(), data.view());
+        let mut bad = data.clone();
+        bad[[2, 1]] = f64::NAN;
+        let e = Frame::borrowed(bad.view(), names).unwrap_err().to_string();
+        assert!(e.contains("row 2, column `b`"), "{e}");
     }
 
     #[test]

@@ -41,7 +41,7 @@ pub struct Selection {
 /// A loaded data set: the frame and, when a label column was given, its labels.
 #[derive(Debug, Clone)]
 pub struct Dataset {
-    pub frame: Frame,
+    pub frame: Frame<'static>,
     pub labels: Option<Vec<bool>>,
 }
 

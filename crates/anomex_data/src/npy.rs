@@ -6,7 +6,7 @@ use ndarray::{Array1, Array2, Ix1, Ix2};
 use ndarray_npy::{NpzReader, ReadNpyExt, ReadableElement};
 use std::path::Path;
 
-fn frame_from_2d(a: Array2<f64>, sel: &Selection, source: &str) -> Result<Frame> {
+fn frame_from_2d(a: Array2<f64>, sel: &Selection, source: &str) -> Result<Frame<'static>> {
     let names: Vec<String> = (0..a.ncols()).map(|j| format!("c{j}")).collect();
     if sel.columns.is_none() && a.iter().all(|v| v.is_finite()) {
         // every column, nothing to fill: the array becomes the frame without a copy

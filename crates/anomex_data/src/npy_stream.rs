@@ -143,7 +143,7 @@ impl NpyRows {
 
     /// The next (at most) `max_rows` rows as a frame, `None` at the end. A non-finite value is
     /// an error naming its row.
-    pub fn next_chunk(&mut self, max_rows: usize) -> Result<Option<Frame>> {
+    pub fn next_chunk(&mut self, max_rows: usize) -> Result<Option<Frame<'static>>> {
         let take = max_rows.max(1).min(self.rows - self.next);
         if take == 0 {
             return Ok(None);

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone)]
 pub struct Labelled {
     pub name: String,
-    pub frame: Frame,
+    pub frame: Frame<'static>,
     /// One per row.
     pub labels: Vec<bool>,
     /// Rows `0..train_end` are a normal training prefix the data set provides.
@@ -193,7 +193,7 @@ pub fn list(loader: &Loader, dir: &Path, cache: &Path) -> Result<Vec<Item>> {
 
 /// Reads an item.
 pub fn load(item: &Item) -> Result<Labelled> {
-    let plain = |frame: Frame, labels: Vec<bool>, train_end: Option<usize>| Labelled {
+    let plain = |frame: Frame<'static>, labels: Vec<bool>, train_end: Option<usize>| Labelled {
         name: item.name.clone(),
         frame,
         labels,
@@ -269,7 +269,7 @@ pub fn load(item: &Item) -> Result<Labelled> {
     Ok(labelled)
 }
 
-fn with_labels(d: crate::Dataset) -> Result<(Frame, Vec<bool>)> {
+fn with_labels(d: crate::Dataset) -> Result<(Frame<'static>, Vec<bool>)> {
     let labels = d
         .labels
         .ok_or_else(|| Error::input("the file has no label column".to_string()))?;

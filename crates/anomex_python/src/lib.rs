@@ -3,9 +3,10 @@
 //! PyOD / scikit-learn conventions, is Python (`python/anomex`); this module only converts arrays
 //! and errors and releases the GIL while Rust computes.
 //!
-//! Arrays: a C-contiguous `float64` array is read in place and copied once into the validated
-//! [`Frame`] every detector takes (the copy is what lets the computation run without the GIL and
-//! without a lifetime tied to the Python object); anything else is converted by numpy first.
+//! Arrays: a C-contiguous `float64` array is scored in place, without a copy: the [`Frame`] every
+//! detector takes borrows it for the call (anything else is converted by numpy first). The GIL is
+//! released meanwhile, as numpy's own compiled loops do; like them, the call expects no other
+//! thread to write into the array while it runs.
 
 use anomex::{Frame, OutlierModel, Proba, Registry};
 use anomex_metrics::{named, Compat};
@@ -33,7 +34,7 @@ fn py_err(e: anomex::Error) -> PyErr {
     }
 }
 
-fn frame(x: &PyReadonlyArray2<'_, f64>, columns: Option<Vec<String>>) -> PyResult<Frame> {
+fn frame(x: &PyReadonlyArray2<'_, f64>, columns: Option<Vec<String>>) -> PyResult<Frame<'static>> {
     let view = x.as_array();
     let names = columns.unwrap_or_else(|| (0..view.ncols()).map(|j| format!("c{j}")).collect());
     Frame::new(view.to_owned(), names).map_err(py_err)
