@@ -9,7 +9,7 @@
 //! thread to write into the array while it runs.
 
 use anomex::{Frame, OutlierModel, Proba, Registry};
-use anomex_metrics::{named, Compat};
+use anomex_metrics::{aupro, care, delay, named, prts, Compat};
 use anomex_stream::{Series, SeriesConfig};
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::exceptions::{PyOSError, PyValueError};
@@ -420,6 +420,143 @@ fn pred_metrics(
         .map_err(py_err)
 }
 
+fn parsed<T: std::str::FromStr<Err = anomex::Error>>(text: &str) -> PyResult<T> {
+    text.parse().map_err(py_err)
+}
+
+/// Range-based recall or precision (prts, Tatbul et al. 2018) of a prediction.
+#[pyfunction]
+fn range_recall_precision(
+    real: PyReadonlyArray1<'_, bool>,
+    pred: PyReadonlyArray1<'_, bool>,
+    alpha: f64,
+    cardinality: &str,
+    bias: &str,
+    precision: bool,
+) -> PyResult<f64> {
+    let (real, pred) = (bools(&real), bools(&pred));
+    let (cardinality, bias) = (parsed(cardinality)?, parsed(bias)?);
+    let value = if precision {
+        prts::ts_precision(&real, &pred, alpha, cardinality, bias)
+    } else {
+        prts::ts_recall(&real, &pred, alpha, cardinality, bias)
+    };
+    value.map_err(py_err)
+}
+
+/// Range-based F-score (prts `ts_fscore`) of a prediction.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn range_fscore(
+    real: PyReadonlyArray1<'_, bool>,
+    pred: PyReadonlyArray1<'_, bool>,
+    beta: f64,
+    p_alpha: f64,
+    r_alpha: f64,
+    cardinality: &str,
+    p_bias: &str,
+    r_bias: &str,
+) -> PyResult<f64> {
+    let o = prts::FScore {
+        beta,
+        p_alpha,
+        r_alpha,
+        cardinality: parsed(cardinality)?,
+        p_bias: parsed(p_bias)?,
+        r_bias: parsed(r_bias)?,
+    };
+    prts::ts_fscore(&bools(&real), &bools(&pred), o).map_err(py_err)
+}
+
+/// Point-adjusted F1 at K % (Kim et al. 2022): the best F1 over thresholds.
+#[pyfunction]
+fn pa_k_f1(
+    labels: PyReadonlyArray1<'_, bool>,
+    scores: PyReadonlyArray1<'_, f64>,
+    k: f64,
+) -> PyResult<f64> {
+    delay::pa_k_f1(&bools(&labels), &scores.as_array().to_vec(), k).map_err(py_err)
+}
+
+/// AUPRO up to a false-positive rate over pixel maps given as (scores, mask) pairs.
+#[pyfunction]
+fn pixel_aupro(
+    py: Python<'_>,
+    maps: Vec<(PyReadonlyArray2<'_, f64>, PyReadonlyArray2<'_, bool>)>,
+    limit: f64,
+) -> PyResult<f64> {
+    let mut pixel_maps = Vec::with_capacity(maps.len());
+    for (i, (scores, mask)) in maps.iter().enumerate() {
+        let (scores, mask) = (scores.as_array(), mask.as_array());
+        if scores.dim() != mask.dim() {
+            return Err(PyValueError::new_err(format!(
+                "map {i}: scores of shape {:?} but mask of shape {:?}",
+                scores.dim(),
+                mask.dim()
+            )));
+        }
+        pixel_maps.push(aupro::PixelMap {
+            width: scores.ncols(),
+            height: scores.nrows(),
+            scores: scores.iter().copied().collect(),
+            mask: mask.iter().copied().collect(),
+        });
+    }
+    py.detach(|| aupro::aupro(&pixel_maps, limit))
+        .map_err(py_err)
+}
+
+/// One CARE event: anomaly label, window start and end, prediction, normal-operation mask.
+type CareEvent<'py> = (
+    bool,
+    usize,
+    usize,
+    PyReadonlyArray1<'py, bool>,
+    Option<PyReadonlyArray1<'py, bool>>,
+);
+
+/// The CARE score (Gück et al. 2024) of events.
+#[pyfunction]
+fn care_score(
+    events: Vec<CareEvent<'_>>,
+    criticality_threshold: i64,
+    min_fraction: f64,
+    method: &str,
+    reference: bool,
+) -> PyResult<f64> {
+    let detection = match method {
+        "criticality" => care::Detection::Criticality,
+        "fraction" => care::Detection::Fraction,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "method must be \"criticality\" or \"fraction\", got {other:?}"
+            )))
+        }
+    };
+    let events: Vec<care::Event> = events
+        .iter()
+        .map(|(anomaly, start, end, pred, normal)| care::Event {
+            anomaly: *anomaly,
+            start: *start,
+            end: *end,
+            pred: bools(pred),
+            normal: normal.as_ref().map(bools),
+        })
+        .collect();
+    let p = care::Params {
+        criticality_threshold,
+        min_fraction,
+        detection,
+        ..care::Params::default()
+    };
+    let compat = if reference {
+        Compat::Reference
+    } else {
+        Compat::Correct
+    };
+    care::care(&events, &p, compat).map_err(py_err)
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -427,6 +564,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(metric_names, m)?)?;
     m.add_function(wrap_pyfunction!(score_metrics, m)?)?;
     m.add_function(wrap_pyfunction!(pred_metrics, m)?)?;
+    m.add_function(wrap_pyfunction!(range_recall_precision, m)?)?;
+    m.add_function(wrap_pyfunction!(range_fscore, m)?)?;
+    m.add_function(wrap_pyfunction!(pa_k_f1, m)?)?;
+    m.add_function(wrap_pyfunction!(pixel_aupro, m)?)?;
+    m.add_function(wrap_pyfunction!(care_score, m)?)?;
     m.add_class::<Model>()?;
     m.add_class::<Monitor>()?;
     Ok(())

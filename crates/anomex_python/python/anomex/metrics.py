@@ -175,3 +175,99 @@ def nab_score(labels: Any, scores: Any, profile: str = "standard") -> float:
 def pa_k_auc(labels: Any, scores: Any) -> float:
     """Area under PA%K's F1 over K (Kim et al., AAAI 2022)."""
     return _one("PA%K-AUC", labels, scores)
+
+
+def range_precision(
+    labels: Any, pred: Any, alpha: float = 0.0, cardinality: str = "one", bias: str = "flat"
+) -> float:
+    """Range-based precision of a 0/1 prediction (Tatbul et al., NeurIPS 2018; prts's
+    ``ts_precision``): ``cardinality`` one, reciprocal or udf_gamma; ``bias`` flat, front,
+    middle or back."""
+    return _native.range_recall_precision(
+        _labels(labels, "labels"), _labels(pred, "pred"), float(alpha), cardinality, bias, True
+    )
+
+
+def range_recall(
+    labels: Any, pred: Any, alpha: float = 0.0, cardinality: str = "one", bias: str = "flat"
+) -> float:
+    """Range-based recall of a 0/1 prediction (prts's ``ts_recall``); ``alpha`` weighs
+    existence against overlap."""
+    return _native.range_recall_precision(
+        _labels(labels, "labels"), _labels(pred, "pred"), float(alpha), cardinality, bias, False
+    )
+
+
+def range_fscore(
+    labels: Any,
+    pred: Any,
+    beta: float = 1.0,
+    p_alpha: float = 0.0,
+    r_alpha: float = 0.0,
+    cardinality: str = "one",
+    p_bias: str = "flat",
+    r_bias: str = "flat",
+) -> float:
+    """Range-based F-score of a 0/1 prediction (prts's ``ts_fscore``)."""
+    return _native.range_fscore(
+        _labels(labels, "labels"),
+        _labels(pred, "pred"),
+        float(beta),
+        float(p_alpha),
+        float(r_alpha),
+        cardinality,
+        p_bias,
+        r_bias,
+    )
+
+
+def pa_k_f1(labels: Any, scores: Any, k: float) -> float:
+    """Best F1 over thresholds after PA%K adjustment (Kim et al., AAAI 2022): a segment counts
+    as detected when more than a share ``k`` in [0, 1] of it is."""
+    return _native.pa_k_f1(_labels(labels, "labels"), _scores(scores), float(k))
+
+
+def aupro(maps: Any, limit: float = 0.3) -> float:
+    """Area under the per-region overlap curve up to false-positive rate ``limit``, normalised
+    (Bergmann et al., MVTec AD, CVPR 2019), over ``(scores, mask)`` pairs of 2-D pixel maps."""
+    pairs = [
+        (
+            np.ascontiguousarray(np.asarray(s, dtype=np.float64)),
+            np.ascontiguousarray(np.asarray(m) != 0),
+        )
+        for s, m in maps
+    ]
+    for i, (s, m) in enumerate(pairs):
+        if s.ndim != 2 or m.ndim != 2:
+            raise ValueError(f"map {i}: scores and mask must be 2-D, got {s.shape} and {m.shape}")
+    return _native.pixel_aupro(pairs, float(limit))
+
+
+def care_score(
+    events: Any,
+    criticality_threshold: int = 72,
+    min_fraction: float = 0.1,
+    method: str = "criticality",
+    reference: bool = False,
+) -> float:
+    """The CARE score for early fault detection (Gück et al., Data 2024), over ``events``:
+    dicts with ``anomaly`` (bool), ``start`` and ``end`` (inclusive window), ``pred`` (0/1 per
+    point) and optionally ``normal`` (the normal-operation mask)."""
+    native_events = []
+    for i, e in enumerate(events):
+        missing = {"anomaly", "start", "end", "pred"} - set(e)
+        if missing:
+            raise ValueError(f"event {i} lacks {', '.join(sorted(missing))}")
+        normal = e.get("normal")
+        native_events.append(
+            (
+                bool(e["anomaly"]),
+                int(e["start"]),
+                int(e["end"]),
+                _labels(e["pred"], f"event {i} pred"),
+                None if normal is None else _labels(normal, f"event {i} normal"),
+            )
+        )
+    return _native.care_score(
+        native_events, int(criticality_threshold), float(min_fraction), method, bool(reference)
+    )
