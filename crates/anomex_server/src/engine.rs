@@ -314,10 +314,7 @@ impl Engine {
                     .series
                     .get(&name)
                     .ok_or_else(|| ApiError::not_found(&name))
-                    .map(|s| {
-                        let skip = s.recent().len().saturating_sub(limit);
-                        s.recent().skip(skip).cloned().collect()
-                    });
+                    .map(|s| s.recent().last(limit));
                 let _ = reply.send(r);
             }
             Command::Anomalies(name, limit, reply) => {
@@ -368,7 +365,7 @@ impl Engine {
             .collect();
         let stored = created
             .iter()
-            .map(|s| self.saved_form(s))
+            .map(|s| self.saved_form(s, true))
             .collect::<anomex::Result<Vec<_>>>()?;
         self.store
             .checkpoint(&stored, None, true)
@@ -464,7 +461,11 @@ impl Engine {
 
     /// A series as the store keeps it: its snapshot as of the last batch, and its model file
     /// when the model changed since it was last saved.
-    fn saved_form(&self, series: &Series) -> anomex::Result<(StoredSeries, Option<Vec<u8>>)> {
+    fn saved_form(
+        &self,
+        series: &Series,
+        with_recent: bool,
+    ) -> anomex::Result<(StoredSeries, Option<Vec<u8>>)> {
         let model = if series.model_changed {
             series.model_bytes()?
         } else {
@@ -472,7 +473,7 @@ impl Engine {
         };
         let stored = StoredSeries {
             batch: self.last_batch,
-            snapshot: series.snapshot()?,
+            snapshot: series.snapshot_keeping(with_recent)?,
         };
         Ok((stored, model))
     }
@@ -480,7 +481,7 @@ impl Engine {
     /// Saves one series durably, now.
     fn persist(&self, series: &Series) -> Result<(), ApiError> {
         self.store
-            .checkpoint(&[self.saved_form(series)?], None, true)
+            .checkpoint(&[self.saved_form(series, true)?], None, true)
             .map_err(|e| ApiError::internal(e.to_string()))
     }
 
@@ -674,7 +675,7 @@ impl Engine {
                 break;
             };
             if let Some(s) = self.series.get(&name) {
-                match self.saved_form(s) {
+                match self.saved_form(s, durable) {
                     Ok(form) => saved.push(form),
                     Err(e) => {
                         tracing::error!(series = %name, error = %e, "cannot snapshot; the WAL keeps its points");

@@ -469,6 +469,13 @@ async fn restart_continues_with_the_same_scores() {
         let b = Server::start(config(restarted.path())).await;
         let (_, info) = b.get("/v1/series/s").await;
         assert_eq!(info["points"], 700, "{detector}: {info}");
+        // a graceful stop keeps the recent points too, with the scores that were answered
+        let (_, recent) = b.get("/v1/series/s/points?limit=1000").await;
+        let recent = recent.as_array().unwrap();
+        assert_eq!(recent.len(), 700, "{detector}");
+        for (p, answered) in recent.iter().zip(scores(&first_b)) {
+            assert_eq!(p["score"].as_f64(), answered, "{detector}: {p}");
+        }
         let (_, rest) = b.ingest(points("s", 700..1400)).await;
         let (x, y) = (scores(&whole), scores(&rest));
         assert!(x.iter().all(Option::is_some));

@@ -13,9 +13,12 @@
 //! crash, replays the points acknowledged since the checkpoint through the same code, which gives
 //! the same scores bit for bit.
 
+mod recent;
+
+pub use recent::Recent;
+
 use anomex::{model_file, Error, FittedDetector, Frame, Registry, Streaming, Threshold};
 use serde::{Deserialize, Serialize};
-use std::collections::VecDeque;
 
 /// Longest series name; names are also restricted to `[A-Za-z0-9_.:-]`.
 pub const MAX_NAME_LEN: usize = 128;
@@ -204,7 +207,7 @@ pub struct Series {
     pub points: u64,
     pub anomalies: u64,
     pub last_timestamp: Option<i64>,
-    recent: VecDeque<Scored>,
+    recent: Recent,
     keep_recent: usize,
     /// Set when the model changes (warm-up done, fit, import); the store clears it once saved.
     pub model_changed: bool,
@@ -217,7 +220,7 @@ pub struct SeriesSnapshot {
     pub points: u64,
     pub anomalies: u64,
     pub last_timestamp: Option<i64>,
-    pub recent: Vec<Scored>,
+    pub recent: Recent,
     pub phase: PhaseSnapshot,
 }
 
@@ -247,6 +250,7 @@ impl std::fmt::Debug for Series {
 impl Series {
     /// A new series, collecting its warm-up.
     pub fn new(config: SeriesConfig, keep_recent: usize) -> Series {
+        let columns = config.columns;
         Series {
             phase: Phase::Collecting(Collecting {
                 fit_at: config.warmup,
@@ -256,7 +260,7 @@ impl Series {
             points: 0,
             anomalies: 0,
             last_timestamp: None,
-            recent: VecDeque::new(),
+            recent: Recent::new(columns),
             keep_recent,
             model_changed: false,
         }
@@ -280,8 +284,8 @@ impl Series {
     }
 
     /// The most recent scored points, oldest first.
-    pub fn recent(&self) -> impl DoubleEndedIterator<Item = &Scored> + ExactSizeIterator {
-        self.recent.iter()
+    pub fn recent(&self) -> &Recent {
+        &self.recent
     }
 
     /// The fitted model, once live.
@@ -362,12 +366,7 @@ impl Series {
             anomaly,
             attribution,
         };
-        if self.keep_recent > 0 {
-            if self.recent.len() == self.keep_recent {
-                self.recent.pop_front();
-            }
-            self.recent.push_back(scored.clone());
-        }
+        self.recent.push(&scored, self.keep_recent);
         scored
     }
 
@@ -392,6 +391,12 @@ impl Series {
     }
 
     pub fn snapshot(&self) -> anomex::Result<SeriesSnapshot> {
+        self.snapshot_keeping(true)
+    }
+
+    /// The snapshot, with or without the recent points (a view for reading, not state the
+    /// scores depend on; the service leaves them out of its rolling checkpoints).
+    pub fn snapshot_keeping(&self, recent: bool) -> anomex::Result<SeriesSnapshot> {
         let phase = match &self.phase {
             Phase::Collecting(c) => PhaseSnapshot::Collecting(c.clone()),
             Phase::Live(l) => PhaseSnapshot::Live {
@@ -406,7 +411,11 @@ impl Series {
             points: self.points,
             anomalies: self.anomalies,
             last_timestamp: self.last_timestamp,
-            recent: self.recent.iter().cloned().collect(),
+            recent: if recent {
+                self.recent.clone()
+            } else {
+                Recent::new(self.config.columns)
+            },
             phase,
         })
     }
@@ -446,10 +455,14 @@ impl Series {
                 Phase::Live(live)
             }
         };
-        let mut recent: VecDeque<Scored> = snap.recent.into();
-        while recent.len() > keep_recent {
-            recent.pop_front();
+        let mut recent = snap.recent;
+        if !recent.is_consistent() {
+            return Err(Error::ModelFile(format!(
+                "series `{}`: the recent points of its snapshot do not fit together",
+                snap.config.name
+            )));
         }
+        recent.truncate_to(keep_recent);
         Ok(Series {
             config: snap.config,
             phase,
