@@ -17,8 +17,8 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use std::sync::{Mutex, OnceLock};
 
-/// Most recent scored points a monitor keeps (the service's dashboard uses them; here they only
-/// need to round-trip).
+/// A monitor keeps no ring of recent points (the service's view for its dashboard): the caller
+/// has every score `update` returned.
 const KEEP_RECENT: usize = 0;
 
 fn registry() -> &'static Registry {
