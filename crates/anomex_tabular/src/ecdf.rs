@@ -214,16 +214,10 @@ impl SortedColumns {
         x: ArrayView2<'_, f64>,
         combine: fn(f64, f64, f64) -> f64,
     ) -> Vec<Vec<f64>> {
-        (0..x.ncols())
+        crate::feature_columns(x)
             .into_par_iter()
-            .map(|j| {
-                new_column(
-                    &x.column(j).to_vec(),
-                    &self.columns[j],
-                    self.moments[j],
-                    combine,
-                )
-            })
+            .enumerate()
+            .map(|(j, col)| new_column(&col, &self.columns[j], self.moments[j], combine))
             .collect()
     }
 
@@ -255,10 +249,9 @@ fn fit_with(
     crate::need_rows(x, 2, "an empirical-CDF detector")?;
     let n = x.nrows();
     let ln_share: Vec<f64> = (0..=n).map(|k| -(k as f64 / n as f64).ln()).collect();
-    let per_feature: Vec<(Vec<f64>, Vec<f64>, Moments)> = (0..x.ncols())
+    let per_feature: Vec<(Vec<f64>, Vec<f64>, Moments)> = crate::feature_columns(x)
         .into_par_iter()
-        .map(|j| {
-            let col = x.column(j).to_vec();
+        .map(|col| {
             let (sorted, terms) = training_column(&col, &ln_share, combine);
             (sorted, terms, Moments::of(&col))
         })

@@ -118,13 +118,35 @@ pub fn birge_rozenblac_bins(x: &[f64]) -> usize {
     best.1
 }
 
+/// numpy's `digitize(v, edges, right=True)`, as PyOD calls it: the index `i` with
+/// `edges[i−1] < v ≤ edges[i]` (0 at or below the first edge, `edges.len()` above the last).
+/// The edges are evenly spaced, so the index is estimated from `v` and settled against the
+/// edges themselves; a binary search answers when the estimate is off by more than one.
+fn digitize(edges: &[f64], v: f64) -> usize {
+    let last = edges.len() - 1;
+    let (lo, hi) = (edges[0], edges[last]);
+    if v <= lo {
+        return 0;
+    }
+    if v > hi {
+        return edges.len();
+    }
+    let estimate = ((v - lo) / (hi - lo) * last as f64).ceil();
+    // within (lo, hi] the index is 1..=last; NaN and rounding land in that range too
+    let k = (estimate as usize).clamp(1, last);
+    let fits = |i: usize| (1..=last).contains(&i) && edges[i - 1] < v && v <= edges[i];
+    [k, k - 1, k + 1]
+        .into_iter()
+        .find(|&i| fits(i))
+        .unwrap_or_else(|| edges.partition_point(|&e| e < v))
+}
+
 impl Hbos {
     /// The term of value `v` of feature `j`; `lowest` is that feature's lowest bin term.
     fn term(&self, st: &HbosState, j: usize, lowest: f64, v: f64) -> f64 {
         let (edges, terms) = (&st.edges[j], &st.terms[j]);
         let bins = terms.len();
-        // numpy's digitize(right=True), as PyOD calls it: index i with edges[i−1] < v ≤ edges[i]
-        let idx = edges.partition_point(|&e| e < v);
+        let idx = digitize(edges, v);
         if idx == 0 {
             let width = edges[1] - edges[0];
             if edges[0] - v <= width * self.tol {
@@ -179,10 +201,9 @@ impl VectorKernel for Hbos {
     }
     fn fit(&self, x: ArrayView2<'_, f64>) -> Result<(HbosState, Vec<f64>)> {
         crate::need_rows(x, 2, "HBOS")?;
-        let (edges, terms) = (0..x.ncols())
+        let (edges, terms) = crate::feature_columns(x)
             .into_par_iter()
-            .map(|j| {
-                let col = x.column(j).to_vec();
+            .map(|col| {
                 let bins = self.n_bins.unwrap_or_else(|| birge_rozenblac_bins(&col));
                 let (e, density) = histogram(&col, bins);
                 let t: Vec<f64> = density.iter().map(|d| (d + self.alpha).log2()).collect();
@@ -265,6 +286,28 @@ mod tests {
         let expected = [4.0 / 15.0, 0.0, 1.0 / 15.0];
         for (d, e) in density.iter().zip(expected) {
             assert!((d - e).abs() < 1e-15);
+        }
+    }
+
+    #[test]
+    fn digitize_agrees_with_the_binary_search_everywhere() {
+        for (lo, hi, bins) in [
+            (-3.7, 4.1, 10),
+            (0.0, 1.0, 7),
+            (1e6, 1e6 + 3.0, 22),
+            (-1e-9, 1e-9, 3),
+        ] {
+            let edges = anomex_core::stats::linspace(lo, hi, bins + 1);
+            let span = hi - lo;
+            let mut probes: Vec<f64> = edges.clone();
+            for &e in &edges {
+                probes.extend([e.next_down(), e.next_up()]);
+            }
+            probes.extend((0..2000).map(|i| lo - 0.2 * span + 1.4 * span * f64::from(i) / 1999.0));
+            for v in probes {
+                let reference = edges.partition_point(|&e| e < v);
+                assert_eq!(digitize(&edges, v), reference, "v = {v} on {edges:?}");
+            }
         }
     }
 

@@ -267,6 +267,21 @@ pub(crate) fn score_rows(
         .collect()
 }
 
+/// The columns of `x` as vectors, in one sweep over its rows: reading row-major data row by row
+/// and appending to every column is one pass over memory, where gathering each column apart
+/// (strided reads) touches every cache line once per column.
+pub(crate) fn feature_columns(x: ArrayView2<'_, f64>) -> Vec<Vec<f64>> {
+    let mut cols: Vec<Vec<f64>> = (0..x.ncols())
+        .map(|_| Vec::with_capacity(x.nrows()))
+        .collect();
+    for row in x.rows() {
+        for (col, &v) in cols.iter_mut().zip(row.iter()) {
+            col.push(v);
+        }
+    }
+    cols
+}
+
 /// Checks that a model learnt on `model` features is given data with as many columns.
 pub(crate) fn check_columns(model: usize, data: usize) -> Result<()> {
     if model != data {
