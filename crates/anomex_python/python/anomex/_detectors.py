@@ -97,25 +97,31 @@ def as_matrix(X: Any, series: bool) -> tuple[np.ndarray, list[str] | None]:
     return np.ascontiguousarray(a), columns
 
 
+def value_text(name: str, value: Any) -> str:
+    """A parameter value in anomex's ``key=value`` text form (``None`` is ``auto``)."""
+    if value is None:
+        return "auto"
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return repr(float(value))
+    if isinstance(value, str):
+        return value
+    raise TypeError(
+        f"parameter {_PY_NAMES.get(name, name)} must be a number, bool, str or None, "
+        f"got {type(value).__name__}"
+    )
+
+
 def _param_text(name: str, value: Any, spec: dict[str, Any]) -> str:
     if value is None:
         if name == "seed":
             raise ValueError("random_state must be an integer: anomex runs are always seeded")
         if not spec["allow_auto"]:
             raise ValueError(f"parameter {_PY_NAMES.get(name, name)} cannot be None (it has no auto)")
-        return f"{name}=auto"
-    if isinstance(value, (bool, np.bool_)):
-        return f"{name}={'true' if value else 'false'}"
-    if isinstance(value, (int, np.integer)):
-        return f"{name}={int(value)}"
-    if isinstance(value, (float, np.floating)):
-        return f"{name}={float(value)!r}"
-    if isinstance(value, str):
-        return f"{name}={value}"
-    raise TypeError(
-        f"parameter {_PY_NAMES.get(name, name)} must be a number, bool, str or None, "
-        f"got {type(value).__name__}"
-    )
+    return f"{name}={value_text(name, value)}"
 
 
 class BaseDetector:
@@ -126,10 +132,6 @@ class BaseDetector:
     _data: str = "vectors"
     _learning: str = "unsupervised"
     _specs: tuple[dict[str, Any], ...] = ()
-
-    def __init__(self, **params: Any) -> None:  # replaced per class by an explicit signature
-        for name, value in params.items():
-            setattr(self, name, value)
 
     # -- scikit-learn parameter protocol -------------------------------------------------
     @classmethod

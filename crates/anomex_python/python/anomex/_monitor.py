@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import _native
-from ._detectors import as_matrix
+from ._detectors import as_matrix, value_text
 
 
 class Scored(NamedTuple):
@@ -43,7 +43,7 @@ class Monitor:
             "name": name,
             "columns": int(columns),
             "detector": detector,
-            "params": {k: _text(v) for k, v in (params or {}).items()},
+            "params": {k: value_text(k, v) for k, v in (params or {}).items()},
             "threshold": threshold,
             "warmup": int(warmup),
         }
@@ -114,10 +114,3 @@ class Monitor:
             f"warmup={c['warmup']}, phase={self.phase!r}, points={self.points})"
         )
 
-
-def _text(value: Any) -> str:
-    if value is None:
-        return "auto"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
