@@ -9,7 +9,8 @@
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::store::{Event, Store, StoredSeries, WalPoint};
+use crate::snapshots::{Saved, Snapshots};
+use crate::store::{Event, Store, StoreError, StoredSeries, WalPoint};
 use anomex::{model_file, Registry};
 use anomex_stream::{Scored, Series, SeriesConfig};
 use serde::Serialize;
@@ -117,11 +118,19 @@ pub struct Engine {
     config: Config,
     registry: Registry,
     store: Store,
+    snapshots: Snapshots,
     series: HashMap<String, Series>,
     /// Series changed since their last snapshot: the batch and time they changed first.
     dirty: HashMap<String, (u64, Instant)>,
-    /// The names in `dirty`, oldest change first (a name no longer in `dirty` is skipped).
+    /// The names in `dirty`, oldest change first (a name no longer in `dirty` is skipped); so
+    /// their batches never decrease along it.
     dirty_order: VecDeque<String>,
+    /// Rolling snapshot jobs handed to the writer and not yet durable: job number, and each
+    /// series with the batch it had changed first. Their WAL batches are still needed.
+    pending: VecDeque<(u64, Vec<(String, u64)>)>,
+    next_job: u64,
+    /// The WAL holds no batch up to this one.
+    trimmed: u64,
     buckets: HashMap<String, Bucket>,
     last_batch: u64,
     metrics: Arc<Metrics>,
@@ -146,18 +155,42 @@ impl Engine {
         alerts: broadcast::Sender<Arc<Alert>>,
         webhook: Option<mpsc::UnboundedSender<Arc<Alert>>>,
     ) -> Result<Engine, String> {
-        let registry = anomex::registry();
         let store = Store::open(&config.data_dir).map_err(|e| e.to_string())?;
-        let recovered = store.recover().map_err(|e| e.to_string())?;
+        let snapshots = Snapshots::open(&config.data_dir).map_err(|e| e.to_string())?;
+        move_legacy_snapshots(&store, &snapshots).map_err(|e| e.to_string())?;
+        let mut engine = Engine {
+            config,
+            registry: anomex::registry(),
+            store,
+            snapshots,
+            series: HashMap::new(),
+            dirty: HashMap::new(),
+            dirty_order: VecDeque::new(),
+            pending: VecDeque::new(),
+            next_job: 0,
+            trimmed: 0,
+            buckets: HashMap::new(),
+            last_batch: 0,
+            metrics,
+            alerts,
+            webhook,
+        };
+        engine.restore()?;
+        Ok(engine)
+    }
+
+    /// Rebuilds every series from what the store holds: snapshots, then the WAL after each.
+    fn restore(&mut self) -> Result<(), String> {
+        let recovered = self.store.recover().map_err(|e| e.to_string())?;
         let mut series = HashMap::new();
         let mut since = HashMap::new();
-        for (stored, model) in recovered.series {
+        for (stored, model) in self.snapshots.read_all().map_err(|e| e.to_string())? {
             let name = stored.snapshot.config.name.clone();
             let s = Series::restore(
                 stored.snapshot,
                 model.as_deref(),
-                &registry,
-                config.keep_recent,
+                &self.registry,
+                self.config.keep_recent,
             )
             .map_err(|e| format!("series `{name}`: {e}"))?;
             since.insert(name.clone(), stored.batch);
@@ -174,7 +207,7 @@ impl Engine {
                 if since.get(&p.series).is_some_and(|&b| *batch <= b) {
                     continue; // already in the snapshot
                 }
-                s.ingest(&registry, p.timestamp, p.values.clone());
+                s.ingest(&self.registry, p.timestamp, p.values.clone());
                 if !dirty.contains_key(&p.series) {
                     dirty.insert(p.series.clone(), (*batch, Instant::now()));
                     dirty_order.push_back(p.series.clone());
@@ -188,20 +221,16 @@ impl Engine {
             replayed,
             "recovered"
         );
-        metrics.series.store(series.len() as u64, Ordering::Relaxed);
-        Ok(Engine {
-            config,
-            registry,
-            store,
-            series,
-            dirty,
-            dirty_order,
-            buckets: HashMap::new(),
-            last_batch: recovered.last_batch,
-            metrics,
-            alerts,
-            webhook,
-        })
+        self.metrics
+            .series
+            .store(series.len() as u64, Ordering::Relaxed);
+        self.series = series;
+        self.dirty = dirty;
+        self.dirty_order = dirty_order;
+        self.pending.clear();
+        self.trimmed = 0;
+        self.last_batch = recovered.last_batch;
+        Ok(())
     }
 
     /// Serves commands until shutdown or until every sender is gone.
@@ -366,9 +395,9 @@ impl Engine {
         let stored = created
             .iter()
             .map(|s| self.saved_form(s, true))
-            .collect::<anomex::Result<Vec<_>>>()?;
-        self.store
-            .checkpoint(&stored, None, true)
+            .collect::<Result<Vec<_>, ApiError>>()?;
+        self.snapshots
+            .save_now(stored)
             .map_err(|e| ApiError::internal(e.to_string()))?;
         let names: Vec<String> = created.iter().map(|s| s.config.name.clone()).collect();
         for s in created {
@@ -384,8 +413,12 @@ impl Engine {
         if !self.series.contains_key(name) {
             return Err(ApiError::not_found(name));
         }
+        // Snapshot first: if the events' removal is then lost, the series stays deleted.
+        self.snapshots
+            .delete_now(name)
+            .map_err(|e| ApiError::internal(e.to_string()))?;
         self.store
-            .delete(name)
+            .delete_events(name)
             .map_err(|e| ApiError::internal(e.to_string()))?;
         self.series.remove(name);
         self.dirty.remove(name); // its WAL entries are skipped on replay: no series of that name
@@ -461,11 +494,7 @@ impl Engine {
 
     /// A series as the store keeps it: its snapshot as of the last batch, and its model file
     /// when the model changed since it was last saved.
-    fn saved_form(
-        &self,
-        series: &Series,
-        with_recent: bool,
-    ) -> anomex::Result<(StoredSeries, Option<Vec<u8>>)> {
+    fn saved_form(&self, series: &Series, with_recent: bool) -> Result<Saved, ApiError> {
         let model = if series.model_changed {
             series.model_bytes()?
         } else {
@@ -475,13 +504,13 @@ impl Engine {
             batch: self.last_batch,
             snapshot: series.snapshot_keeping(with_recent)?,
         };
-        Ok((stored, model))
+        Saved::encode(&stored, model).map_err(|e| ApiError::internal(e.to_string()))
     }
 
     /// Saves one series durably, now.
     fn persist(&self, series: &Series) -> Result<(), ApiError> {
-        self.store
-            .checkpoint(&[self.saved_form(series, true)?], None, true)
+        self.snapshots
+            .save_now(vec![self.saved_form(series, true)?])
             .map_err(|e| ApiError::internal(e.to_string()))
     }
 
@@ -578,7 +607,9 @@ impl Engine {
             return;
         }
         let batch = self.last_batch + 1;
-        if let Err(e) = self.store.append(batch, &wal, &events) {
+        let floor = self.wal_floor();
+        let trim = (floor > self.trimmed).then_some(floor);
+        if let Err(e) = self.store.append(batch, &wal, &events, trim) {
             tracing::error!(error = %e, "commit failed; reloading the durable state");
             for (_, _, reply) in answers {
                 let _ = reply.send(Err(ApiError::internal(format!("not stored: {e}"))));
@@ -587,6 +618,7 @@ impl Engine {
             return;
         }
         self.last_batch = batch;
+        self.trimmed = self.trimmed.max(floor);
         self.metrics
             .points
             .fetch_add(wal.len() as u64, Ordering::Relaxed);
@@ -613,20 +645,19 @@ impl Engine {
     }
 
     /// After a failed commit the in-memory state is ahead of the store: rebuild it from the store.
+    /// Snapshots queued before are let finish first, so the store is read as it stands.
     fn reload(&mut self) {
-        match Engine::open(
-            self.config.clone(),
-            self.metrics.clone(),
-            self.alerts.clone(),
-            self.webhook.clone(),
-        ) {
-            Ok(fresh) => *self = fresh,
-            Err(e) => tracing::error!(error = %e, "cannot reload the store"),
+        let flushed = self.snapshots.save_now(Vec::new());
+        if let Err(e) = flushed
+            .map_err(|e| e.to_string())
+            .and_then(|()| self.restore())
+        {
+            tracing::error!(error = %e, "cannot reload the store");
         }
     }
 
-    /// One rolling checkpoint step: saves up to a slice of the series that have been changed
-    /// for at least the checkpoint interval.
+    /// One rolling checkpoint step: hands the writer up to a slice of the series that have
+    /// been changed for at least the checkpoint interval.
     fn maybe_checkpoint(&mut self) {
         let every = self.config.checkpoint_every;
         let due = self
@@ -643,34 +674,47 @@ impl Engine {
         }
     }
 
-    /// Saves every changed series and trims the WAL (at shutdown).
+    /// Saves every changed series durably and trims the WAL (at shutdown).
     pub fn checkpoint(&mut self) {
         while !self.dirty_order.is_empty() {
             if !self.checkpoint_step(usize::MAX, std::time::Duration::ZERO, true) {
                 return;
             }
         }
+        // Every job queued earlier is durable once a waited-for one is.
+        if let Err(e) = self.snapshots.save_now(Vec::new()) {
+            tracing::error!(error = %e, "snapshot writer failed; the WAL keeps the points");
+        }
+        self.collect_finished();
+        let floor = self.wal_floor();
+        if floor > self.trimmed {
+            match self.store.trim(floor) {
+                Ok(()) => self.trimmed = floor,
+                Err(e) => tracing::error!(error = %e, "cannot trim the WAL"),
+            }
+        }
     }
 
-    /// Saves up to `slice` of the oldest changed series that have been changed for `age` (a
-    /// rolling step stops early when its snapshots take too long), then drops the WAL batches no
-    /// unsaved series needs. False when the store failed.
+    /// Takes up to `slice` of the oldest changed series that have been changed for `age` (a
+    /// rolling step stops early when its snapshots take too long) and saves them: `durable`
+    /// waits for the commit, a rolling step queues them for the writer. False when the
+    /// snapshots could not be made or stored.
     fn checkpoint_step(&mut self, slice: usize, age: std::time::Duration, durable: bool) -> bool {
         let started = Instant::now();
-        let mut names = Vec::new();
+        let mut taken: Vec<(String, u64)> = Vec::new();
         let mut saved = Vec::new();
-        while names.len() < slice && (durable || started.elapsed() < CHECKPOINT_STEP_TIME) {
+        while taken.len() < slice && (durable || started.elapsed() < CHECKPOINT_STEP_TIME) {
             let Some(name) = self.dirty_order.front() else {
                 break;
             };
-            match self.dirty.get(name) {
+            let first = match self.dirty.get(name) {
                 None => {
                     self.dirty_order.pop_front(); // saved or deleted meanwhile
                     continue;
                 }
                 Some((_, at)) if at.elapsed() < age => break,
-                Some(_) => {}
-            }
+                Some(&(first, _)) => first,
+            };
             let Some(name) = self.dirty_order.pop_front() else {
                 break;
             };
@@ -679,46 +723,250 @@ impl Engine {
                     Ok(form) => saved.push(form),
                     Err(e) => {
                         tracing::error!(series = %name, error = %e, "cannot snapshot; the WAL keeps its points");
-                        names.push(name);
-                        self.requeue(names);
+                        taken.push((name, first));
+                        self.requeue(taken);
                         return false;
                     }
                 }
             }
-            names.push(name);
+            self.dirty.remove(&name);
+            taken.push((name, first));
         }
-        // Batches before the oldest change still unsaved are reflected in every snapshot.
-        let still_needed = self
-            .dirty_order
-            .iter()
-            .filter_map(|n| self.dirty.get(n))
-            .map(|(batch, _)| *batch)
-            .min();
-        let trim = still_needed.map_or(self.last_batch, |b| b.saturating_sub(1));
-        if let Err(e) = self.store.checkpoint(&saved, Some(trim), durable) {
-            tracing::error!(error = %e, "checkpoint failed; the WAL keeps the points");
-            self.requeue(names);
-            return false;
+        if taken.is_empty() {
+            return true;
         }
-        for name in &names {
-            self.dirty.remove(name);
+        let count = saved.len();
+        if durable {
+            if let Err(e) = self.snapshots.save_now(saved) {
+                tracing::error!(error = %e, "checkpoint failed; the WAL keeps the points");
+                self.requeue(taken);
+                return false;
+            }
+        } else {
+            let id = self.next_job;
+            if let Err(e) = self.snapshots.save_later(id, saved) {
+                tracing::error!(error = %e, "checkpoint failed; the WAL keeps the points");
+                self.requeue(taken);
+                return false;
+            }
+            self.next_job += 1;
+            self.pending.push_back((id, taken.clone()));
+        }
+        for (name, _) in &taken {
             if let Some(s) = self.series.get_mut(name) {
                 s.model_changed = false;
             }
         }
         self.metrics.checkpoints.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(
-            series = saved.len(),
+            series = count,
             ms = started.elapsed().as_millis() as u64,
             "checkpoint step"
         );
         true
     }
 
-    /// Puts names taken for a failed checkpoint back at the front, in order.
-    fn requeue(&mut self, names: Vec<String>) {
-        for name in names.into_iter().rev() {
-            self.dirty_order.push_front(name);
+    /// Takes in the writer's reports: a durable job no longer holds the WAL; a failed one's
+    /// series are changed again.
+    fn collect_finished(&mut self) {
+        for (id, outcome) in self.snapshots.finished() {
+            let Some(pos) = self.pending.iter().position(|(job, _)| *job == id) else {
+                continue;
+            };
+            let Some((_, taken)) = self.pending.remove(pos) else {
+                continue;
+            };
+            if let Err(e) = outcome {
+                tracing::error!(error = %e, "checkpoint failed; the WAL keeps the points");
+                self.requeue(taken);
+            }
         }
+    }
+
+    /// The last WAL batch that no series needs: every snapshot, durable or not yet, reflects
+    /// it. The oldest needs are at the fronts of `pending` and `dirty_order`.
+    fn wal_floor(&mut self) -> u64 {
+        self.collect_finished();
+        let unsaved = self
+            .dirty_order
+            .iter()
+            .find_map(|n| self.dirty.get(n))
+            .map(|(batch, _)| *batch);
+        let in_flight = self
+            .pending
+            .iter()
+            .flat_map(|(_, taken)| taken.iter().map(|(_, batch)| *batch))
+            .min();
+        unsaved
+            .into_iter()
+            .chain(in_flight)
+            .min()
+            .map_or(self.last_batch, |b| b.saturating_sub(1))
+    }
+
+    /// Marks series changed again since `batch` (their snapshot was not stored), keeping
+    /// `dirty_order` ordered by batch.
+    fn requeue(&mut self, taken: Vec<(String, u64)>) {
+        for (name, batch) in taken {
+            if !self.series.contains_key(&name) {
+                continue; // deleted meanwhile
+            }
+            let entry = self
+                .dirty
+                .entry(name.clone())
+                .or_insert((batch, Instant::now()));
+            entry.0 = entry.0.min(batch);
+            self.dirty_order.push_back(name);
+        }
+        let dirty = &self.dirty;
+        self.dirty_order
+            .make_contiguous()
+            .sort_by_key(|n| dirty.get(n).map_or(0, |(batch, _)| *batch));
+    }
+}
+
+/// Moves the snapshots and models an older version kept in the log's file into the snapshot
+/// file (durably), then drops them there; run before recovery reads either.
+fn move_legacy_snapshots(store: &Store, snapshots: &Snapshots) -> Result<(), StoreError> {
+    let old = store.legacy_snapshots()?;
+    if !old.is_empty() {
+        tracing::info!(series = old.len(), "moving snapshots to snapshots.redb");
+        snapshots.save_now(old)?;
+    }
+    store.drop_legacy_snapshots()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::config::Limits;
+    use redb::{Database, ReadableDatabase, ReadableTableMetadata, TableDefinition};
+
+    fn config(dir: &std::path::Path) -> Config {
+        Config {
+            data_dir: dir.to_path_buf(),
+            tokens: Vec::new(),
+            limits: Limits::default(),
+            keep_recent: 16,
+            checkpoint_every: std::time::Duration::ZERO,
+            webhook: None,
+        }
+    }
+
+    fn open(dir: &std::path::Path) -> Engine {
+        let (alerts, _) = broadcast::channel(16);
+        Engine::open(config(dir), Arc::default(), alerts, None).unwrap()
+    }
+
+    fn series_config(name: &str) -> SeriesConfig {
+        serde_json::from_value(serde_json::json!({ "name": name, "warmup": 20 })).unwrap()
+    }
+
+    /// Ingests one request of `n` points per series, starting at timestamp `from`.
+    fn ingest(engine: &mut Engine, names: &[&str], from: i64, n: i64) -> Vec<Scored> {
+        let points = names
+            .iter()
+            .flat_map(|name| {
+                (from..from + n).map(|t| PointIn {
+                    series: name.to_string(),
+                    timestamp: t,
+                    values: vec![(t as f64 * 0.3).sin()],
+                })
+            })
+            .collect();
+        let (tx, mut rx) = oneshot::channel();
+        engine.commit_ingests(vec![(points, Instant::now(), tx)]);
+        rx.try_recv().unwrap().unwrap()
+    }
+
+    fn wal_batches(dir: &std::path::Path) -> u64 {
+        const WAL: TableDefinition<u64, &[u8]> = TableDefinition::new("wal");
+        let db = Database::open(dir.join("anomex.redb")).unwrap();
+        let txn = db.begin_read().unwrap();
+        txn.open_table(WAL).unwrap().len().unwrap()
+    }
+
+    #[test]
+    fn rolling_snapshots_let_the_wal_shrink_and_restore_the_same_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let names = ["a", "b", "c"];
+        let mut engine = open(dir.path());
+        engine
+            .create(names.iter().map(|n| series_config(n)).collect())
+            .unwrap();
+        for k in 0..10 {
+            ingest(&mut engine, &names, k * 10, 10);
+        }
+        // Queued, then durable: the next ingest drops the batches the snapshots reflect.
+        engine.maybe_checkpoint();
+        assert_eq!(engine.pending.len(), 1, "one job handed to the writer");
+        engine.snapshots.save_now(Vec::new()).unwrap();
+        ingest(&mut engine, &names, 100, 10);
+        assert!(
+            engine.pending.is_empty(),
+            "the writer's report was taken in"
+        );
+        let points: Vec<u64> = names.iter().map(|n| engine.series[*n].points).collect();
+        drop(engine); // no final checkpoint: as after a crash
+        assert_eq!(
+            wal_batches(dir.path()),
+            1,
+            "only the batch after the snapshots"
+        );
+
+        let mut engine = open(dir.path());
+        let restored: Vec<u64> = names.iter().map(|n| engine.series[*n].points).collect();
+        assert_eq!(points, restored);
+        let after = ingest(&mut engine, &names, 110, 5);
+        let mut uninterrupted = open(tempfile::tempdir().unwrap().path());
+        uninterrupted
+            .create(names.iter().map(|n| series_config(n)).collect())
+            .unwrap();
+        for k in 0..11 {
+            ingest(&mut uninterrupted, &names, k * 10, 10);
+        }
+        let expected = ingest(&mut uninterrupted, &names, 110, 5);
+        let bits = |s: &[Scored]| -> Vec<Option<u64>> {
+            s.iter().map(|p| p.score.map(f64::to_bits)).collect()
+        };
+        assert_eq!(bits(&after), bits(&expected));
+    }
+
+    #[test]
+    fn snapshots_in_the_log_file_move_to_their_own_file() {
+        const SERIES: TableDefinition<&str, &[u8]> = TableDefinition::new("series");
+        let dir = tempfile::tempdir().unwrap();
+        {
+            // The older layout: snapshots beside the WAL in anomex.redb.
+            let mut series = Series::new(series_config("old"), 16);
+            let registry = anomex::registry();
+            for t in 0..30 {
+                series.ingest(&registry, t, vec![t as f64]);
+            }
+            let stored = StoredSeries {
+                batch: 0,
+                snapshot: series.snapshot_keeping(true).unwrap(),
+            };
+            let db = Database::create(dir.path().join("anomex.redb")).unwrap();
+            let txn = db.begin_write().unwrap();
+            txn.open_table(SERIES)
+                .unwrap()
+                .insert("old", postcard::to_allocvec(&stored).unwrap().as_slice())
+                .unwrap();
+            txn.commit().unwrap();
+        }
+        let engine = open(dir.path());
+        assert_eq!(engine.series["old"].points, 30);
+        drop(engine);
+        let db = Database::open(dir.path().join("anomex.redb")).unwrap();
+        let txn = db.begin_read().unwrap();
+        assert!(
+            txn.open_table(SERIES).is_err(),
+            "the old table is gone from the log file"
+        );
+        drop(txn);
+        drop(db);
+        assert_eq!(open(dir.path()).series["old"].points, 30, "and stays moved");
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! * [`series`] (the `anomex_stream` crate): one series' configuration, phases (warm-up, calibration, live) and state;
 //! * [`engine`]: the single owner of every series and of the store; group commit;
-//! * [`store`]: redb tables (WAL, snapshots, models, anomalies) and recovery;
+//! * [`store`]: the durable log in redb (WAL, anomalies); [`snapshots`]: the series' snapshots
+//!   and models in a second redb file, written by their own thread;
 //! * [`api`]: routes, tokens, validation; [`alerts`]: webhooks; [`metrics`]: Prometheus text.
 //!
 //! An acknowledged ingest is durable: its points are in the WAL, fsynced, before the answer
@@ -16,6 +17,7 @@ pub mod engine;
 pub mod error;
 pub mod metrics;
 pub use anomex_stream as series;
+pub mod snapshots;
 pub mod store;
 
 pub use config::{Config, Scope, Token};

@@ -1,28 +1,29 @@
-//! The durable store: one redb file under the data folder.
+//! The durable log: `anomex.redb` under the data folder.
 //!
 //! | table | key | value |
 //! |---|---|---|
 //! | `wal` | batch number | the points of one group commit (postcard) |
-//! | `series` | name | the series' snapshot and the last batch it reflects (postcard) |
-//! | `models` | name | the series' model file |
 //! | `events` | (name, point number) | an anomaly (JSON) |
 //! | `meta` | key | the last batch number used |
 //!
 //! Every ingest is one write transaction committed with redb's immediate durability (fsync)
-//! before any client is answered: its points go to `wal` and its anomalies to `events`.
-//! Checkpoints are rolling: each writes the snapshots of a slice of the changed series and
-//! drops the WAL batches that no unsaved series still needs. Recovery restores the snapshots and
-//! replays the WAL batches after each series' own snapshot, so acknowledged points are never
-//! lost and the replayed state is the one the service had.
+//! before any client is answered: its points go to `wal` and its anomalies to `events`. The
+//! series' snapshots live in a second file ([`crate::snapshots`]); once a snapshot is durable
+//! there, the next ingest's transaction drops the WAL batches that no unsaved series still
+//! needs. Recovery restores the snapshots and replays the WAL batches after each series' own
+//! snapshot, so acknowledged points are never lost and the replayed state is the one the
+//! service had.
 
+use crate::snapshots::Saved;
 use anomex_stream::{Scored, SeriesSnapshot};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 const WAL: TableDefinition<u64, &[u8]> = TableDefinition::new("wal");
-const SERIES: TableDefinition<&str, &[u8]> = TableDefinition::new("series");
-const MODELS: TableDefinition<&str, &[u8]> = TableDefinition::new("models");
+/// Where snapshots and models lived before they moved to their own file; read once to move them.
+const LEGACY_SERIES: TableDefinition<&str, &[u8]> = TableDefinition::new("series");
+const LEGACY_MODELS: TableDefinition<&str, &[u8]> = TableDefinition::new("models");
 const EVENTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("events");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const LAST_BATCH: &str = "last_batch";
@@ -30,16 +31,23 @@ const LAST_BATCH: &str = "last_batch";
 const CACHE_BYTES: usize = 64 << 20;
 
 /// A store failure, with what was being done.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("store: {0}")]
 pub struct StoreError(String);
+
+impl StoreError {
+    pub fn new(what: impl Into<String>) -> StoreError {
+        StoreError(what.into())
+    }
+}
 
 /// `?` for store calls, naming the step that failed.
 macro_rules! store_try {
     ($what:expr, $e:expr) => {
-        $e.map_err(|e| StoreError(format!("{}: {e}", $what)))?
+        $e.map_err(|e| $crate::store::StoreError::new(format!("{}: {e}", $what)))?
     };
 }
+pub(crate) use store_try;
 
 /// One accepted point, as the WAL keeps it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -59,10 +67,9 @@ pub struct StoredSeries {
 /// An anomaly to record: series, point number, the point.
 pub type Event = (String, u64, Scored);
 
-/// Everything the store held at start-up.
+/// What the log held at start-up.
 #[derive(Debug, Default)]
 pub struct Recovered {
-    pub series: Vec<(StoredSeries, Option<Vec<u8>>)>,
     pub wal: Vec<(u64, Vec<WalPoint>)>,
     /// The last batch number used.
     pub last_batch: u64,
@@ -86,8 +93,6 @@ impl Store {
         let txn = store_try!("begin", db.begin_write());
         {
             store_try!("open wal", txn.open_table(WAL));
-            store_try!("open series", txn.open_table(SERIES));
-            store_try!("open models", txn.open_table(MODELS));
             store_try!("open events", txn.open_table(EVENTS));
             store_try!("open meta", txn.open_table(META));
         }
@@ -95,22 +100,10 @@ impl Store {
         Ok(Store { db })
     }
 
-    /// Reads the snapshots, models and WAL.
+    /// Reads the WAL.
     pub fn recover(&self) -> Result<Recovered, StoreError> {
         let txn = store_try!("begin read", self.db.begin_read());
-        let series_t = store_try!("open series", txn.open_table(SERIES));
-        let models_t = store_try!("open models", txn.open_table(MODELS));
         let mut out = Recovered::default();
-        for item in store_try!("read series", series_t.iter()) {
-            let (name, bytes) = store_try!("read series", item);
-            let stored: StoredSeries = store_try!(
-                "decode a series snapshot",
-                postcard::from_bytes(bytes.value())
-            );
-            let model =
-                store_try!("read a model", models_t.get(name.value())).map(|m| m.value().to_vec());
-            out.series.push((stored, model));
-        }
         let wal_t = store_try!("open wal", txn.open_table(WAL));
         for item in store_try!("read wal", wal_t.iter()) {
             let (batch, bytes) = store_try!("read wal", item);
@@ -124,17 +117,58 @@ impl Store {
         Ok(out)
     }
 
-    /// Durably records one group commit: its points and anomalies.
+    /// Snapshots and models an older version kept in this file.
+    pub fn legacy_snapshots(&self) -> Result<Vec<Saved>, StoreError> {
+        let txn = store_try!("begin read", self.db.begin_read());
+        let series_t = match txn.open_table(LEGACY_SERIES) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(StoreError(format!("open the old series table: {e}"))),
+        };
+        let models_t = txn.open_table(LEGACY_MODELS).ok();
+        let mut out = Vec::new();
+        for item in store_try!("read the old series table", series_t.iter()) {
+            let (name, bytes) = store_try!("read the old series table", item);
+            let model = match &models_t {
+                Some(m) => {
+                    store_try!("read an old model", m.get(name.value())).map(|v| v.value().to_vec())
+                }
+                None => None,
+            };
+            out.push(Saved {
+                name: name.value().to_string(),
+                snapshot: bytes.value().to_vec(),
+                model,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Drops the tables [`Store::legacy_snapshots`] read, once their rows are saved elsewhere.
+    pub fn drop_legacy_snapshots(&self) -> Result<(), StoreError> {
+        let txn = store_try!("begin", self.db.begin_write());
+        store_try!("drop the old series table", txn.delete_table(LEGACY_SERIES));
+        store_try!("drop the old models table", txn.delete_table(LEGACY_MODELS));
+        store_try!("commit", txn.commit());
+        Ok(())
+    }
+
+    /// Durably records one group commit: its points and anomalies; drops the WAL batches up to
+    /// `trim` in the same transaction (the batches every series' durable snapshot reflects).
     pub fn append(
         &self,
         batch: u64,
         points: &[WalPoint],
         events: &[Event],
+        trim: Option<u64>,
     ) -> Result<(), StoreError> {
         let bytes = store_try!("encode a WAL batch", postcard::to_allocvec(points));
         let txn = store_try!("begin", self.db.begin_write());
         {
             let mut wal = store_try!("open wal", txn.open_table(WAL));
+            if let Some(trim) = trim {
+                store_try!("trim the wal", wal.retain_in(..=trim, |_, _| false));
+            }
             store_try!("append to the wal", wal.insert(batch, bytes.as_slice()));
             let mut meta = store_try!("open meta", txn.open_table(META));
             store_try!("write meta", meta.insert(LAST_BATCH, batch));
@@ -151,50 +185,21 @@ impl Store {
         Ok(())
     }
 
-    /// Writes snapshots (and changed models) of series, and drops the WAL up to `trim` (the
-    /// batches every series' snapshot already reflects).
-    ///
-    /// A rolling checkpoint need not be `durable`: redb commits in order, so if it is lost in a
-    /// crash, so is its trimming of the WAL, and recovery replays from the older snapshots; the
-    /// next durable commit (every ingest is one) makes it durable too. That spares an fsync.
-    pub fn checkpoint(
-        &self,
-        series: &[(StoredSeries, Option<Vec<u8>>)],
-        trim: Option<u64>,
-        durable: bool,
-    ) -> Result<(), StoreError> {
-        let mut txn = store_try!("begin", self.db.begin_write());
-        if !durable {
-            store_try!("set durability", txn.set_durability(redb::Durability::None));
-        }
+    /// Durably drops the WAL batches up to `trim` (at shutdown, when no ingest follows).
+    pub fn trim(&self, trim: u64) -> Result<(), StoreError> {
+        let txn = store_try!("begin", self.db.begin_write());
         {
-            let mut s = store_try!("open series", txn.open_table(SERIES));
-            let mut m = store_try!("open models", txn.open_table(MODELS));
-            for (stored, model) in series {
-                let name = stored.snapshot.config.name.as_str();
-                let bytes = store_try!("encode a snapshot", postcard::to_allocvec(stored));
-                store_try!("write a snapshot", s.insert(name, bytes.as_slice()));
-                if let Some(model) = model {
-                    store_try!("write a model", m.insert(name, model.as_slice()));
-                }
-            }
-            if let Some(trim) = trim {
-                let mut wal = store_try!("open wal", txn.open_table(WAL));
-                store_try!("trim the wal", wal.retain_in(..=trim, |_, _| false));
-            }
+            let mut wal = store_try!("open wal", txn.open_table(WAL));
+            store_try!("trim the wal", wal.retain_in(..=trim, |_, _| false));
         }
         store_try!("commit", txn.commit());
         Ok(())
     }
 
-    /// Removes a series: snapshot, model and anomalies.
-    pub fn delete(&self, name: &str) -> Result<(), StoreError> {
+    /// Removes a series' anomalies.
+    pub fn delete_events(&self, name: &str) -> Result<(), StoreError> {
         let txn = store_try!("begin", self.db.begin_write());
         {
-            let mut s = store_try!("open series", txn.open_table(SERIES));
-            store_try!("remove a snapshot", s.remove(name));
-            let mut m = store_try!("open models", txn.open_table(MODELS));
-            store_try!("remove a model", m.remove(name));
             let mut ev = store_try!("open events", txn.open_table(EVENTS));
             store_try!(
                 "remove events",

@@ -1,0 +1,237 @@
+//! Series snapshots and model files, in their own redb file (`snapshots.redb`) written by their
+//! own thread.
+//!
+//! | table | key | value |
+//! |---|---|---|
+//! | `series` | name | the series' snapshot and the last batch it reflects (postcard) |
+//! | `models` | name | the series' model file |
+//!
+//! Why a second file and a second thread: redb runs one write transaction at a time per file,
+//! so a checkpoint committed into the WAL's file makes the next group commit — and every
+//! request in it — wait. Here the engine hands encoded snapshots over and goes on; the writer
+//! takes every job waiting, writes them in order in one transaction, commits it durably and
+//! reports back. Only then may the engine drop the WAL batches those snapshots reflect.
+
+use crate::store::{store_try, StoreError, StoredSeries};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use std::path::Path;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+const SERIES: TableDefinition<&str, &[u8]> = TableDefinition::new("series");
+const MODELS: TableDefinition<&str, &[u8]> = TableDefinition::new("models");
+/// Jobs the writer merges into one transaction at most.
+const JOBS_PER_COMMIT: usize = 64;
+/// redb's page cache for the snapshots: they are written far more often than read.
+const CACHE_BYTES: usize = 16 << 20;
+
+/// One series' saved form: its name, its encoded [`StoredSeries`] and, when it changed, its
+/// model file.
+#[derive(Debug, Clone)]
+pub struct Saved {
+    pub name: String,
+    pub snapshot: Vec<u8>,
+    pub model: Option<Vec<u8>>,
+}
+
+impl Saved {
+    /// Encodes a series' snapshot for the store.
+    pub fn encode(stored: &StoredSeries, model: Option<Vec<u8>>) -> Result<Saved, StoreError> {
+        let snapshot = store_try!("encode a snapshot", postcard::to_allocvec(stored));
+        Ok(Saved {
+            name: stored.snapshot.config.name.clone(),
+            snapshot,
+            model,
+        })
+    }
+}
+
+/// A stored snapshot with the series' model file, if it has one.
+pub type Restored = (StoredSeries, Option<Vec<u8>>);
+
+/// What a job asks of the writer.
+#[derive(Debug)]
+enum Work {
+    Save(Vec<Saved>),
+    Delete(String),
+}
+
+/// Who is told the outcome: the engine's completion queue (by job number) or a waiting caller.
+#[derive(Debug)]
+enum Notify {
+    Later(u64),
+    Now(mpsc::SyncSender<Result<(), StoreError>>),
+}
+
+#[derive(Debug)]
+struct Job {
+    work: Work,
+    notify: Notify,
+}
+
+/// The snapshot file and its writer thread.
+#[derive(Debug)]
+pub struct Snapshots {
+    db: Arc<Database>,
+    jobs: Option<mpsc::Sender<Job>>,
+    finished: mpsc::Receiver<(u64, Result<(), StoreError>)>,
+    writer: Option<JoinHandle<()>>,
+}
+
+impl Snapshots {
+    /// Opens (or creates) `dir/snapshots.redb` and starts its writer.
+    pub fn open(dir: &Path) -> Result<Snapshots, StoreError> {
+        store_try!("create the data folder", std::fs::create_dir_all(dir));
+        let db = Arc::new(store_try!(
+            "open snapshots.redb",
+            Database::builder()
+                .set_cache_size(CACHE_BYTES)
+                .create(dir.join("snapshots.redb"))
+        ));
+        write_all(&db, &[])?; // creates the tables
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let (report, finished) = mpsc::channel();
+        let writer_db = Arc::clone(&db);
+        let writer = store_try!(
+            "start the snapshot writer",
+            std::thread::Builder::new()
+                .name("anomex-snapshots".into())
+                .spawn(move || run_writer(&writer_db, &queue, &report))
+        );
+        Ok(Snapshots {
+            db,
+            jobs: Some(jobs),
+            finished,
+            writer: Some(writer),
+        })
+    }
+
+    /// Every stored snapshot with its model file.
+    pub fn read_all(&self) -> Result<Vec<Restored>, StoreError> {
+        let txn = store_try!("begin read", self.db.begin_read());
+        let series = store_try!("open series", txn.open_table(SERIES));
+        let models = store_try!("open models", txn.open_table(MODELS));
+        let mut out = Vec::new();
+        for item in store_try!("read series", series.iter()) {
+            let (name, bytes) = store_try!("read series", item);
+            let stored: StoredSeries = store_try!(
+                "decode a series snapshot",
+                postcard::from_bytes(bytes.value())
+            );
+            let model =
+                store_try!("read a model", models.get(name.value())).map(|m| m.value().to_vec());
+            out.push((stored, model));
+        }
+        Ok(out)
+    }
+
+    /// Queues snapshots; [`Snapshots::finished`] reports job `id` once they are durable.
+    pub fn save_later(&self, id: u64, saved: Vec<Saved>) -> Result<(), StoreError> {
+        self.send(Work::Save(saved), Notify::Later(id))
+    }
+
+    /// Saves snapshots durably (after every job queued before them) and waits.
+    pub fn save_now(&self, saved: Vec<Saved>) -> Result<(), StoreError> {
+        self.wait(Work::Save(saved))
+    }
+
+    /// Removes a series' snapshot and model durably (after every job queued before) and waits.
+    pub fn delete_now(&self, name: &str) -> Result<(), StoreError> {
+        self.wait(Work::Delete(name.to_string()))
+    }
+
+    /// The queued jobs whose commit has finished since the last call, in order.
+    pub fn finished(&self) -> Vec<(u64, Result<(), StoreError>)> {
+        self.finished.try_iter().collect()
+    }
+
+    fn wait(&self, work: Work) -> Result<(), StoreError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.send(work, Notify::Now(tx))?;
+        rx.recv().map_err(|_| writer_stopped())?
+    }
+
+    fn send(&self, work: Work, notify: Notify) -> Result<(), StoreError> {
+        self.jobs
+            .as_ref()
+            .and_then(|jobs| jobs.send(Job { work, notify }).ok())
+            .ok_or_else(writer_stopped)
+    }
+}
+
+impl Drop for Snapshots {
+    /// Lets the writer finish the jobs queued, then joins it.
+    fn drop(&mut self) {
+        self.jobs = None;
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+fn writer_stopped() -> StoreError {
+    StoreError::new("the snapshot writer stopped")
+}
+
+/// The writer: takes every job waiting (up to a cap), writes them in one durable commit and
+/// reports each; stops when the sender is gone and the queue is empty.
+fn run_writer(
+    db: &Database,
+    queue: &mpsc::Receiver<Job>,
+    report: &mpsc::Sender<(u64, Result<(), StoreError>)>,
+) {
+    while let Ok(first) = queue.recv() {
+        let mut jobs = vec![first];
+        jobs.extend(queue.try_iter().take(JOBS_PER_COMMIT - 1));
+        let works: Vec<&Work> = jobs.iter().map(|j| &j.work).collect();
+        let result = write_all(db, &works);
+        if let Err(e) = &result {
+            tracing::error!(error = %e, jobs = jobs.len(), "snapshot commit failed");
+        }
+        for job in jobs {
+            let outcome = result.clone();
+            match job.notify {
+                Notify::Later(id) => {
+                    let _ = report.send((id, outcome));
+                }
+                Notify::Now(tx) => {
+                    let _ = tx.send(outcome);
+                }
+            }
+        }
+    }
+}
+
+/// Applies jobs in order in one write transaction, committed durably.
+fn write_all(db: &Database, works: &[&Work]) -> Result<(), StoreError> {
+    let txn = store_try!("begin", db.begin_write());
+    {
+        let mut series = store_try!("open series", txn.open_table(SERIES));
+        let mut models = store_try!("open models", txn.open_table(MODELS));
+        for work in works {
+            match work {
+                Work::Save(saved) => {
+                    for s in saved {
+                        store_try!(
+                            "write a snapshot",
+                            series.insert(s.name.as_str(), s.snapshot.as_slice())
+                        );
+                        if let Some(model) = &s.model {
+                            store_try!(
+                                "write a model",
+                                models.insert(s.name.as_str(), model.as_slice())
+                            );
+                        }
+                    }
+                }
+                Work::Delete(name) => {
+                    store_try!("remove a snapshot", series.remove(name.as_str()));
+                    store_try!("remove a model", models.remove(name.as_str()));
+                }
+            }
+        }
+    }
+    store_try!("commit", txn.commit());
+    Ok(())
+}
