@@ -307,7 +307,8 @@ impl Leaderboard {
              ranked by {p}; `mean rank` by {p} per data set (a method \
              without a result there takes the last rank); `seconds` is fit + score time summed \
              over data sets; `NAB corpus` (when shown) is NAB's standard profile over the whole \
-             suite with one threshold, each data set's scores min-max scaled.\n",
+             suite with one threshold, scores in [0, 1] as they are and other data sets' scores \
+             min-max scaled.\n",
             p = protocol.primary()
         );
         let header = self.header();

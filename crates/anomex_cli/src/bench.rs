@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Detectors benchmarked on time series when none are named: the classical methods of TSB-AD's
-/// leaderboards that anomex has, and its streaming baselines.
+/// leaderboards that anomex has, its streaming baselines and the calibrated anomaly likelihood.
 const SERIES_DETECTORS: &[&str] = &[
     "ensemble",
     "spectral_residual",
@@ -29,6 +29,7 @@ const SERIES_DETECTORS: &[&str] = &[
     "zscore",
     "mad",
     "ewma",
+    "likelihood",
 ];
 
 /// Detectors benchmarked on vectors when none are named: PyOD's classical set.

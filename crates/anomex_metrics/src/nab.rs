@@ -189,22 +189,37 @@ fn best_total(mut rows: Vec<Row>, n_windows: usize, p: Profile) -> (f64, f64, us
 
 /// The NAB score of `scores` against `labels` under `profile` (see the module docs).
 pub fn nab(labels: &[bool], scores: &[f64], profile: Profile, compat: Compat) -> Result<NabScore> {
-    nab_corpus(&[(labels, scores)], profile, compat)
+    pooled(&[(labels, scores)], profile, compat, false)
 }
 
 /// The NAB score of a corpus of labelled series with one threshold for all of them, as NAB's
 /// optimiser and scoreboard compute it: every file's sweep rows are pooled (windows numbered
 /// across files), the best total over one shared threshold is the raw score, and the null and
-/// perfect scores are those of the whole corpus. Each file's scores are min-max scaled to
-/// [0, 1] first (as in [`nab`]); NAB's own detectors emit [0, 1] likelihoods that it uses as they
-/// are, so figures are comparable with its scoreboard only for detectors whose scaled scores mean
-/// the same across files.
+/// perfect scores are those of the whole corpus. NAB's detectors emit scores in [0, 1] (calibrated
+/// likelihoods) and its threshold applies to them as they are: when every file's scores lie in
+/// [0, 1] they are taken as they are; otherwise every file is min-max scaled to [0, 1] first (as
+/// in [`nab`]), which makes unbounded scores usable, but comparable with NAB's scoreboard only as
+/// far as the scaled scores mean the same across files.
 pub fn nab_corpus(
     files: &[(&[bool], &[f64])],
     profile: Profile,
     compat: Compat,
 ) -> Result<NabScore> {
+    pooled(files, profile, compat, true)
+}
+
+/// [`nab_corpus`]; `keep_unit`: scores that all lie in [0, 1] are not rescaled.
+fn pooled(
+    files: &[(&[bool], &[f64])],
+    profile: Profile,
+    compat: Compat,
+    keep_unit: bool,
+) -> Result<NabScore> {
     let (mut rows, mut null_rows, mut windows_seen) = (Vec::new(), Vec::new(), 0);
+    let in_unit = keep_unit
+        && files
+            .iter()
+            .all(|(_, s)| s.iter().all(|v| (0.0..=1.0).contains(v)));
     for (labels, scores) in files {
         check(labels, scores)?;
         let windows = tsb_segments(labels);
@@ -213,12 +228,12 @@ pub fn nab_corpus(
                 .for_each(|row| row.window = row.window.map(|w| w + windows_seen));
             r
         };
-        rows.extend(offset(sweep_rows(
-            &anomex_core::stats::min_max_scaled(scores),
-            &windows,
-            profile,
-            compat,
-        )?));
+        let scaled = if in_unit {
+            scores.to_vec()
+        } else {
+            anomex_core::stats::min_max_scaled(scores)
+        };
+        rows.extend(offset(sweep_rows(&scaled, &windows, profile, compat)?));
         let null = vec![0.5; scores.len()];
         null_rows.extend(offset(sweep_rows(&null, &windows, profile, compat)?));
         windows_seen += windows.len();
@@ -279,6 +294,22 @@ mod tests {
             "{both:?} {one:?} {fb:?}"
         );
         assert!(both.normalized.unwrap() < 100.0);
+        // scores within [0, 1] are used as they are: a file whose scores stay low is not
+        // stretched up to 1, so the shared threshold leaves its window undetected
+        let low: Vec<f64> = sa.iter().map(|v| v * 0.1).collect();
+        let stretched = anomex_core::stats::min_max_scaled(&low);
+        let peak: Vec<f64> = b.iter().map(|&l| if l { 0.9 } else { 0.5 }).collect();
+        let kept = nab_corpus(&[(&a, &low), (&b, &peak)], STANDARD, Compat::Correct).unwrap();
+        let scaled =
+            nab_corpus(&[(&a, &stretched), (&b, &peak)], STANDARD, Compat::Correct).unwrap();
+        assert!(kept.raw < scaled.raw, "{kept:?} {scaled:?}");
+        // one file beyond [0, 1]: every file is min-max scaled, the low one too
+        let peak_big: Vec<f64> = peak.iter().map(|v| v * 10.0).collect();
+        let mixed = nab_corpus(&[(&a, &low), (&b, &peak_big)], STANDARD, Compat::Correct).unwrap();
+        assert!(mixed.raw > kept.raw, "{mixed:?} {kept:?}");
+        let big: Vec<f64> = sa.iter().map(|v| v * 1e3).collect();
+        let big = nab_corpus(&[(&a, &big)], STANDARD, Compat::Correct).unwrap();
+        assert_eq!((big.raw, big.normalized), (one.raw, one.normalized));
         assert!(nab_corpus(&[(&a[..10], &sa)], STANDARD, Compat::Correct).is_err());
     }
 }

@@ -7,6 +7,7 @@
 //! to a registry.
 
 pub mod hst;
+pub mod likelihood;
 pub mod matrix_profile;
 pub mod period;
 pub mod rolling;
@@ -119,6 +120,12 @@ pub fn register(registry: &mut Registry) -> Result<()> {
             1.0,
             "smoothing factor; warm-up is ceil(1/alpha) points",
         )],
+    ))?;
+    registry.add(entry::<likelihood::Likelihood>(
+        "anomaly likelihood of a rolling novelty score, calibrated to [0, 1] (Ahmad et al. 2017, NAB)",
+        Learning::Unsupervised,
+        true,
+        likelihood::params(),
     ))?;
     registry.add(online::entry::<hst::HalfSpaceTrees>(
         "Half-Space Trees: mass in random half-space trees over tumbling windows (Tan et al. 2011)",

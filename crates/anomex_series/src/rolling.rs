@@ -16,7 +16,7 @@ use std::collections::VecDeque;
 /// gives finite (large) scores instead of infinities.
 const SPREAD_FLOOR: f64 = 1e-9;
 
-fn deviation(x: f64, centre: f64, spread: f64) -> f64 {
+pub(crate) fn deviation(x: f64, centre: f64, spread: f64) -> f64 {
     (x - centre).abs() / spread.max(SPREAD_FLOOR * (1.0 + centre.abs()))
 }
 
@@ -108,17 +108,14 @@ impl WindowStatistic for ZScore {
     const NAME: &'static str = "zscore";
     fn stream(window: usize) -> Box<dyn ChannelStream> {
         Box::new(ZScoreStream {
-            window,
-            buf: VecDeque::with_capacity(window + 1),
-            shift: None,
-            sum: 0.0,
-            sum_sq: 0.0,
+            values: RunningWindow::new(window),
         })
     }
 }
 
-#[derive(Serialize, Deserialize)]
-struct ZScoreStream {
+/// The last `window` values with their running sum and sum of squares.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct RunningWindow {
     window: usize,
     buf: VecDeque<f64>,
     /// Values are accumulated relative to the first one seen, which keeps the running sums
@@ -128,22 +125,34 @@ struct ZScoreStream {
     sum_sq: f64,
 }
 
-impl ChannelStream for ZScoreStream {
-    fn snapshot(&self) -> Result<serde_json::Value> {
-        state_to(self)
+impl RunningWindow {
+    pub(crate) fn new(window: usize) -> Self {
+        RunningWindow {
+            window,
+            buf: VecDeque::with_capacity(window + 1),
+            shift: None,
+            sum: 0.0,
+            sum_sq: 0.0,
+        }
     }
-    fn restore(&mut self, snapshot: serde_json::Value) -> Result<()> {
-        restore_same_window(self, snapshot, |s| s.window)
+
+    /// Values held (at most the window).
+    pub(crate) fn len(&self) -> usize {
+        self.buf.len()
     }
-    fn update(&mut self, x: f64) -> Option<f64> {
-        let shift = *self.shift.get_or_insert(x);
-        let out = (self.buf.len() == self.window).then(|| {
-            let n = self.window as f64;
-            let mean = self.sum / n;
-            let var = (self.sum_sq / n - mean * mean).max(0.0);
-            deviation(x, mean + shift, var.sqrt())
-        });
-        let v = x - shift;
+
+    /// Mean and (population) standard deviation of the values held; `None` when empty.
+    pub(crate) fn mean_std(&self) -> Option<(f64, f64)> {
+        let shift = self.shift.filter(|_| !self.buf.is_empty())?;
+        let n = self.buf.len() as f64;
+        let mean = self.sum / n;
+        let var = (self.sum_sq / n - mean * mean).max(0.0);
+        Some((mean + shift, var.sqrt()))
+    }
+
+    /// Adds a value, dropping the oldest beyond the window.
+    pub(crate) fn push(&mut self, x: f64) {
+        let v = x - *self.shift.get_or_insert(x);
         self.buf.push_back(v);
         self.sum += v;
         self.sum_sq += v * v;
@@ -153,6 +162,28 @@ impl ChannelStream for ZScoreStream {
                 self.sum_sq -= old * old;
             }
         }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct ZScoreStream {
+    #[serde(flatten)]
+    values: RunningWindow,
+}
+
+impl ChannelStream for ZScoreStream {
+    fn snapshot(&self) -> Result<serde_json::Value> {
+        state_to(self)
+    }
+    fn restore(&mut self, snapshot: serde_json::Value) -> Result<()> {
+        restore_same_window(self, snapshot, |s| s.values.window)
+    }
+    fn update(&mut self, x: f64) -> Option<f64> {
+        let out = (self.values.len() == self.values.window)
+            .then(|| self.values.mean_std())
+            .flatten()
+            .map(|(mean, std)| deviation(x, mean, std));
+        self.values.push(x);
         out
     }
 }

@@ -96,6 +96,23 @@ class EWMA(BaseDetector):
         combine: Literal['mean', 'max'] = 'mean',
     ) -> None: ...
 
+class AnomalyLikelihood(BaseDetector):
+    """anomaly likelihood of a rolling novelty score, calibrated to [0, 1] (Ahmad et al. 2017, NAB)"""
+    def __init__(
+        self,
+        *,
+        contamination: float = 0.1,
+        window: int = 1000,
+        short_window: int = 50,
+        scale: float = 5.0,
+        averaging: int = 10,
+        learning: int = 288,
+        estimation: int = 100,
+        history: int = 8640,
+        range_tolerance: str = '0.05',
+        combine: Literal['mean', 'max'] = 'mean',
+    ) -> None: ...
+
 class HalfSpaceTrees(BaseDetector):
     """Half-Space Trees: mass in random half-space trees over tumbling windows (Tan et al. 2011)"""
     def __init__(

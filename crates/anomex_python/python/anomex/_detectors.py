@@ -30,6 +30,7 @@ CLASS_NAMES = {
     "zscore": "ZScore",
     "mad": "MAD",
     "ewma": "EWMA",
+    "likelihood": "AnomalyLikelihood",
     "hst": "HalfSpaceTrees",
     "rrcf": "RRCF",
     "shesd": "SHESD",
