@@ -27,6 +27,10 @@ const GROUP_CAP: usize = 512;
 /// behind them.
 const CHECKPOINT_SLICE: usize = 64;
 const CHECKPOINT_STEP_TIME: std::time::Duration = std::time::Duration::from_millis(2);
+/// Rolling checkpoint slices handed to the snapshot writer and not yet durable, at most: when
+/// the writer falls behind (a slow disk), the series stay marked changed and wait, rather than
+/// their snapshots piling up in memory.
+const MAX_PENDING_SLICES: usize = 8;
 
 type Reply<T> = oneshot::Sender<Result<T, ApiError>>;
 
@@ -659,6 +663,10 @@ impl Engine {
     /// One rolling checkpoint step: hands the writer up to a slice of the series that have
     /// been changed for at least the checkpoint interval.
     fn maybe_checkpoint(&mut self) {
+        self.collect_finished();
+        if self.pending.len() >= MAX_PENDING_SLICES {
+            return;
+        }
         let every = self.config.checkpoint_every;
         let due = self
             .dirty_order
@@ -931,6 +939,26 @@ mod tests {
             s.iter().map(|p| p.score.map(f64::to_bits)).collect()
         };
         assert_eq!(bits(&after), bits(&expected));
+    }
+
+    #[test]
+    fn a_writer_that_falls_behind_holds_the_checkpoints_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut engine = open(dir.path());
+        engine.create(vec![series_config("a")]).unwrap();
+        ingest(&mut engine, &["a"], 0, 10);
+        // slices the writer has not reported on (numbers it never saw)
+        for id in 0..MAX_PENDING_SLICES as u64 {
+            engine.pending.push_back((1000 + id, vec![("a".into(), 1)]));
+        }
+        engine.maybe_checkpoint();
+        assert_eq!(engine.pending.len(), MAX_PENDING_SLICES, "no slice added");
+        assert!(engine.dirty.contains_key("a"), "still marked changed");
+        // and the WAL keeps what the unreported slices need
+        assert_eq!(engine.wal_floor(), 0);
+        engine.pending.clear();
+        engine.maybe_checkpoint();
+        assert_eq!(engine.pending.len(), 1);
     }
 
     #[test]
