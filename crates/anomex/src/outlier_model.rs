@@ -30,7 +30,11 @@ impl OutlierModel {
     pub fn fit(detector: &dyn Detector, train: &Frame, contamination: f64) -> Result<Self> {
         let mut rule = Quantile::contamination(contamination)?;
         let fitted = detector.fit(train)?;
-        let train_scores = fitted.score(train)?.combined;
+        // kept by the detector where it keeps them (it would recognise its training frame)
+        let train_scores = match fitted.training_scores() {
+            Some(kept) if kept.len() == train.rows() => kept.to_vec(),
+            _ => fitted.score(train)?.combined,
+        };
         rule.fit(&train_scores)?;
         let (threshold, _) = rule.update(0.0)?;
         Ok(OutlierModel {
@@ -197,5 +201,37 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("without a calibrated threshold"), "{e}");
+    }
+
+    #[test]
+    fn kept_training_scores_are_the_scores_of_the_training_frame() {
+        let reg = crate::registry();
+        let cols: Vec<Vec<f64>> = (0..3)
+            .map(|j| {
+                (0..300)
+                    .map(|i| ((i * (7 + j) + j * 11) % 37) as f64 / 5.0)
+                    .collect()
+            })
+            .collect();
+        let frame = Frame::from_columns(&cols).unwrap();
+        let mut kept = 0;
+        for entry in reg.entries() {
+            if entry.data != crate::DataKind::Vectors {
+                continue;
+            }
+            let det = entry.create::<&str>(&[]).unwrap();
+            let fitted = det.fit(&frame).unwrap();
+            let again = fitted.score(&frame).unwrap().combined;
+            if let Some(scores) = fitted.training_scores() {
+                assert_eq!(scores, again.as_slice(), "{}", entry.name);
+                kept += 1;
+            }
+            let m = OutlierModel::fit(det.as_ref(), &frame, 0.05).unwrap();
+            assert_eq!(m.training_scores(), again.as_slice(), "{}", entry.name);
+        }
+        assert!(
+            kept >= 10,
+            "{kept} vector detectors keep their training scores"
+        );
     }
 }

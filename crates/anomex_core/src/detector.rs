@@ -94,6 +94,11 @@ pub trait FittedDetector: Scorer + Debug {
     fn streaming(&self) -> Option<Box<dyn Streaming>> {
         None
     }
+    /// The combined scores of the rows it was fitted on, for detectors that keep them (PyOD's
+    /// `decision_scores_`): what scoring the training frame again would give, without doing it.
+    fn training_scores(&self) -> Option<&[f64]> {
+        None
+    }
 }
 
 /// How a detector learns.

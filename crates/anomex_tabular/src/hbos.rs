@@ -10,7 +10,7 @@
 
 use crate::VectorKernel;
 use anomex_core::{ParamSpec, Params, Result};
-use ndarray::ArrayView2;
+use ndarray::{ArrayView2, Axis, Slice};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -30,43 +30,69 @@ pub struct HbosState {
     pub terms: Vec<Vec<f64>>,
 }
 
+/// Equal-width bins over a range, numpy's way: `bins` bins from the lowest to the highest value
+/// (a constant feature gets the range widened by ½ on either side), the last bin closed.
+#[derive(Debug, Clone)]
+pub(crate) struct Bins {
+    pub edges: Vec<f64>,
+    lo: f64,
+    /// Bins per unit of value.
+    norm: f64,
+}
+
+impl Bins {
+    pub(crate) fn over(mut lo: f64, mut hi: f64, bins: usize) -> Bins {
+        if lo == hi {
+            lo -= 0.5;
+            hi += 0.5;
+        }
+        Bins {
+            edges: anomex_core::stats::linspace(lo, hi, bins + 1),
+            lo,
+            norm: bins as f64 / (hi - lo),
+        }
+    }
+
+    /// The bin `k` with `edges[k] ≤ v < edges[k + 1]` (the last bin closed) of a value within
+    /// the range.
+    #[inline]
+    pub(crate) fn of(&self, v: f64) -> usize {
+        let bins = self.edges.len() - 1;
+        let mut k = (((v - self.lo) * self.norm) as usize).min(bins - 1);
+        // the float estimate can be off by one at an edge: settle it against the edges
+        if v < self.edges[k] && k > 0 {
+            k -= 1;
+        } else if k + 1 < bins && v >= self.edges[k + 1] {
+            k += 1;
+        }
+        k
+    }
+}
+
+/// The lowest and highest value.
+fn range(x: &[f64]) -> (f64, f64) {
+    x.iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        })
+}
+
 /// numpy's `histogram(x, bins)`: edges and counts (equal-width bins over the range, the last bin
 /// closed).
 pub(crate) fn histogram_counts(x: &[f64], bins: usize) -> (Vec<f64>, Vec<usize>) {
-    let (mut lo, mut hi) = x
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
-            (a.min(v), b.max(v))
-        });
-    if lo == hi {
-        lo -= 0.5;
-        hi += 0.5;
-    }
-    let edges = anomex_core::stats::linspace(lo, hi, bins + 1);
-    let norm = bins as f64 / (hi - lo);
+    let (lo, hi) = range(x);
+    let b = Bins::over(lo, hi, bins);
     let mut counts = vec![0usize; bins];
     for &v in x {
-        let mut k = (((v - lo) * norm) as usize).min(bins - 1);
-        // the float estimate can be off by one at an edge: settle it against the edges
-        if v < edges[k] && k > 0 {
-            k -= 1;
-        } else if k + 1 < bins && v >= edges[k + 1] {
-            k += 1;
-        }
-        counts[k] += 1;
+        counts[b.of(v)] += 1;
     }
-    (edges, counts)
+    (b.edges, counts)
 }
 
 /// [`histogram_counts`] of values already sorted: bin `k` holds `edges[k] ≤ v < edges[k + 1]`
 /// (the last bin closed), counted by binary search, O(bins · log n).
 fn sorted_histogram(sorted: &[f64], bins: usize) -> (Vec<f64>, Vec<usize>) {
-    let (mut lo, mut hi) = (sorted[0], sorted[sorted.len() - 1]);
-    if lo == hi {
-        lo -= 0.5;
-        hi += 0.5;
-    }
-    let edges = anomex_core::stats::linspace(lo, hi, bins + 1);
+    let edges = Bins::over(sorted[0], sorted[sorted.len() - 1], bins).edges;
     let below = |e: f64| sorted.partition_point(|&v| v < e);
     let mut starts: Vec<usize> = edges[..bins].iter().map(|&e| below(e)).collect();
     starts.push(sorted.len());
@@ -74,16 +100,13 @@ fn sorted_histogram(sorted: &[f64], bins: usize) -> (Vec<f64>, Vec<usize>) {
     (edges, counts)
 }
 
-/// numpy's `histogram(x, bins, density=True)`: edges and densities.
-fn histogram(x: &[f64], bins: usize) -> (Vec<f64>, Vec<f64>) {
-    let (edges, counts) = histogram_counts(x, bins);
-    let n = x.len() as f64;
-    let density = counts
+/// numpy's `histogram(density=True)` from the counts: each bin's count over `n` times its width.
+fn densities(edges: &[f64], counts: &[usize], n: usize) -> Vec<f64> {
+    counts
         .iter()
         .enumerate()
-        .map(|(k, &c)| c as f64 / (n * (edges[k + 1] - edges[k])))
-        .collect();
-    (edges, density)
+        .map(|(k, &c)| c as f64 / (n as f64 * (edges[k + 1] - edges[k])))
+        .collect()
 }
 
 /// The `n_bins` parameter: 10 (PyOD's default) or `auto`.
@@ -118,53 +141,156 @@ pub fn birge_rozenblac_bins(x: &[f64]) -> usize {
     best.1
 }
 
-/// numpy's `digitize(v, edges, right=True)`, as PyOD calls it: the index `i` with
-/// `edges[i−1] < v ≤ edges[i]` (0 at or below the first edge, `edges.len()` above the last).
-/// The edges are evenly spaced, so the index is estimated from `v` and settled against the
-/// edges themselves; a binary search answers when the estimate is off by more than one.
-fn digitize(edges: &[f64], v: f64) -> usize {
-    let last = edges.len() - 1;
-    let (lo, hi) = (edges[0], edges[last]);
-    if v <= lo {
-        return 0;
-    }
-    if v > hi {
-        return edges.len();
-    }
-    let estimate = ((v - lo) / (hi - lo) * last as f64).ceil();
-    // within (lo, hi] the index is 1..=last; NaN and rounding land in that range too
-    let k = (estimate as usize).clamp(1, last);
-    let fits = |i: usize| (1..=last).contains(&i) && edges[i - 1] < v && v <= edges[i];
-    [k, k - 1, k + 1]
-        .into_iter()
-        .find(|&i| fits(i))
-        .unwrap_or_else(|| edges.partition_point(|&e| e < v))
+/// One feature's histogram prepared for scoring values as PyOD does.
+struct Lookup<'a> {
+    edges: &'a [f64],
+    terms: &'a [f64],
+    lo: f64,
+    hi: f64,
+    /// Edge intervals per unit of value.
+    scale: f64,
+    lowest: f64,
+    /// How far below the first and above the last edge still counts as the edge bin.
+    below: f64,
+    above: f64,
 }
 
-impl Hbos {
-    /// The term of value `v` of feature `j`; `lowest` is that feature's lowest bin term.
-    fn term(&self, st: &HbosState, j: usize, lowest: f64, v: f64) -> f64 {
-        let (edges, terms) = (&st.edges[j], &st.terms[j]);
-        let bins = terms.len();
-        let idx = digitize(edges, v);
-        if idx == 0 {
-            let width = edges[1] - edges[0];
-            if edges[0] - v <= width * self.tol {
-                terms[0]
-            } else {
-                lowest
-            }
-        } else if idx == bins + 1 {
-            let width = edges[bins] - edges[bins - 1];
-            if v - edges[bins] <= width * self.tol {
-                terms[bins - 1]
-            } else {
-                lowest
-            }
-        } else {
-            terms[idx - 1]
+impl<'a> Lookup<'a> {
+    fn new(edges: &'a [f64], terms: &'a [f64], tol: f64) -> Lookup<'a> {
+        let last = edges.len() - 1;
+        let (lo, hi) = (edges[0], edges[last]);
+        Lookup {
+            edges,
+            terms,
+            lo,
+            hi,
+            scale: last as f64 / (hi - lo),
+            lowest: terms.iter().copied().fold(f64::INFINITY, f64::min),
+            below: (edges[1] - edges[0]) * tol,
+            above: (edges[last] - edges[last - 1]) * tol,
         }
     }
+
+    /// numpy's `digitize(v, edges, right=True)`, as PyOD calls it: the index `i` with
+    /// `edges[i−1] < v ≤ edges[i]` (0 at or below the first edge, `edges.len()` above the
+    /// last). The edges are evenly spaced, so the index is estimated from `v` and settled
+    /// against the edges themselves; a binary search answers when the estimate is off by more
+    /// than one.
+    #[inline]
+    fn digitize(&self, v: f64) -> usize {
+        let edges = self.edges;
+        let last = edges.len() - 1;
+        if v <= self.lo {
+            return 0;
+        }
+        if v > self.hi {
+            return edges.len();
+        }
+        // within (lo, hi] the index is 1..=last (⌊t⌋ + 1, one too high exactly on an edge, which
+        // the checks below settle; a truncating cast, not `ceil`, which is a library call on
+        // baseline x86-64); NaN and rounding land in that range too
+        let k = (((v - self.lo) * self.scale) as usize + 1).clamp(1, last);
+        if edges[k - 1] < v && v <= edges[k] {
+            k
+        } else if k > 1 && edges[k - 2] < v && v <= edges[k - 1] {
+            k - 1
+        } else if k < last && edges[k] < v && v <= edges[k + 1] {
+            k + 1
+        } else {
+            edges.partition_point(|&e| e < v)
+        }
+    }
+
+    /// The term of value `v`: its bin's, the edge bin's within `tol` widths outside the range,
+    /// else the lowest.
+    #[inline]
+    fn term(&self, v: f64) -> f64 {
+        let bins = self.terms.len();
+        match self.digitize(v) {
+            0 if self.lo - v <= self.below => self.terms[0],
+            i if i == bins + 1 && v - self.hi <= self.above => self.terms[bins - 1],
+            0 => self.lowest,
+            i if i == bins + 1 => self.lowest,
+            i => self.terms[i - 1],
+        }
+    }
+}
+
+/// Each feature's lowest and highest value, in one sweep over the rows (blocks of rows in
+/// parallel).
+fn column_ranges(x: ArrayView2<'_, f64>) -> Vec<(f64, f64)> {
+    let start = vec![(f64::INFINITY, f64::NEG_INFINITY); x.ncols()];
+    row_blocks(x)
+        .into_par_iter()
+        .map(|block| {
+            let mut r = start.clone();
+            for row in block.rows() {
+                for (r, &v) in r.iter_mut().zip(row.iter()) {
+                    *r = (r.0.min(v), r.1.max(v));
+                }
+            }
+            r
+        })
+        .reduce(
+            || start.clone(),
+            |a, b| {
+                a.iter()
+                    .zip(&b)
+                    .map(|(a, b)| (a.0.min(b.0), a.1.max(b.1)))
+                    .collect()
+            },
+        )
+}
+
+/// Each feature's histogram counts, and the bin PyOD's scoring puts each value in (row-major),
+/// in one sweep over the rows (blocks of rows in parallel).
+///
+/// Counting uses numpy's bins `[e_k, e_{k+1})`, scoring `digitize(right=True)`'s `(e_{k−1}, e_k]`:
+/// a value of the training range falls in the same bin both ways except exactly on an inner
+/// edge, where scoring takes the bin below.
+fn column_counts(x: ArrayView2<'_, f64>, bins: &[Bins]) -> (Vec<Vec<usize>>, Vec<u32>) {
+    let cols = x.ncols();
+    let start: Vec<Vec<usize>> = bins.iter().map(|b| vec![0; b.edges.len() - 1]).collect();
+    let add = |mut a: Vec<Vec<usize>>, b: Vec<Vec<usize>>| {
+        for (a, b) in a.iter_mut().zip(b) {
+            for (a, b) in a.iter_mut().zip(b) {
+                *a += b;
+            }
+        }
+        a
+    };
+    let mut scoring = vec![0u32; x.nrows() * cols];
+    let blocks = row_blocks(x);
+    let counts = scoring
+        .par_chunks_mut(ROW_BLOCK * cols)
+        .zip(blocks)
+        .map(|(out, block)| {
+            let mut c = start.clone();
+            for (row, out) in block.rows().into_iter().zip(out.chunks_exact_mut(cols)) {
+                for (((c, b), &v), out) in c.iter_mut().zip(bins).zip(row.iter()).zip(out) {
+                    let k = b.of(v);
+                    c[k] += 1;
+                    *out = (k - usize::from(k > 0 && v == b.edges[k])) as u32;
+                }
+            }
+            c
+        })
+        .reduce(|| start.clone(), add);
+    (counts, scoring)
+}
+
+/// Rows per block of the parallel sweeps.
+const ROW_BLOCK: usize = 4096;
+
+/// Blocks of rows for the parallel sweeps.
+fn row_blocks(x: ArrayView2<'_, f64>) -> Vec<ArrayView2<'_, f64>> {
+    (0..x.nrows())
+        .step_by(ROW_BLOCK)
+        .map(|start| {
+            let end = (start + ROW_BLOCK).min(x.nrows());
+            x.slice_axis_move(Axis(0), Slice::from(start..end))
+        })
+        .collect()
 }
 
 impl VectorKernel for Hbos {
@@ -201,25 +327,50 @@ impl VectorKernel for Hbos {
     }
     fn fit(&self, x: ArrayView2<'_, f64>) -> Result<(HbosState, Vec<f64>)> {
         crate::need_rows(x, 2, "HBOS")?;
-        let (edges, terms) = crate::feature_columns(x)
-            .into_par_iter()
-            .map(|col| {
-                let bins = self.n_bins.unwrap_or_else(|| birge_rozenblac_bins(&col));
-                let (e, density) = histogram(&col, bins);
+        let bins: Vec<Bins> = match self.n_bins {
+            Some(b) => column_ranges(x)
+                .into_iter()
+                .map(|(lo, hi)| Bins::over(lo, hi, b))
+                .collect(),
+            None => crate::feature_columns(x)
+                .into_par_iter()
+                .map(|col| {
+                    let (lo, hi) = range(&col);
+                    Bins::over(lo, hi, birge_rozenblac_bins(&col))
+                })
+                .collect(),
+        };
+        let (counts, scoring_bins) = column_counts(x, &bins);
+        let (edges, terms): (Vec<Vec<f64>>, Vec<Vec<f64>>) = bins
+            .into_iter()
+            .zip(counts)
+            .map(|(b, c)| {
+                let density = densities(&b.edges, &c, x.nrows());
                 let t: Vec<f64> = density.iter().map(|d| (d + self.alpha).log2()).collect();
-                (e, t)
+                (b.edges, t)
             })
             .unzip();
-        let st = HbosState { edges, terms };
-        let scores = self.score(&st, x)?;
-        Ok((st, scores))
+        // the training rows' scores from their bins, without looking the values up again
+        let cols = x.ncols();
+        let scores = scoring_bins
+            .par_chunks(cols)
+            .with_min_len(256)
+            .map(|bins| {
+                -bins
+                    .iter()
+                    .zip(&terms)
+                    .map(|(&k, t)| t[k as usize])
+                    .sum::<f64>()
+            })
+            .collect();
+        Ok((HbosState { edges, terms }, scores))
     }
     fn score(&self, st: &HbosState, x: ArrayView2<'_, f64>) -> Result<Vec<f64>> {
-        let lowest = lowest_terms(st, x.ncols())?;
+        let lookups = lookups(st, x.ncols(), self.tol)?;
         Ok(crate::score_rows(x, |row| {
             -row.iter()
-                .enumerate()
-                .map(|(j, &v)| self.term(st, j, lowest[j], v))
+                .zip(&lookups)
+                .map(|(&v, l)| l.term(v))
                 .sum::<f64>()
         }))
     }
@@ -234,7 +385,7 @@ impl VectorKernel for Hbos {
         rows: &[usize],
         _training: bool,
     ) -> Option<Result<Vec<Vec<f64>>>> {
-        Some(lowest_terms(st, x.ncols()).map(|lowest| {
+        Some(lookups(st, x.ncols(), self.tol).map(|lookups| {
             let highest: Vec<f64> = st
                 .terms
                 .iter()
@@ -244,8 +395,9 @@ impl VectorKernel for Hbos {
                 .map(|&r| {
                     x.row(r)
                         .iter()
-                        .enumerate()
-                        .map(|(j, &v)| highest[j] - self.term(st, j, lowest[j], v))
+                        .zip(&lookups)
+                        .zip(&highest)
+                        .map(|((&v, l), h)| h - l.term(v))
                         .collect()
                 })
                 .collect()
@@ -253,8 +405,8 @@ impl VectorKernel for Hbos {
     }
 }
 
-/// Each feature's lowest bin term, after checking the histograms fit `cols` columns.
-fn lowest_terms(st: &HbosState, cols: usize) -> Result<Vec<f64>> {
+/// Each feature's lookup, after checking the histograms fit `cols` columns.
+fn lookups(st: &HbosState, cols: usize, tol: f64) -> Result<Vec<Lookup<'_>>> {
     if st.edges.len() != cols
         || st.terms.len() != cols
         || st
@@ -268,9 +420,10 @@ fn lowest_terms(st: &HbosState, cols: usize) -> Result<Vec<f64>> {
         ));
     }
     Ok(st
-        .terms
+        .edges
         .iter()
-        .map(|t| t.iter().copied().fold(f64::INFINITY, f64::min))
+        .zip(&st.terms)
+        .map(|(e, t)| Lookup::new(e, t, tol))
         .collect())
 }
 
@@ -281,7 +434,9 @@ mod tests {
     #[test]
     fn histogram_matches_numpy() {
         // numpy.histogram([1, 2, 2, 3, 10], bins=3, density=True)
-        let (edges, density) = histogram(&[1.0, 2.0, 2.0, 3.0, 10.0], 3);
+        let x = [1.0, 2.0, 2.0, 3.0, 10.0];
+        let (edges, counts) = histogram_counts(&x, 3);
+        let density = densities(&edges, &counts, x.len());
         assert_eq!(edges, vec![1.0, 4.0, 7.0, 10.0]);
         let expected = [4.0 / 15.0, 0.0, 1.0 / 15.0];
         for (d, e) in density.iter().zip(expected) {
@@ -298,6 +453,8 @@ mod tests {
             (-1e-9, 1e-9, 3),
         ] {
             let edges = anomex_core::stats::linspace(lo, hi, bins + 1);
+            let terms = vec![0.0; bins];
+            let lookup = Lookup::new(&edges, &terms, 0.5);
             let span = hi - lo;
             let mut probes: Vec<f64> = edges.clone();
             for &e in &edges {
@@ -306,7 +463,7 @@ mod tests {
             probes.extend((0..2000).map(|i| lo - 0.2 * span + 1.4 * span * f64::from(i) / 1999.0));
             for v in probes {
                 let reference = edges.partition_point(|&e| e < v);
-                assert_eq!(digitize(&edges, v), reference, "v = {v} on {edges:?}");
+                assert_eq!(lookup.digitize(v), reference, "v = {v} on {edges:?}");
             }
         }
     }
@@ -320,6 +477,58 @@ mod tests {
         sorted.sort_unstable_by(f64::total_cmp);
         for bins in [1, 2, 7, 10, 22] {
             assert_eq!(histogram_counts(&x, bins), sorted_histogram(&sorted, bins));
+        }
+    }
+
+    #[test]
+    fn row_sweeps_match_the_column_histograms() {
+        let x = ndarray::Array2::from_shape_fn((10_000, 5), |(i, j)| {
+            let v = ((i * 7919 + j * 104_729) % 1009) as f64 / 13.0;
+            match j {
+                3 => 2.5,             // a constant feature
+                4 => (i % 71) as f64, // 0..=70 in 7 bins: values on every edge
+                _ => v,
+            }
+        });
+        let ranges = column_ranges(x.view());
+        let bins: Vec<Bins> = ranges
+            .iter()
+            .map(|&(lo, hi)| Bins::over(lo, hi, 7))
+            .collect();
+        let (counts, scoring) = column_counts(x.view(), &bins);
+        for j in 0..x.ncols() {
+            let col: Vec<f64> = x.column(j).to_vec();
+            assert_eq!(ranges[j], range(&col));
+            assert_eq!(
+                histogram_counts(&col, 7),
+                (bins[j].edges.clone(), counts[j].clone())
+            );
+            let terms = vec![0.0; 7];
+            let lookup = Lookup::new(&bins[j].edges, &terms, 0.5);
+            for (i, &v) in col.iter().enumerate() {
+                let expected = lookup.digitize(v).max(1) - 1;
+                assert_eq!(scoring[i * x.ncols() + j] as usize, expected, "{v}");
+            }
+        }
+    }
+
+    #[test]
+    fn training_scores_equal_scoring_the_training_rows() {
+        let x = ndarray::Array2::from_shape_fn((3000, 3), |(i, j)| match j {
+            0 => (i % 71) as f64,
+            1 => ((i * 7919) % 613) as f64 / 7.0,
+            _ => (i as f64 * 0.01).sin(),
+        });
+        for bins in ["n_bins=7", "n_bins=10", "n_bins=auto"] {
+            let h = Hbos::from_params(&Params::resolve(&Hbos::param_specs(), &[bins]).unwrap())
+                .unwrap();
+            let (st, training) = h.fit(x.view()).unwrap();
+            let again = h.score(&st, x.view()).unwrap();
+            assert_eq!(
+                training.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                again.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                "{bins}"
+            );
         }
     }
 

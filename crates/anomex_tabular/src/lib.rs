@@ -75,15 +75,39 @@ pub trait VectorKernel: Debug + Clone + Send + Sync + Sized + 'static {
 
 /// A fingerprint of a frame's values, to recognise the training data when it is scored again.
 /// One multiply-rotate step per value (not a cryptographic hash: it guards against honest
-/// mistakes, and a collision only means new data would get the training scores).
-fn fingerprint(x: ArrayView2<'_, f64>) -> u64 {
+/// mistakes, and a collision only means new data would get the training scores). Version 1
+/// chains every value through one state; version 2 (written since) runs four independent
+/// states over interleaved values and folds them, which lets the processor overlap the steps.
+fn fingerprint(x: ArrayView2<'_, f64>, version: u8) -> u64 {
     const K: u64 = 0x9E37_79B9_7F4A_7C15;
     let step = |h: u64, v: u64| (h ^ v).wrapping_mul(K).rotate_left(29);
     let h = step(step(0, x.nrows() as u64), x.ncols() as u64);
-    let h = x.iter().fold(h, |h, v| step(h, v.to_bits()));
+    let h = if version < 2 {
+        x.iter().fold(h, |h, v| step(h, v.to_bits()))
+    } else {
+        let mut lanes = [h, h ^ 1, h ^ 2, h ^ 3];
+        let mut values = x.iter();
+        'rows: loop {
+            for lane in &mut lanes {
+                let Some(v) = values.next() else {
+                    break 'rows;
+                };
+                *lane = step(*lane, v.to_bits());
+            }
+        }
+        lanes.into_iter().fold(h, step)
+    };
     // final avalanche so nearby inputs land far apart
     let h = (h ^ (h >> 33)).wrapping_mul(0xFF51_AFD7_ED55_8CCD);
     h ^ (h >> 33)
+}
+
+/// The fingerprint version new models are written with.
+const FINGERPRINT_VERSION: u8 = 2;
+
+/// Models written before the fingerprint had versions used version 1.
+fn first_fingerprint_version() -> u8 {
+    1
 }
 
 /// A vector kernel as a registered detector.
@@ -98,6 +122,8 @@ struct TabularState<S> {
     kernel: S,
     columns: usize,
     train_fingerprint: u64,
+    #[serde(default = "first_fingerprint_version")]
+    fingerprint_version: u8,
     train_scores: Vec<f64>,
 }
 
@@ -116,7 +142,8 @@ impl<K: VectorKernel> Detector for Tabular<K> {
             state: TabularState {
                 kernel,
                 columns: train.cols(),
-                train_fingerprint: fingerprint(x),
+                train_fingerprint: fingerprint(x, FINGERPRINT_VERSION),
+                fingerprint_version: FINGERPRINT_VERSION,
                 train_scores,
             },
         }))
@@ -125,7 +152,8 @@ impl<K: VectorKernel> Detector for Tabular<K> {
 
 impl<K: VectorKernel> FittedTabular<K> {
     fn is_training(&self, x: ArrayView2<'_, f64>) -> bool {
-        x.nrows() == self.state.train_scores.len() && fingerprint(x) == self.state.train_fingerprint
+        x.nrows() == self.state.train_scores.len()
+            && fingerprint(x, self.state.fingerprint_version) == self.state.train_fingerprint
     }
 }
 
@@ -181,6 +209,9 @@ impl<K: VectorKernel> FittedDetector for FittedTabular<K> {
     fn explain(&self) -> Option<&dyn Explain> {
         // only kernels that sum over features can say which features made the score
         K::EXPLAINS.then_some(self as &dyn Explain)
+    }
+    fn training_scores(&self) -> Option<&[f64]> {
+        Some(&self.state.train_scores)
     }
 }
 
@@ -337,4 +368,52 @@ pub fn register(registry: &mut Registry) -> Result<()> {
     // KMeansAD is a time-series method: its row form (z-normalised rows) is not listed
     registry.add(windowed::entry::<kmeans::KMeansAd>()?)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn models_with_the_first_fingerprint_still_recognise_their_training_rows() {
+        let x = ndarray::Array2::from_shape_fn((400, 3), |(i, j)| {
+            ((i * 7919 + j * 104_729) % 1009) as f64 / 13.0
+        });
+        let names = || (0..3).map(|j| format!("f{j}")).collect::<Vec<_>>();
+        let frame = Frame::new(x.clone(), names()).unwrap();
+        let params = Params::resolve::<&str>(&knn::Knn::param_specs(), &[]).unwrap();
+        let fitted = build::<knn::Knn>(&params).unwrap().fit(&frame).unwrap();
+        let kept = fitted.training_scores().unwrap().to_vec();
+        // KNN scores its training rows leaving each row out: as new rows they score otherwise
+        let mut moved = x.clone();
+        moved[[0, 0]] += 1e-9;
+        let as_new = fitted
+            .score(&Frame::new(moved, names()).unwrap())
+            .unwrap()
+            .combined;
+        assert_ne!(as_new[1..], kept[1..]);
+
+        // a model file from before fingerprint versions: no version field, version 1 value
+        let mut state = fitted.state().unwrap();
+        let object = state.as_object_mut().unwrap();
+        assert_eq!(object.remove("fingerprint_version"), Some(2.into()));
+        object.insert("train_fingerprint".into(), fingerprint(x.view(), 1).into());
+        let old = load::<knn::Knn>(&params, state).unwrap();
+        assert_eq!(old.score(&frame).unwrap().combined, kept);
+
+        // the versions differ, and each tells different data apart
+        assert_ne!(fingerprint(x.view(), 1), fingerprint(x.view(), 2));
+        for version in [1, 2] {
+            let mut y = x.clone();
+            y[[399, 2]] += 1.0;
+            assert_ne!(
+                fingerprint(x.view(), version),
+                fingerprint(y.view(), version)
+            );
+            assert_eq!(
+                fingerprint(x.view(), version),
+                fingerprint(x.clone().view(), version)
+            );
+        }
+    }
 }
