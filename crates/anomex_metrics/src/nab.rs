@@ -228,10 +228,10 @@ fn pooled(
                 .for_each(|row| row.window = row.window.map(|w| w + windows_seen));
             r
         };
-        let scaled = if in_unit {
-            scores.to_vec()
+        let scaled: std::borrow::Cow<'_, [f64]> = if in_unit {
+            (*scores).into()
         } else {
-            anomex_core::stats::min_max_scaled(scores)
+            anomex_core::stats::min_max_scaled(scores).into()
         };
         rows.extend(offset(sweep_rows(&scaled, &windows, profile, compat)?));
         let null = vec![0.5; scores.len()];

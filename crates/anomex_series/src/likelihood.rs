@@ -42,7 +42,7 @@ const YELLOW: f64 = 1e-3;
 const EPS: f64 = 1e-10;
 
 /// The anomaly-likelihood detector's settings (also its learned state: it learns while it runs).
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Likelihood {
     pub window: usize,
     pub short_window: usize,
@@ -251,11 +251,7 @@ impl ChannelStream for LikelihoodStream {
     }
     fn restore(&mut self, snapshot: serde_json::Value) -> Result<()> {
         let restored: LikelihoodStream = state_from(snapshot)?;
-        let (a, b) = (
-            serde_json::to_value(self.settings).map_err(|e| Error::ModelFile(e.to_string()))?,
-            serde_json::to_value(restored.settings).map_err(|e| Error::ModelFile(e.to_string()))?,
-        );
-        if a != b {
+        if restored.settings != self.settings {
             return Err(Error::ModelFile(
                 "a likelihood stream snapshot with other settings".into(),
             ));

@@ -693,7 +693,6 @@ impl Engine {
         if let Err(e) = self.snapshots.save_now(Vec::new()) {
             tracing::error!(error = %e, "snapshot writer failed; the WAL keeps the points");
         }
-        self.collect_finished();
         let floor = self.wal_floor();
         if floor > self.trimmed {
             match self.store.trim(floor) {
@@ -744,26 +743,25 @@ impl Engine {
             return true;
         }
         let count = saved.len();
-        if durable {
-            if let Err(e) = self.snapshots.save_now(saved) {
-                tracing::error!(error = %e, "checkpoint failed; the WAL keeps the points");
-                self.requeue(taken);
-                return false;
-            }
+        let id = self.next_job;
+        let handed = if durable {
+            self.snapshots.save_now(saved)
         } else {
-            let id = self.next_job;
-            if let Err(e) = self.snapshots.save_later(id, saved) {
-                tracing::error!(error = %e, "checkpoint failed; the WAL keeps the points");
-                self.requeue(taken);
-                return false;
-            }
-            self.next_job += 1;
-            self.pending.push_back((id, taken.clone()));
+            self.snapshots.save_later(id, saved)
+        };
+        if let Err(e) = handed {
+            tracing::error!(error = %e, "checkpoint failed; the WAL keeps the points");
+            self.requeue(taken);
+            return false;
         }
         for (name, _) in &taken {
             if let Some(s) = self.series.get_mut(name) {
                 s.model_changed = false;
             }
+        }
+        if !durable {
+            self.next_job += 1;
+            self.pending.push_back((id, taken));
         }
         self.metrics.checkpoints.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(
@@ -836,11 +834,11 @@ impl Engine {
 /// Moves the snapshots and models an older version kept in the log's file into the snapshot
 /// file (durably), then drops them there; run before recovery reads either.
 fn move_legacy_snapshots(store: &Store, snapshots: &Snapshots) -> Result<(), StoreError> {
-    let old = store.legacy_snapshots()?;
-    if !old.is_empty() {
-        tracing::info!(series = old.len(), "moving snapshots to snapshots.redb");
-        snapshots.save_now(old)?;
-    }
+    let Some(old) = store.legacy_snapshots()? else {
+        return Ok(());
+    };
+    tracing::info!(series = old.len(), "moving snapshots to snapshots.redb");
+    snapshots.save_now(old)?;
     store.drop_legacy_snapshots()
 }
 

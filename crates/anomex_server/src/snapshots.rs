@@ -19,8 +19,9 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-const SERIES: TableDefinition<&str, &[u8]> = TableDefinition::new("series");
-const MODELS: TableDefinition<&str, &[u8]> = TableDefinition::new("models");
+/// The snapshot tables (also the names an older version used inside the log's file).
+pub(crate) const SERIES: TableDefinition<&str, &[u8]> = TableDefinition::new("series");
+pub(crate) const MODELS: TableDefinition<&str, &[u8]> = TableDefinition::new("models");
 /// Jobs the writer merges into one transaction at most.
 const JOBS_PER_COMMIT: usize = 64;
 /// redb's page cache for the snapshots: they are written far more often than read.
@@ -109,21 +110,17 @@ impl Snapshots {
 
     /// Every stored snapshot with its model file.
     pub fn read_all(&self) -> Result<Vec<Restored>, StoreError> {
-        let txn = store_try!("begin read", self.db.begin_read());
-        let series = store_try!("open series", txn.open_table(SERIES));
-        let models = store_try!("open models", txn.open_table(MODELS));
-        let mut out = Vec::new();
-        for item in store_try!("read series", series.iter()) {
-            let (name, bytes) = store_try!("read series", item);
-            let stored: StoredSeries = store_try!(
-                "decode a series snapshot",
-                postcard::from_bytes(bytes.value())
-            );
-            let model =
-                store_try!("read a model", models.get(name.value())).map(|m| m.value().to_vec());
-            out.push((stored, model));
-        }
-        Ok(out)
+        saved_rows(&self.db)?
+            .unwrap_or_default()
+            .into_iter()
+            .map(|row| {
+                let stored: StoredSeries = store_try!(
+                    "decode a series snapshot",
+                    postcard::from_bytes(&row.snapshot)
+                );
+                Ok((stored, row.model))
+            })
+            .collect()
     }
 
     /// Queues snapshots; [`Snapshots::finished`] reports job `id` once they are durable.
@@ -168,6 +165,32 @@ impl Drop for Snapshots {
             let _ = writer.join();
         }
     }
+}
+
+/// The rows of `db`'s snapshot tables as stored (snapshots still encoded); `None` when it has
+/// no such tables.
+pub(crate) fn saved_rows(db: &Database) -> Result<Option<Vec<Saved>>, StoreError> {
+    let txn = store_try!("begin read", db.begin_read());
+    let series = match txn.open_table(SERIES) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+        Err(e) => return Err(StoreError::new(format!("open series: {e}"))),
+    };
+    let models = txn.open_table(MODELS).ok();
+    let mut out = Vec::new();
+    for item in store_try!("read series", series.iter()) {
+        let (name, bytes) = store_try!("read series", item);
+        let model = match &models {
+            Some(m) => store_try!("read a model", m.get(name.value())).map(|v| v.value().to_vec()),
+            None => None,
+        };
+        out.push(Saved {
+            name: name.value().to_string(),
+            snapshot: bytes.value().to_vec(),
+            model,
+        });
+    }
+    Ok(Some(out))
 }
 
 fn writer_stopped() -> StoreError {

@@ -14,16 +14,13 @@
 //! snapshot, so acknowledged points are never lost and the replayed state is the one the
 //! service had.
 
-use crate::snapshots::Saved;
+use crate::snapshots::{self, Saved};
 use anomex_stream::{Scored, SeriesSnapshot};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 const WAL: TableDefinition<u64, &[u8]> = TableDefinition::new("wal");
-/// Where snapshots and models lived before they moved to their own file; read once to move them.
-const LEGACY_SERIES: TableDefinition<&str, &[u8]> = TableDefinition::new("series");
-const LEGACY_MODELS: TableDefinition<&str, &[u8]> = TableDefinition::new("models");
 const EVENTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("events");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const LAST_BATCH: &str = "last_batch";
@@ -117,38 +114,23 @@ impl Store {
         Ok(out)
     }
 
-    /// Snapshots and models an older version kept in this file.
-    pub fn legacy_snapshots(&self) -> Result<Vec<Saved>, StoreError> {
-        let txn = store_try!("begin read", self.db.begin_read());
-        let series_t = match txn.open_table(LEGACY_SERIES) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(StoreError(format!("open the old series table: {e}"))),
-        };
-        let models_t = txn.open_table(LEGACY_MODELS).ok();
-        let mut out = Vec::new();
-        for item in store_try!("read the old series table", series_t.iter()) {
-            let (name, bytes) = store_try!("read the old series table", item);
-            let model = match &models_t {
-                Some(m) => {
-                    store_try!("read an old model", m.get(name.value())).map(|v| v.value().to_vec())
-                }
-                None => None,
-            };
-            out.push(Saved {
-                name: name.value().to_string(),
-                snapshot: bytes.value().to_vec(),
-                model,
-            });
-        }
-        Ok(out)
+    /// Snapshots and models an older version kept in this file (in tables named as in the
+    /// snapshot file); `None` when there are none.
+    pub fn legacy_snapshots(&self) -> Result<Option<Vec<Saved>>, StoreError> {
+        snapshots::saved_rows(&self.db)
     }
 
     /// Drops the tables [`Store::legacy_snapshots`] read, once their rows are saved elsewhere.
     pub fn drop_legacy_snapshots(&self) -> Result<(), StoreError> {
         let txn = store_try!("begin", self.db.begin_write());
-        store_try!("drop the old series table", txn.delete_table(LEGACY_SERIES));
-        store_try!("drop the old models table", txn.delete_table(LEGACY_MODELS));
+        store_try!(
+            "drop the old series table",
+            txn.delete_table(snapshots::SERIES)
+        );
+        store_try!(
+            "drop the old models table",
+            txn.delete_table(snapshots::MODELS)
+        );
         store_try!("commit", txn.commit());
         Ok(())
     }
