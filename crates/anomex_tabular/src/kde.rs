@@ -46,7 +46,7 @@ impl Kde {
         let h2 = self.bandwidth * self.bandwidth;
         let d = x.ncols() as f64;
         let norm = (train.nrows() as f64).ln() + 0.5 * d * (2.0 * std::f64::consts::PI * h2).ln();
-        sweep(
+        sweep::<f64, _>(
             train,
             x,
             |_| LogSum {
@@ -54,7 +54,7 @@ impl Kde {
                 sum: 0.0,
             },
             |acc, _, block| {
-                acc.add_block((0..block.dots.len()).map(|j| -block.distance_sq(j) / (2.0 * h2)));
+                acc.add_block((0..block.partial.len()).map(|j| -block.distance_sq(j) / (2.0 * h2)));
             },
         )
         .iter()

@@ -13,12 +13,21 @@
 //! The k-d tree (Bentley, CACM 1975; kiddo's immutable tree, leaves of 32 rows) prunes most of the
 //! reference rows in low dimensions, O(n log n) to build and about O(log n) per query there.
 //!
-//! Squared Euclidean distances of a block of queries to a block of reference rows come from one
-//! matrix product (`‖q‖² + ‖r‖² − 2 q·r`, faer's GEMM, laid out so that each query's distances are
-//! contiguous), and each query keeps its `k` best in a small sorted buffer. Memory is one block
-//! pair per thread, never `n × n`; query blocks run in parallel. Cost: O(n · m · d) arithmetic,
-//! vectorised. (A k-d tree wins only in a handful of dimensions; brute force has no dimension
-//! limit and a predictable cost.)
+//! Brute force: squared Euclidean distances of a block of queries to a block of reference rows
+//! come from one matrix product, `‖q‖² + ‖r‖² − 2 q·r`, where faer's GEMM yields `‖r‖² − 2 q·r`
+//! directly (the reference rows carry `‖r‖²` as one more column, the queries a 1; both are
+//! centred on the reference mean first), laid out so that each query's values are contiguous.
+//! For nearest neighbours the product runs in f32 (rows scaled into [−1, 1] by a power of two):
+//! half the memory traffic and twice the SIMD lanes of f64. It only preselects: a query looks for
+//! the values below `bound − ‖q‖²` plus a bound on the f32 rounding error (comparisons vectorised
+//! with the processor's SIMD, chosen at run time), and every candidate found gets its exact
+//! distance from the rows in f64 — so the result is the exact search's, whatever the rounding
+//! (unit test on offset, duplicated and badly scaled data). Each query keeps its `k` best in a
+//! small sorted buffer. Memory is one block pair per thread (sized for the L2 cache), never
+//! `n × n`; query blocks run in parallel. Cost: O(n · m · d) arithmetic, vectorised, plus
+//! O(d) per candidate (about k·ln(m/k) per query in random order). KDE uses the same sweep in
+//! f64, where the expansion is the distance. (A k-d tree wins only in a handful of dimensions;
+//! brute force has no dimension limit and a predictable cost.)
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
@@ -27,15 +36,17 @@ use hnsw_rs::hnsw::Hnsw;
 use kiddo::immutable::float::kdtree::ImmutableKdTree;
 use kiddo::SquaredEuclidean;
 use ndarray::{ArrayView1, ArrayView2};
+use pulp::{Arch, Simd, WithSimd};
 use rayon::prelude::*;
 use std::num::NonZero;
 
-const QUERY_BLOCK: usize = 256;
+const QUERY_BLOCK: usize = 128;
 /// Up to this many dimensions the k-d tree is used (it prunes little beyond).
 pub const TREE_MAX_DIMS: usize = 8;
 /// Below this many reference rows brute force is as fast as building a tree.
 const TREE_MIN_ROWS: usize = 2048;
-const REF_BLOCK: usize = 1024;
+/// 512 × 128 values (512 KB) per thread: the GEMM's output stays in the L2 cache.
+const REF_BLOCK: usize = 512;
 
 /// How neighbours are searched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,81 +64,224 @@ pub struct Neighbours {
     pub indices: Vec<Vec<usize>>,
 }
 
-/// Rows `start..start + rows` of `x` as a faer matrix.
-fn rows_block(x: ArrayView2<'_, f64>, start: usize, rows: usize) -> Mat<f64> {
-    Mat::from_fn(rows, x.ncols(), |i, j| x[[start + i, j]])
+/// The precision the matrix products run in: `f64` where the expansion itself is the result
+/// (KDE), `f32` where it only preselects candidates whose distances are then computed exactly
+/// (nearest neighbours; half the memory traffic, twice the SIMD lanes).
+pub trait Precision: faer::traits::ComplexField + Copy + Send + Sync {
+    /// Whether the rows are scaled to at most 1 in magnitude first (f32's range is narrow).
+    const RESCALE: bool;
+    fn narrow(v: f64) -> Self;
 }
 
-/// Rows `start..start + rows` of `x`, transposed (one column per row).
-fn columns_block(x: ArrayView2<'_, f64>, start: usize, rows: usize) -> Mat<f64> {
-    Mat::from_fn(x.ncols(), rows, |j, i| x[[start + i, j]])
+impl Precision for f64 {
+    const RESCALE: bool = false;
+    fn narrow(v: f64) -> f64 {
+        v
+    }
 }
 
-/// The `k` best (squared distance, index) of one query, kept sorted.
-struct Best {
-    d2: Vec<f64>,
-    idx: Vec<usize>,
+impl Precision for f32 {
+    const RESCALE: bool = true;
+    fn narrow(v: f64) -> f32 {
+        v as f32
+    }
+}
+
+/// Squared Euclidean distance of two rows.
+fn rows_distance_sq(a: ArrayView1<'_, f64>, b: ArrayView1<'_, f64>) -> f64 {
+    match (a.as_slice(), b.as_slice()) {
+        // contiguous rows (the usual case): a loop the compiler unrolls and vectorises
+        (Some(a), Some(b)) => squared_distance(a, b),
+        _ => a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum(),
+    }
+}
+
+/// `Σ (a − b)²` in four interleaved sums (independent additions pipeline; the order is fixed,
+/// so the result is the same on every call).
+fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
+    let (a4, b4) = (a.chunks_exact(4), b.chunks_exact(4));
+    let rest: f64 = a4
+        .remainder()
+        .iter()
+        .zip(b4.remainder())
+        .map(|(x, y)| (x - y) * (x - y))
+        .sum();
+    let mut sums = [0.0; 4];
+    for (x, y) in a4.zip(b4) {
+        for l in 0..4 {
+            sums[l] += (x[l] - y[l]) * (x[l] - y[l]);
+        }
+    }
+    (sums[0] + sums[1]) + (sums[2] + sums[3]) + rest
+}
+
+/// Where rows go before the matrix products: `(x − center) / scale` (distances only change by
+/// the factor `scale²`; centring makes the expansion cancel less).
+struct Frame {
+    center: Vec<f64>,
+    scale: f64,
+}
+
+impl Frame {
+    /// The reference rows' mean; with `rescale`, a power of two (exact) that brings every
+    /// centred value of either matrix within [−1, 1].
+    fn new(reference: ArrayView2<'_, f64>, queries: ArrayView2<'_, f64>, rescale: bool) -> Self {
+        let center: Vec<f64> = match reference.mean_axis(ndarray::Axis(0)) {
+            Some(mean) => mean.to_vec(),
+            None => vec![0.0; reference.ncols()],
+        };
+        let mut scale = 1.0;
+        if rescale {
+            let largest = |x: ArrayView2<'_, f64>| {
+                x.rows().into_iter().fold(0.0_f64, |m, r| {
+                    r.iter()
+                        .zip(&center)
+                        .fold(m, |m, (v, c)| m.max((v - c).abs()))
+                })
+            };
+            let top = largest(reference).max(largest(queries));
+            if top > 0.0 && top.is_finite() {
+                scale = 2f64.powi(top.log2().ceil() as i32);
+            }
+        }
+        Frame { center, scale }
+    }
+    fn value(&self, x: ArrayView2<'_, f64>, row: usize, j: usize) -> f64 {
+        (x[[row, j]] - self.center[j]) / self.scale
+    }
+    /// `‖(x − center) / scale‖²`.
+    fn norm(&self, x: ArrayView1<'_, f64>) -> f64 {
+        x.iter()
+            .zip(&self.center)
+            .map(|(v, c)| ((v - c) / self.scale).powi(2))
+            .sum()
+    }
+    /// Reference rows `start..start + rows` of `x` as `[−2 r, ‖r‖²]`, one row each.
+    fn reference_block<E: Precision>(
+        &self,
+        x: ArrayView2<'_, f64>,
+        norms: &[f64],
+        start: usize,
+        rows: usize,
+    ) -> Mat<E> {
+        let d = x.ncols();
+        Mat::from_fn(rows, d + 1, |i, j| {
+            E::narrow(if j < d {
+                -2.0 * self.value(x, start + i, j)
+            } else {
+                norms[start + i]
+            })
+        })
+    }
+    /// Query rows `start..start + rows` of `x` as columns `[q, 1]`.
+    fn query_block<E: Precision>(
+        &self,
+        x: ArrayView2<'_, f64>,
+        start: usize,
+        rows: usize,
+    ) -> Mat<E> {
+        let d = x.ncols();
+        Mat::from_fn(d + 1, rows, |j, i| {
+            E::narrow(if j < d {
+                self.value(x, start + i, j)
+            } else {
+                1.0
+            })
+        })
+    }
+}
+
+/// One query's candidates: the reference rows whose f32 value may still put them among the `k`
+/// nearest. Exact distances are computed once, for the survivors, at the end.
+struct Candidates {
+    /// (f32 value `‖r‖² − 2 q·r`, reference row), in no order.
+    found: Vec<(f32, usize)>,
+    /// Values at or above this cannot make the `k` nearest any more.
+    limit: f32,
     k: usize,
 }
 
-impl Best {
+impl Candidates {
     fn new(k: usize) -> Self {
-        Best {
-            d2: Vec::with_capacity(k + 1),
-            idx: Vec::with_capacity(k + 1),
+        Candidates {
+            found: Vec::with_capacity(2 * k + 16),
+            limit: f32::INFINITY,
             k,
         }
     }
-    /// The squared distance a candidate must beat.
-    fn bound(&self) -> f64 {
-        if self.d2.len() == self.k {
-            self.d2[self.k - 1]
-        } else {
-            f64::INFINITY
+
+    /// Keeps the candidates that can still be among the `k` nearest: with `k` values seen, the
+    /// `k`-th nearest is at most the `k`-th value plus the rounding bound `margin`, and a row
+    /// beats it only if its own value is below that plus `margin` again.
+    fn prune(&mut self, margin: f64) {
+        if self.found.len() < self.k {
+            return;
         }
+        let (_, kth, _) = self
+            .found
+            .select_nth_unstable_by(self.k - 1, |a, b| a.0.total_cmp(&b.0));
+        self.limit = round_up(f64::from(kth.0) + 2.0 * margin);
+        let limit = self.limit;
+        self.found.retain(|c| c.0 < limit);
     }
-    fn offer(&mut self, d2: f64, index: usize) {
-        let at = self.d2.partition_point(|&v| v <= d2);
-        self.d2.insert(at, d2);
-        self.idx.insert(at, index);
-        if self.d2.len() > self.k {
-            self.d2.pop();
-            self.idx.pop();
-        }
+
+    /// The `k` nearest by exact squared distance `distance_sq(row)`, sorted by distance then
+    /// row (ties as scikit-learn's).
+    fn finish(self, distance_sq: impl Fn(usize) -> f64) -> (Vec<f64>, Vec<usize>) {
+        let hits = self
+            .found
+            .iter()
+            .map(|&(_, j)| (distance_sq(j), j))
+            .collect();
+        keep_k(hits, self.k, None)
     }
 }
 
-/// A block of one query's inner products with consecutive reference rows.
+/// An f32 at or above `v`: `v` moved up by 2⁻²³ of itself before rounding to nearest, which
+/// moves it down by at most 2⁻²⁴ of itself.
+fn round_up(v: f64) -> f32 {
+    (v + v.abs() * 2f64.powi(-23)) as f32
+}
+
+/// A block of one query's inner products with consecutive reference rows. Both are taken less
+/// the reference rows' mean and, in f32, scaled: a squared distance is
+/// `unit · (query_norm + partial[j])`.
 #[derive(Debug)]
-pub struct Block<'a> {
+pub struct Block<'a, E = f64> {
     /// Index of the first reference row of the block.
     pub start: usize,
-    /// `q · r` for each reference row of the block.
-    pub dots: &'a [f64],
+    /// Squared distance of one unit of the values below (1 in f64).
+    pub unit: f64,
+    /// `‖r‖² − 2 q · r` for each reference row of the block: the squared distance less `‖q‖²`.
+    pub partial: &'a [E],
     /// `‖r‖²` for each reference row of the block.
     pub ref_norms: &'a [f64],
+    /// The largest `‖r‖²` of all reference rows.
+    pub max_ref_norm: f64,
     /// `‖q‖²`.
     pub query_norm: f64,
     query: ArrayView1<'a, f64>,
     reference: ArrayView2<'a, f64>,
 }
 
-impl Block<'_> {
+impl<E> Block<'_, E> {
+    /// Squared distance to the `j`-th reference row of the block, from the rows themselves.
+    pub fn exact_distance_sq(&self, j: usize) -> f64 {
+        rows_distance_sq(self.query, self.reference.row(self.start + j))
+    }
+}
+
+impl Block<'_, f64> {
     /// Squared distance to the `j`-th reference row of the block (never negative).
     pub fn distance_sq(&self, j: usize) -> f64 {
         let scale = self.query_norm + self.ref_norms[j];
-        let expanded = self.query_norm + self.ref_norms[j] - 2.0 * self.dots[j];
+        let expanded = self.query_norm + self.partial[j];
         if expanded > 1e-6 * scale {
             expanded
         } else {
             // the expansion cancels when the rows (nearly) coincide: recompute those exactly,
             // so that duplicates are at distance 0 and ties stay ties
-            let r = self.reference.row(self.start + j);
-            self.query
-                .iter()
-                .zip(r)
-                .map(|(a, b)| (a - b) * (a - b))
-                .sum()
+            self.exact_distance_sq(j)
         }
     }
 }
@@ -135,39 +289,55 @@ impl Block<'_> {
 /// Visits every (query, reference block) pair: `visit(state, query, block)` with one state per
 /// query, made by `init`. Query blocks run in parallel, one GEMM per thread; the states come back
 /// in query order.
-pub fn sweep<T: Send>(
+pub fn sweep<E: Precision, T: Send>(
     reference: ArrayView2<'_, f64>,
     queries: ArrayView2<'_, f64>,
     init: impl Fn(usize) -> T + Sync,
-    visit: impl Fn(&mut T, usize, &Block<'_>) + Sync,
+    visit: impl Fn(&mut T, usize, &Block<'_, E>) + Sync,
 ) -> Vec<T> {
-    let ref_norms: Vec<f64> = reference.rows().into_iter().map(|r| r.dot(&r)).collect();
+    let frame = Frame::new(reference, queries, E::RESCALE);
+    let ref_norms: Vec<f64> = reference
+        .rows()
+        .into_iter()
+        .map(|r| frame.norm(r))
+        .collect();
+    let max_ref_norm = ref_norms.iter().fold(0.0_f64, |m, &v| m.max(v));
     let n_ref = reference.nrows();
-    let ref_blocks: Vec<(usize, Mat<f64>)> = (0..n_ref)
+    let ref_blocks: Vec<(usize, Mat<E>)> = (0..n_ref)
         .step_by(REF_BLOCK)
-        .map(|rs| (rs, rows_block(reference, rs, REF_BLOCK.min(n_ref - rs))))
+        .map(|rs| {
+            let rows = REF_BLOCK.min(n_ref - rs);
+            (rs, frame.reference_block(reference, &ref_norms, rs, rows))
+        })
         .collect();
     let starts: Vec<usize> = (0..queries.nrows()).step_by(QUERY_BLOCK).collect();
     let per_block: Vec<Vec<T>> = starts
         .par_iter()
         .map(|&qs| {
             let qn = QUERY_BLOCK.min(queries.nrows() - qs);
-            let qt = columns_block(queries, qs, qn);
-            let q_norms: Vec<f64> = (0..qn)
-                .map(|i| queries.row(qs + i).dot(&queries.row(qs + i)))
-                .collect();
+            let qt = frame.query_block::<E>(queries, qs, qn);
+            let q_norms: Vec<f64> = (0..qn).map(|i| frame.norm(queries.row(qs + i))).collect();
             let mut states: Vec<T> = (0..qn).map(|i| init(qs + i)).collect();
-            let mut dots = Mat::<f64>::zeros(REF_BLOCK, qn);
+            let mut partial = Mat::<E>::zeros(REF_BLOCK, qn);
             for (rs, r) in &ref_blocks {
                 let rn = r.nrows();
-                let mut dst = dots.as_mut().subrows_mut(0, rn);
+                let mut dst = partial.as_mut().subrows_mut(0, rn);
                 // the threads already split the queries: one GEMM per thread
-                matmul(dst.as_mut(), Accum::Replace, r, &qt, 1.0, Par::Seq);
+                matmul(
+                    dst.as_mut(),
+                    Accum::Replace,
+                    r,
+                    &qt,
+                    E::narrow(1.0),
+                    Par::Seq,
+                );
                 for (i, state) in states.iter_mut().enumerate() {
                     let block = Block {
                         start: *rs,
-                        dots: &dots.col_as_slice(i)[..rn],
+                        unit: frame.scale * frame.scale,
+                        partial: &partial.col_as_slice(i)[..rn],
                         ref_norms: &ref_norms[*rs..rs + rn],
+                        max_ref_norm,
                         query_norm: q_norms[i],
                         query: queries.row(qs + i),
                         reference,
@@ -299,6 +469,59 @@ pub fn hnsw_k_nearest(
     })
 }
 
+/// Offers one query's block of values to its candidates: every value below the candidates'
+/// limit (compared a SIMD vector at a time) but the row `skip`; the list is cut back as soon as
+/// it holds twice what is needed, which lowers the limit and keeps the cost per row constant.
+struct CollectBelow<'a> {
+    values: &'a [f32],
+    start: usize,
+    skip: Option<usize>,
+    margin: f64,
+    candidates: &'a mut Candidates,
+}
+
+impl CollectBelow<'_> {
+    fn collect_span(&mut self, from: usize, to: usize) {
+        let c = &mut *self.candidates;
+        for (j, &v) in self.values[from..to].iter().enumerate() {
+            let j = from + j;
+            if v < c.limit && self.skip != Some(j) {
+                c.found.push((v, self.start + j));
+                if c.found.len() >= 2 * c.k + 16 {
+                    c.prune(self.margin);
+                }
+            }
+        }
+    }
+}
+
+impl WithSimd for CollectBelow<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(mut self, simd: S) {
+        let (vectors, _) = S::as_simd_f32s(self.values);
+        let width = 4 * S::F32_LANES;
+        let mut limit = simd.splat_f32s(self.candidates.limit);
+        // four vectors per test: the branch is taken rarely, the comparisons pipeline
+        let quads = vectors.len() / 4;
+        for q in 0..quads {
+            let quad = &vectors[4 * q..4 * q + 4];
+            let below = |v| simd.less_than_f32s(v, limit);
+            let any = simd.or_m32s(
+                simd.or_m32s(below(quad[0]), below(quad[1])),
+                simd.or_m32s(below(quad[2]), below(quad[3])),
+            );
+            if simd.first_true_m32s(any) < S::F32_LANES {
+                self.collect_span(q * width, (q + 1) * width);
+                limit = simd.splat_f32s(self.candidates.limit);
+            }
+        }
+        let len = self.values.len();
+        self.collect_span(quads * width, len);
+    }
+}
+
 /// [`k_nearest_skipping`] by blocked brute force.
 fn brute_k_nearest(
     reference: ArrayView2<'_, f64>,
@@ -306,50 +529,37 @@ fn brute_k_nearest(
     k: usize,
     skip: impl Fn(usize) -> Option<usize> + Sync,
 ) -> Neighbours {
-    let best = sweep(
+    // contiguous rows for the exact distances (a copy only if the caller's are not)
+    let reference = reference.as_standard_layout();
+    let queries = queries.as_standard_layout();
+    let (reference, queries) = (reference.view(), queries.view());
+    let arch = Arch::new();
+    // rounding bound of the f32 expansion (inputs, products and the d + 1 term sum, each within
+    // 2⁻²⁴ relative): |error| ≤ (d + 4)·2⁻²³·Σ|terms| ≤ (d + 4)·2⁻²³·(‖q‖² + 2‖r‖²), doubled
+    let tolerance = (reference.ncols() as f64 + 4.0) * 2f64.powi(-22);
+    let candidates = sweep::<f32, _>(
         reference,
         queries,
-        |_| Best::new(k),
-        |b, q, block| {
-            let own = skip(q)
-                .filter(|s| (block.start..block.start + block.dots.len()).contains(s))
-                .map(|s| s - block.start);
-            let mut bound = b.bound();
-            // most candidates lose: test eight at a time, look closer only at a winner
-            let pairs = block.dots.chunks(8).zip(block.ref_norms.chunks(8));
-            for (c, (dc, nc)) in pairs.enumerate() {
-                // a plain comparison (not f64::min, which orders NaN) vectorises
-                let least = dc.iter().zip(nc).fold(f64::INFINITY, |m, (&dot, &rn2)| {
-                    let v = rn2 - 2.0 * dot;
-                    if v < m {
-                        v
-                    } else {
-                        m
-                    }
-                });
-                if block.query_norm + least >= bound {
-                    continue;
-                }
-                for j in c * 8..c * 8 + dc.len() {
-                    let d2 = block.distance_sq(j);
-                    if d2 < bound && own != Some(j) {
-                        b.offer(d2, block.start + j);
-                        bound = b.bound();
-                    }
-                }
-            }
+        |_| Candidates::new(k),
+        |c, q, block| {
+            arch.dispatch(CollectBelow {
+                values: block.partial,
+                start: block.start,
+                skip: skip(q)
+                    .filter(|s| (block.start..block.start + block.partial.len()).contains(s))
+                    .map(|s| s - block.start),
+                margin: tolerance * (block.query_norm + 2.0 * block.max_ref_norm),
+                candidates: c,
+            });
         },
     );
-    let mut out = Neighbours {
-        distances: Vec::with_capacity(queries.nrows()),
-        indices: Vec::with_capacity(queries.nrows()),
-    };
-    for b in best {
-        out.distances
-            .push(b.d2.into_iter().map(f64::sqrt).collect());
-        out.indices.push(b.idx);
-    }
-    out
+    let found: Vec<(Vec<f64>, Vec<usize>)> = candidates
+        .into_par_iter()
+        .enumerate()
+        .map(|(q, c)| c.finish(|j| rows_distance_sq(queries.row(q), reference.row(j))))
+        .collect();
+    let (distances, indices) = found.into_iter().unzip();
+    Neighbours { distances, indices }
 }
 
 #[cfg(test)]
@@ -393,6 +603,74 @@ mod tests {
             }
             assert!(!tree.indices[i].contains(&i));
         }
+    }
+
+    /// Every row's `k` nearest by sorting all exact distances (ties by index).
+    fn naive(reference: &Array2<f64>, queries: &Array2<f64>, k: usize, own: bool) -> Neighbours {
+        let mut out = Neighbours {
+            distances: Vec::new(),
+            indices: Vec::new(),
+        };
+        for (i, q) in queries.rows().into_iter().enumerate() {
+            let mut d: Vec<(f64, usize)> = reference
+                .rows()
+                .into_iter()
+                .enumerate()
+                .filter(|&(j, _)| !(own && j == i))
+                .map(|(j, r)| {
+                    let d2: f64 = q.iter().zip(r).map(|(a, b)| (a - b) * (a - b)).sum();
+                    (d2.sqrt(), j)
+                })
+                .collect();
+            d.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            d.truncate(k);
+            out.distances.push(d.iter().map(|p| p.0).collect());
+            out.indices.push(d.iter().map(|p| p.1).collect());
+        }
+        out
+    }
+
+    fn assert_same(found: &Neighbours, expected: &Neighbours) {
+        for (i, (d, e)) in found.distances.iter().zip(&expected.distances).enumerate() {
+            assert_eq!(d.len(), e.len(), "row {i}");
+            for (a, b) in d.iter().zip(e) {
+                assert!((a - b).abs() <= 1e-12 * b.max(1.0), "row {i}: {a} vs {b}");
+            }
+            // where distances tie, the order among the tied rows is free
+            if d.windows(2).all(|w| w[0] < w[1]) {
+                assert_eq!(found.indices[i], expected.indices[i], "row {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn single_precision_preselection_stays_exact() {
+        // a large common offset with small differences (the expansion cancels), duplicated
+        // rows (distance 0), features on scales 1e-3 … 1e3, and queries far outside
+        let reference = Array2::from_shape_fn((1500, 12), |(i, j)| {
+            let i = if i % 50 == 7 { i - 1 } else { i };
+            let wave = ((i * 7919 + j * 104_729) % 1009) as f64 / 1009.0;
+            1e6 + wave * 10f64.powi(j as i32 % 7 - 3)
+        });
+        let nb = brute_k_nearest(reference.view(), reference.view(), 6, Some);
+        assert_same(&nb, &naive(&reference, &reference, 6, true));
+        let far = Array2::from_shape_fn((40, 12), |(i, j)| {
+            if i % 2 == 0 {
+                1e6 + (i * j) as f64 * 1e-4
+            } else {
+                -3e9 * (i + j) as f64
+            }
+        });
+        let nb = brute_k_nearest(reference.view(), far.view(), 3, |_| None);
+        assert_same(&nb, &naive(&reference, &far, 3, false));
+        // two clusters 2,000 apart, 0.01 between neighbours: after centring the norms are about
+        // 10⁷ and the squared distances 10⁻⁴, far below f32's resolution of the expansion
+        let clusters = Array2::from_shape_fn((600, 10), |(i, j)| {
+            let side = if i % 2 == 0 { 1e3 } else { -1e3 };
+            side + ((i * 31 + j * 17) % 97) as f64 * 1e-2
+        });
+        let nb = brute_k_nearest(clusters.view(), clusters.view(), 4, Some);
+        assert_same(&nb, &naive(&clusters, &clusters, 4, true));
     }
 
     #[test]
