@@ -34,10 +34,16 @@ fn py_err(e: anomex::Error) -> PyErr {
     }
 }
 
-fn frame(x: &PyReadonlyArray2<'_, f64>, columns: Option<Vec<String>>) -> PyResult<Frame<'static>> {
+/// The caller's array as a frame, borrowed for the call (copied only when it is not
+/// C-contiguous), as NumPy-based libraries read their inputs: models keep what they need
+/// (KNN's reference rows, say) as copies of their own.
+fn frame<'a>(
+    x: &'a PyReadonlyArray2<'_, f64>,
+    columns: Option<Vec<String>>,
+) -> PyResult<Frame<'a>> {
     let view = x.as_array();
     let names = columns.unwrap_or_else(|| (0..view.ncols()).map(|j| format!("c{j}")).collect());
-    Frame::new(view.to_owned(), names).map_err(py_err)
+    Frame::borrowed(view, names).map_err(py_err)
 }
 
 fn bools(a: &PyReadonlyArray1<'_, bool>) -> Vec<bool> {

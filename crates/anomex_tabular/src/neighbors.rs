@@ -194,10 +194,12 @@ impl Frame {
 /// One query's candidates: the reference rows whose f32 value may still put them among the `k`
 /// nearest. Exact distances are computed once, for the survivors, at the end.
 struct Candidates {
-    /// (f32 value `‖r‖² − 2 q·r`, reference row), in no order.
+    /// (f32 value, reference row), in no order.
     found: Vec<(f32, usize)>,
-    /// Values at or above this cannot make the `k` nearest any more.
+    /// Values above this cannot make the `k` nearest any more.
     limit: f32,
+    /// The list is cut back when it reaches this length.
+    cap: usize,
     k: usize,
 }
 
@@ -206,13 +208,23 @@ impl Candidates {
         Candidates {
             found: Vec::with_capacity(2 * k + 16),
             limit: f32::INFINITY,
+            cap: 2 * k + 16,
             k,
+        }
+    }
+
+    /// Adds row `row` at f32 value `v` (at most `limit`); cuts the list back once it holds
+    /// twice what is needed, which lowers the limit and keeps the cost per row seen constant.
+    fn push(&mut self, v: f32, row: usize, margin: f64) {
+        self.found.push((v, row));
+        if self.found.len() >= self.cap {
+            self.prune(margin);
         }
     }
 
     /// Keeps the candidates that can still be among the `k` nearest: with `k` values seen, the
     /// `k`-th nearest is at most the `k`-th value plus the rounding bound `margin`, and a row
-    /// beats it only if its own value is below that plus `margin` again.
+    /// beats or ties it only if its own value is at most that plus `margin` again.
     fn prune(&mut self, margin: f64) {
         if self.found.len() < self.k {
             return;
@@ -222,7 +234,9 @@ impl Candidates {
             .select_nth_unstable_by(self.k - 1, |a, b| a.0.total_cmp(&b.0));
         self.limit = round_up(f64::from(kth.0) + 2.0 * margin);
         let limit = self.limit;
-        self.found.retain(|c| c.0 < limit);
+        self.found.retain(|c| c.0 <= limit);
+        // many rows at one distance (duplicates) cannot be cut back: grow the list instead
+        self.cap = self.cap.max(2 * self.found.len());
     }
 
     /// The `k` nearest by exact squared distance `distance_sq(row)`, sorted by distance then
@@ -377,7 +391,7 @@ pub fn k_nearest_skipping(
     skip: impl Fn(usize) -> Option<usize> + Sync,
 ) -> Neighbours {
     let d = reference.ncols();
-    if reference.nrows() >= TREE_MIN_ROWS && k < reference.nrows() {
+    if tree_fits(reference.nrows(), d, k) {
         macro_rules! by_tree {
             ($($dims:literal),*) => {
                 match d {
@@ -389,6 +403,11 @@ pub fn k_nearest_skipping(
         by_tree!(1, 2, 3, 4, 5, 6, 7, 8);
     }
     brute_k_nearest(reference, queries, k, skip)
+}
+
+/// Whether the exact search goes through a k-d tree.
+fn tree_fits(rows: usize, dims: usize, k: usize) -> bool {
+    rows >= TREE_MIN_ROWS && k < rows && (1..=TREE_MAX_DIMS).contains(&dims)
 }
 
 /// [`k_nearest_skipping`] through a k-d tree over `D` dimensions: `k + 1` candidates per query,
@@ -469,9 +488,8 @@ pub fn hnsw_k_nearest(
     })
 }
 
-/// Offers one query's block of values to its candidates: every value below the candidates'
-/// limit (compared a SIMD vector at a time) but the row `skip`; the list is cut back as soon as
-/// it holds twice what is needed, which lowers the limit and keeps the cost per row constant.
+/// Offers one query's block of values to its candidates: every value up to the candidates'
+/// limit (compared a SIMD vector at a time) but the row `skip`.
 struct CollectBelow<'a> {
     values: &'a [f32],
     start: usize,
@@ -485,11 +503,8 @@ impl CollectBelow<'_> {
         let c = &mut *self.candidates;
         for (j, &v) in self.values[from..to].iter().enumerate() {
             let j = from + j;
-            if v < c.limit && self.skip != Some(j) {
-                c.found.push((v, self.start + j));
-                if c.found.len() >= 2 * c.k + 16 {
-                    c.prune(self.margin);
-                }
+            if v <= c.limit && self.skip != Some(j) {
+                c.push(v, self.start + j, self.margin);
             }
         }
     }
@@ -506,14 +521,20 @@ impl WithSimd for CollectBelow<'_> {
         // four vectors per test: the branch is taken rarely, the comparisons pipeline
         let quads = vectors.len() / 4;
         for q in 0..quads {
-            let quad = &vectors[4 * q..4 * q + 4];
-            let below = |v| simd.less_than_f32s(v, limit);
+            let hits: [_; 4] =
+                std::array::from_fn(|l| simd.less_than_or_equal_f32s(vectors[4 * q + l], limit));
             let any = simd.or_m32s(
-                simd.or_m32s(below(quad[0]), below(quad[1])),
-                simd.or_m32s(below(quad[2]), below(quad[3])),
+                simd.or_m32s(hits[0], hits[1]),
+                simd.or_m32s(hits[2], hits[3]),
             );
             if simd.first_true_m32s(any) < S::F32_LANES {
-                self.collect_span(q * width, (q + 1) * width);
+                // only the vectors with a hit (the offers recheck against the current limit)
+                for (l, hit) in hits.into_iter().enumerate() {
+                    if simd.first_true_m32s(hit) < S::F32_LANES {
+                        let from = q * width + l * S::F32_LANES;
+                        self.collect_span(from, from + S::F32_LANES);
+                    }
+                }
                 limit = simd.splat_f32s(self.candidates.limit);
             }
         }
@@ -671,6 +692,26 @@ mod tests {
         });
         let nb = brute_k_nearest(clusters.view(), clusters.view(), 4, Some);
         assert_same(&nb, &naive(&clusters, &clusters, 4, true));
+    }
+
+    #[test]
+    fn many_equal_rows_keep_the_lowest_indices() {
+        // 600 equal rows: every list holds ties it cannot cut back
+        let x = Array2::from_shape_fn(
+            (900, 10),
+            |(i, j)| {
+                if i < 600 {
+                    1.0
+                } else {
+                    (i + j) as f64
+                }
+            },
+        );
+        let nb = brute_k_nearest(x.view(), x.view(), 3, Some);
+        assert_eq!(nb.indices[0], vec![1, 2, 3]);
+        assert_eq!(nb.indices[599], vec![0, 1, 2]);
+        assert!(nb.distances[5].iter().all(|&v| v == 0.0));
+        assert_same(&nb, &naive(&x, &x, 3, true));
     }
 
     #[test]
