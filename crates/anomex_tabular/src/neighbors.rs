@@ -206,9 +206,9 @@ struct Candidates {
 impl Candidates {
     fn new(k: usize) -> Self {
         Candidates {
-            found: Vec::with_capacity(2 * k + 16),
+            found: Vec::with_capacity(k + k / 2 + 8),
             limit: f32::INFINITY,
-            cap: 2 * k + 16,
+            cap: k + k / 2 + 8,
             k,
         }
     }
