@@ -33,34 +33,69 @@ const MAX_ITER: usize = 300;
 const TOL: f64 = 1e-4;
 
 fn sq_dist(a: ArrayView1<'_, f64>, b: ArrayView1<'_, f64>) -> f64 {
-    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+    match (a.as_slice(), b.as_slice()) {
+        // contiguous rows: the same sum, in the same order, without ndarray's stride logic
+        (Some(a), Some(b)) => a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum(),
+        _ => a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum(),
+    }
 }
 
-/// Index and squared distance of the centre nearest to `row`.
-fn nearest(centres: ArrayView2<'_, f64>, row: ArrayView1<'_, f64>) -> (usize, f64) {
-    centres
-        .rows()
-        .into_iter()
-        .map(|c| sq_dist(c, row))
-        .enumerate()
-        .fold(
-            (0, f64::INFINITY),
-            |best, (k, d)| {
-                if d < best.1 {
-                    (k, d)
-                } else {
-                    best
+/// Centres laid out feature by feature, eight centres at a time (`⌈k/8⌉ × d × 8`, padded with
+/// centres at infinity): a row's squared distances to eight centres accumulate side by side in
+/// registers (independent sums the processor overlaps and vectorises), each summed over the
+/// features in order, as [`sq_dist`] sums them.
+struct ByFeature {
+    dims: usize,
+    values: Vec<f64>,
+}
+
+const LANES: usize = 8;
+
+impl ByFeature {
+    fn new(centres: ArrayView2<'_, f64>) -> Self {
+        let (k, dims) = centres.dim();
+        let mut values = Vec::with_capacity(k.div_ceil(LANES) * dims * LANES);
+        for first in (0..k).step_by(LANES) {
+            for j in 0..dims {
+                values.extend((first..first + LANES).map(|c| {
+                    if c < k {
+                        centres[[c, j]]
+                    } else {
+                        f64::INFINITY
+                    }
+                }));
+            }
+        }
+        ByFeature { dims, values }
+    }
+
+    /// Index and squared distance of the centre nearest to `row` (the first of equals).
+    fn nearest(&self, row: ArrayView1<'_, f64>) -> (usize, f64) {
+        let mut best = (0, f64::INFINITY);
+        for (b, block) in self.values.chunks_exact(self.dims * LANES).enumerate() {
+            let mut sums = [0.0; LANES];
+            for (&v, centres) in row.iter().zip(block.chunks_exact(LANES)) {
+                for (sum, &c) in sums.iter_mut().zip(centres) {
+                    *sum += (c - v) * (c - v);
                 }
-            },
-        )
+            }
+            for (l, &d) in sums.iter().enumerate() {
+                if d < best.1 {
+                    best = (b * LANES + l, d);
+                }
+            }
+        }
+        best
+    }
 }
 
 /// The nearest centre of every row, in parallel.
 fn assign(centres: ArrayView2<'_, f64>, x: ArrayView2<'_, f64>) -> Vec<(usize, f64)> {
+    let by_feature = ByFeature::new(centres);
     (0..x.nrows())
         .into_par_iter()
         .with_min_len(512)
-        .map(|i| nearest(centres, x.row(i)))
+        .map(|i| by_feature.nearest(x.row(i)))
         .collect()
 }
 
@@ -143,13 +178,19 @@ pub fn kmeans(x: ArrayView2<'_, f64>, k: usize, seed: u64) -> Result<Clustering>
             break;
         }
         labels = new_labels;
-        let mut sums = Array2::<f64>::zeros((k, d));
+        // flat, row-major: each row added to its cluster's sums in a tight loop
+        let mut flat = vec![0.0; k * d];
         let mut counts = vec![0usize; k];
-        for (i, &l) in labels.iter().enumerate() {
+        for (row, &l) in x.rows().into_iter().zip(&labels) {
             counts[l] += 1;
-            let mut s = sums.row_mut(l);
-            s += &x.row(i);
+            let target = &mut flat[l * d..(l + 1) * d];
+            match row.as_slice() {
+                Some(values) => target.iter_mut().zip(values).for_each(|(s, &v)| *s += v),
+                None => target.iter_mut().zip(row).for_each(|(s, &v)| *s += v),
+            }
         }
+        let mut sums = Array2::from_shape_vec((k, d), flat)
+            .map_err(|e| Error::Numerical(format!("k-means sums: {e}")))?;
         // empty clusters take the rows farthest from their centres, farthest first
         let empty: Vec<usize> = (0..k).filter(|&c| counts[c] == 0).collect();
         if !empty.is_empty() {
@@ -361,7 +402,7 @@ impl Cblof {
             ));
         }
         let large_rows: Vec<usize> = (0..c.nrows()).filter(|&k| st.large[k]).collect();
-        let large = c.select(ndarray::Axis(0), &large_rows);
+        let large = ByFeature::new(c.select(ndarray::Axis(0), &large_rows).view());
         Ok(assign(c.view(), x)
             .iter()
             .enumerate()
@@ -369,7 +410,7 @@ impl Cblof {
                 let d = if st.large[label] {
                     d2.sqrt()
                 } else {
-                    nearest(large.view(), x.row(i)).1.sqrt()
+                    large.nearest(x.row(i)).1.sqrt()
                 };
                 if self.use_weights {
                     d * st.sizes[label] as f64
