@@ -117,12 +117,12 @@ fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
 
 /// Where rows go before the matrix products: `(x − center) / scale` (distances only change by
 /// the factor `scale²`; centring makes the expansion cancel less).
-struct Frame {
+struct Centring {
     center: Vec<f64>,
     scale: f64,
 }
 
-impl Frame {
+impl Centring {
     /// The reference rows' mean; with `rescale`, a power of two (exact) that brings every
     /// centred value of either matrix within [−1, 1].
     fn new(reference: ArrayView2<'_, f64>, queries: ArrayView2<'_, f64>, rescale: bool) -> Self {
@@ -144,7 +144,7 @@ impl Frame {
                 scale = 2f64.powi(top.log2().ceil() as i32);
             }
         }
-        Frame { center, scale }
+        Centring { center, scale }
     }
     fn value(&self, x: ArrayView2<'_, f64>, row: usize, j: usize) -> f64 {
         (x[[row, j]] - self.center[j]) / self.scale
@@ -214,7 +214,8 @@ impl Candidates {
     }
 
     /// Adds row `row` at f32 value `v` (at most `limit`); cuts the list back once it holds
-    /// twice what is needed, which lowers the limit and keeps the cost per row seen constant.
+    /// half as many again as needed (plus a few), which lowers the limit and keeps the cost per
+    /// row seen constant.
     fn push(&mut self, v: f32, row: usize, margin: f64) {
         self.found.push((v, row));
         if self.found.len() >= self.cap {
@@ -241,7 +242,7 @@ impl Candidates {
 
     /// The `k` nearest by exact squared distance `distance_sq(row)`, sorted by distance then
     /// row (ties as scikit-learn's).
-    fn finish(self, distance_sq: impl Fn(usize) -> f64) -> (Vec<f64>, Vec<usize>) {
+    fn finish(&self, distance_sq: impl Fn(usize) -> f64) -> (Vec<f64>, Vec<usize>) {
         let hits = self
             .found
             .iter()
@@ -258,14 +259,12 @@ fn round_up(v: f64) -> f32 {
 }
 
 /// A block of one query's inner products with consecutive reference rows. Both are taken less
-/// the reference rows' mean and, in f32, scaled: a squared distance is
-/// `unit · (query_norm + partial[j])`.
+/// the reference rows' mean and, in f32, scaled (see `Centring`): a squared distance is
+/// `query_norm + partial[j]` in those units.
 #[derive(Debug)]
 pub struct Block<'a, E = f64> {
     /// Index of the first reference row of the block.
     pub start: usize,
-    /// Squared distance of one unit of the values below (1 in f64).
-    pub unit: f64,
     /// `‖r‖² − 2 q · r` for each reference row of the block: the squared distance less `‖q‖²`.
     pub partial: &'a [E],
     /// `‖r‖²` for each reference row of the block.
@@ -309,11 +308,11 @@ pub fn sweep<E: Precision, T: Send>(
     init: impl Fn(usize) -> T + Sync,
     visit: impl Fn(&mut T, usize, &Block<'_, E>) + Sync,
 ) -> Vec<T> {
-    let frame = Frame::new(reference, queries, E::RESCALE);
+    let centring = Centring::new(reference, queries, E::RESCALE);
     let ref_norms: Vec<f64> = reference
         .rows()
         .into_iter()
-        .map(|r| frame.norm(r))
+        .map(|r| centring.norm(r))
         .collect();
     let max_ref_norm = ref_norms.iter().fold(0.0_f64, |m, &v| m.max(v));
     let n_ref = reference.nrows();
@@ -321,7 +320,10 @@ pub fn sweep<E: Precision, T: Send>(
         .step_by(REF_BLOCK)
         .map(|rs| {
             let rows = REF_BLOCK.min(n_ref - rs);
-            (rs, frame.reference_block(reference, &ref_norms, rs, rows))
+            (
+                rs,
+                centring.reference_block(reference, &ref_norms, rs, rows),
+            )
         })
         .collect();
     let starts: Vec<usize> = (0..queries.nrows()).step_by(QUERY_BLOCK).collect();
@@ -329,8 +331,10 @@ pub fn sweep<E: Precision, T: Send>(
         .par_iter()
         .map(|&qs| {
             let qn = QUERY_BLOCK.min(queries.nrows() - qs);
-            let qt = frame.query_block::<E>(queries, qs, qn);
-            let q_norms: Vec<f64> = (0..qn).map(|i| frame.norm(queries.row(qs + i))).collect();
+            let qt = centring.query_block::<E>(queries, qs, qn);
+            let q_norms: Vec<f64> = (0..qn)
+                .map(|i| centring.norm(queries.row(qs + i)))
+                .collect();
             let mut states: Vec<T> = (0..qn).map(|i| init(qs + i)).collect();
             let mut partial = Mat::<E>::zeros(REF_BLOCK, qn);
             for (rs, r) in &ref_blocks {
@@ -348,7 +352,6 @@ pub fn sweep<E: Precision, T: Send>(
                 for (i, state) in states.iter_mut().enumerate() {
                     let block = Block {
                         start: *rs,
-                        unit: frame.scale * frame.scale,
                         partial: &partial.col_as_slice(i)[..rn],
                         ref_norms: &ref_norms[*rs..rs + rn],
                         max_ref_norm,
@@ -574,13 +577,9 @@ fn brute_k_nearest(
             });
         },
     );
-    let found: Vec<(Vec<f64>, Vec<usize>)> = candidates
-        .into_par_iter()
-        .enumerate()
-        .map(|(q, c)| c.finish(|j| rows_distance_sq(queries.row(q), reference.row(j))))
-        .collect();
-    let (distances, indices) = found.into_iter().unzip();
-    Neighbours { distances, indices }
+    per_query(queries.nrows(), |q| {
+        candidates[q].finish(|j| rows_distance_sq(queries.row(q), reference.row(j)))
+    })
 }
 
 #[cfg(test)]
