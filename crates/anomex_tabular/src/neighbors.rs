@@ -22,8 +22,9 @@
 //! the values below `bound − ‖q‖²` plus a bound on the f32 rounding error (comparisons vectorised
 //! with the processor's SIMD, chosen at run time), and every candidate found gets its exact
 //! distance from the rows in f64 — so the result is the exact search's, whatever the rounding
-//! (unit test on offset, duplicated and badly scaled data). Each query keeps its `k` best in a
-//! small sorted buffer. Memory is one block pair per thread (sized for the L2 cache), never
+//! (unit test on offset, duplicated and badly scaled data). Each query's limit starts at the
+//! `k`-th smallest value of the first block it sees, and its candidates are kept unsorted, cut
+//! back in bulk by a selection. Memory is one block pair per thread (sized for the L2 cache), never
 //! `n × n`; query blocks run in parallel. Cost: O(n · m · d) arithmetic, vectorised, plus
 //! O(d) per candidate (about k·ln(m/k) per query in random order). KDE uses the same sweep in
 //! f64, where the expansion is the distance. (A k-d tree wins only in a handful of dimensions;
@@ -221,6 +222,23 @@ impl Candidates {
         if self.found.len() >= self.cap {
             self.prune(margin);
         }
+    }
+
+    /// Sets the first limit from the first block a query sees, before any row is offered: its
+    /// `k`-th smallest value (row `skip` left out) bounds the `k`-th nearest as a cut-back does,
+    /// and rows offered against it are few from the start.
+    fn seed(&mut self, values: &[f32], skip: Option<usize>, margin: f64) {
+        if self.limit != f32::INFINITY || values.len() <= self.k {
+            return;
+        }
+        let mut seen: Vec<f32> = values
+            .iter()
+            .enumerate()
+            .filter(|&(j, _)| skip != Some(j))
+            .map(|(_, &v)| v)
+            .collect();
+        let (_, kth, _) = seen.select_nth_unstable_by(self.k - 1, f32::total_cmp);
+        self.limit = round_up(f64::from(*kth) + 2.0 * margin);
     }
 
     /// Keeps the candidates that can still be among the `k` nearest: with `k` values seen, the
@@ -502,15 +520,23 @@ struct CollectBelow<'a> {
 }
 
 impl CollectBelow<'_> {
-    fn collect_span(&mut self, from: usize, to: usize) {
-        let c = &mut *self.candidates;
-        for (j, &v) in self.values[from..to].iter().enumerate() {
-            let j = from + j;
-            if v <= c.limit && self.skip != Some(j) {
-                c.push(v, self.start + j, self.margin);
-            }
+    /// Offers row `j` of the block if its value is still at most the limit.
+    #[inline(always)]
+    fn offer(&mut self, j: usize) {
+        let v = self.values[j];
+        if v <= self.candidates.limit && self.skip != Some(j) {
+            self.candidates.push(v, self.start + j, self.margin);
         }
     }
+}
+
+/// The lanes of a SIMD comparison that hold `true`, as bits (lane 0 lowest).
+#[inline(always)]
+fn lane_bits<S: Simd>(mask: S::m32s) -> u64 {
+    bytemuck::bytes_of(&mask)
+        .chunks_exact(4)
+        .enumerate()
+        .fold(0, |bits, (lane, b)| bits | (u64::from(b[0] >> 7) << lane))
 }
 
 impl WithSimd for CollectBelow<'_> {
@@ -518,31 +544,43 @@ impl WithSimd for CollectBelow<'_> {
 
     #[inline(always)]
     fn with_simd<S: Simd>(mut self, simd: S) {
+        self.candidates.seed(self.values, self.skip, self.margin);
         let (vectors, _) = S::as_simd_f32s(self.values);
-        let width = 4 * S::F32_LANES;
+        let lanes = S::F32_LANES;
         let mut limit = simd.splat_f32s(self.candidates.limit);
-        // four vectors per test: the branch is taken rarely, the comparisons pipeline
+        // four vectors per test, nothing kept from it: hits are rare, so the hot loop is
+        // loads, comparisons and one branch, and a hit recomputes its comparisons
         let quads = vectors.len() / 4;
         for q in 0..quads {
-            let hits: [_; 4] =
-                std::array::from_fn(|l| simd.less_than_or_equal_f32s(vectors[4 * q + l], limit));
+            let quad = &vectors[4 * q..4 * q + 4];
             let any = simd.or_m32s(
-                simd.or_m32s(hits[0], hits[1]),
-                simd.or_m32s(hits[2], hits[3]),
+                simd.or_m32s(
+                    simd.less_than_or_equal_f32s(quad[0], limit),
+                    simd.less_than_or_equal_f32s(quad[1], limit),
+                ),
+                simd.or_m32s(
+                    simd.less_than_or_equal_f32s(quad[2], limit),
+                    simd.less_than_or_equal_f32s(quad[3], limit),
+                ),
             );
-            if simd.first_true_m32s(any) < S::F32_LANES {
-                // only the vectors with a hit (the offers recheck against the current limit)
-                for (l, hit) in hits.into_iter().enumerate() {
-                    if simd.first_true_m32s(hit) < S::F32_LANES {
-                        let from = q * width + l * S::F32_LANES;
-                        self.collect_span(from, from + S::F32_LANES);
+            if simd.first_true_m32s(any) < lanes {
+                for (l, &vector) in quad.iter().enumerate() {
+                    let hit = simd.less_than_or_equal_f32s(vector, limit);
+                    if simd.first_true_m32s(hit) == lanes {
+                        continue;
+                    }
+                    let mut bits = lane_bits::<S>(hit);
+                    while bits != 0 {
+                        self.offer((4 * q + l) * lanes + bits.trailing_zeros() as usize);
+                        bits &= bits - 1;
                     }
                 }
                 limit = simd.splat_f32s(self.candidates.limit);
             }
         }
-        let len = self.values.len();
-        self.collect_span(quads * width, len);
+        for j in quads * 4 * lanes..self.values.len() {
+            self.offer(j);
+        }
     }
 }
 
