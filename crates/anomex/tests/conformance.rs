@@ -142,10 +142,23 @@ fn scores_are_finite_aligned_and_deterministic() {
     });
 }
 
+/// Detectors that report events, not points: ARTime raises one alert per event, at the end of
+/// its downsampling step (here 4 points) and only after a probation of 15 % of the series, as
+/// NAB scores it; a point-wise AUROC on single-point labels does not measure that. Its events
+/// are tested in its module, and its scores against the reference's published NAB results.
+const EVENT_DETECTORS: &[&str] = &["artime"];
+
 #[test]
 fn auroc_floor_on_labelled_data() {
     let below = std::sync::Mutex::new(Vec::new());
     each_entry(|e| {
+        if EVENT_DETECTORS.contains(&e.name) {
+            eprintln!(
+                "{:>18}: reports events, not points (tested in its module)",
+                e.name
+            );
+            return;
+        }
         let (frame, labels) = labelled_for(e);
         let auc = auroc(&fit_score(e, &frame).combined, &labels);
         eprintln!("{:>18}: AUROC {auc:.3}", e.name);

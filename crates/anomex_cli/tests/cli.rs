@@ -780,21 +780,73 @@ fn bench_runs_workers_resumes_and_guards() {
     assert!(fails(d, &bad).contains("--split"));
 }
 
-/// The NAB suite end to end on its first data sets, when the shared data is there.
-#[test]
-fn bench_reads_the_real_nab_suite() {
+/// The shared data folder, when it holds NAB (`$ANOMEX_DATA`, else `../shared/data`).
+fn nab_data() -> Option<PathBuf> {
     let data = std::env::var_os("ANOMEX_DATA")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
             PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data"))
         });
-    if !data.join("nab").is_dir() {
+    if data.join("nab").is_dir() {
+        Some(data)
+    } else {
         eprintln!(
             "skipped: no NAB data under {} (set ANOMEX_DATA)",
             data.display()
         );
-        return;
+        None
     }
+}
+
+/// ARTime on a NAB series scores exactly as the reference implementation did: the published
+/// results (`results/ARTime/realAdExchange/ARTime_exchange-2_cpc_results.csv` of the NAB
+/// repository) hold four non-zero scores in 1,624 points, at these rows.
+#[test]
+fn artime_reproduces_the_published_nab_scores() {
+    let Some(data) = nab_data() else { return };
+    let series = data.join("nab/data/realAdExchange/exchange-2_cpc_results.csv");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("scores.csv");
+    let o = anomex(
+        dir.path(),
+        &[
+            "detect",
+            series.to_str().unwrap(),
+            "-d",
+            "artime",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&out).unwrap();
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let col = header.iter().position(|&h| h == "score").unwrap();
+    let scores: Vec<f64> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(col).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(scores.len(), 1624);
+    let alerts: Vec<(usize, f64)> = (0..scores.len())
+        .filter(|&i| scores[i] != 0.0)
+        .map(|i| (i, scores[i]))
+        .collect();
+    assert_eq!(
+        alerts,
+        [
+            (325, 0.317585),
+            (701, 0.485745),
+            (823, 0.586766),
+            (1043, 0.592796)
+        ]
+    );
+}
+
+/// The NAB suite end to end on its first data sets, when the shared data is there.
+#[test]
+fn bench_reads_the_real_nab_suite() {
+    let Some(data) = nab_data() else { return };
     let dir = tempfile::tempdir().unwrap();
     let o = anomex(
         dir.path(),

@@ -6,6 +6,7 @@
 //! Forest, see all channels at once through [`anomex_core::online`]. [`register`] adds them all
 //! to a registry.
 
+pub mod artime;
 pub mod hst;
 pub mod likelihood;
 pub mod matrix_profile;
@@ -126,6 +127,12 @@ pub fn register(registry: &mut Registry) -> Result<()> {
         Learning::Unsupervised,
         true,
         likelihood::params(),
+    ))?;
+    registry.add(entry::<artime::Artime>(
+        "ARTime: adaptive-resonance categories of downsampled wavelet features (Hampton 2021, NAB)",
+        Learning::Unsupervised,
+        true,
+        artime::params(),
     ))?;
     registry.add(online::entry::<hst::HalfSpaceTrees>(
         "Half-Space Trees: mass in random half-space trees over tumbling windows (Tan et al. 2011)",

@@ -113,6 +113,20 @@ class AnomalyLikelihood(BaseDetector):
         combine: Literal['mean', 'max'] = 'mean',
     ) -> None: ...
 
+class ARTime(BaseDetector):
+    """ARTime: adaptive-resonance categories of downsampled wavelet features (Hampton 2021, NAB)"""
+    def __init__(
+        self,
+        *,
+        contamination: float = 0.1,
+        feature_window: int = 8,
+        levels: int = 80,
+        chomp: float = 0.075,
+        vigilance: float = 0.8,
+        probation: int | None = None,
+        combine: Literal['mean', 'max'] = 'mean',
+    ) -> None: ...
+
 class HalfSpaceTrees(BaseDetector):
     """Half-Space Trees: mass in random half-space trees over tumbling windows (Tan et al. 2011)"""
     def __init__(

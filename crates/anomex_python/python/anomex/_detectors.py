@@ -31,6 +31,7 @@ CLASS_NAMES = {
     "mad": "MAD",
     "ewma": "EWMA",
     "likelihood": "AnomalyLikelihood",
+    "artime": "ARTime",
     "hst": "HalfSpaceTrees",
     "rrcf": "RRCF",
     "shesd": "SHESD",
