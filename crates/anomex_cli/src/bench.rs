@@ -14,9 +14,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Detectors benchmarked on time series when none are named: the classical methods of TSB-AD's
-/// leaderboards that anomex has, its streaming baselines and the calibrated anomaly likelihood.
+/// leaderboards that anomex has (the univariate default first), ARTime, its streaming baselines
+/// and the calibrated anomaly likelihood.
 const SERIES_DETECTORS: &[&str] = &[
-    "ensemble",
+    "ensemble:alerts=artime",
+    "artime",
     "spectral_residual",
     "matrix_profile",
     "sub_pca",

@@ -545,7 +545,10 @@ mod default_choice {
         let two = Frame::from_columns(&[vec![1.0, 2.0], vec![3.0, 4.0]]).unwrap();
         let npz = Path::new("x.npz");
         let (name, params) = chosen(&model(None, &[]), &one, None);
-        assert_eq!((name.as_str(), params.len()), (anomex::DEFAULT_DETECTOR, 0));
+        assert_eq!(
+            (name.as_str(), params),
+            (anomex::DEFAULT_DETECTOR, vec!["alerts=artime".to_string()])
+        );
         let (name, _) = chosen(&model(None, &[]), &two, None);
         assert_eq!(name, "sub_pca");
         let (_, params) = chosen(&model(None, &[]), &two, Some(npz));

@@ -454,5 +454,6 @@ class Ensemble(BaseDetector):
         self,
         *,
         contamination: float = 0.1,
-        members: str = 'spectral_residual+sub_knn+sub_pca:window=100;score=tsb_ad',
+        members: str = 'sub_knn+sub_pca:window=100;score=tsb_ad',
+        alerts: str = 'none',
     ) -> None: ...
