@@ -79,27 +79,61 @@ pub trait VectorKernel: Debug + Clone + Send + Sync + Sized + 'static {
 /// chains every value through one state; version 2 (written since) runs four independent
 /// states over interleaved values and folds them, which lets the processor overlap the steps.
 fn fingerprint(x: ArrayView2<'_, f64>, version: u8) -> u64 {
-    const K: u64 = 0x9E37_79B9_7F4A_7C15;
-    let step = |h: u64, v: u64| (h ^ v).wrapping_mul(K).rotate_left(29);
-    let h = step(step(0, x.nrows() as u64), x.ncols() as u64);
+    let h = fingerprint_step(fingerprint_step(0, x.nrows() as u64), x.ncols() as u64);
     let h = if version < 2 {
-        x.iter().fold(h, |h, v| step(h, v.to_bits()))
+        x.iter().fold(h, |h, v| fingerprint_step(h, v.to_bits()))
     } else {
-        let mut lanes = [h, h ^ 1, h ^ 2, h ^ 3];
-        let mut values = x.iter();
-        'rows: loop {
-            for lane in &mut lanes {
-                let Some(v) = values.next() else {
-                    break 'rows;
-                };
-                *lane = step(*lane, v.to_bits());
-            }
+        // value i (in row-major order) goes to lane i mod 4
+        let mut lanes = Lanes {
+            state: [h, h ^ 1, h ^ 2, h ^ 3],
+            next: 0,
+        };
+        match x.as_slice() {
+            Some(all) => lanes.absorb(all),
+            None => x.rows().into_iter().for_each(|row| match row.as_slice() {
+                Some(r) => lanes.absorb(r),
+                None => lanes.absorb(&row.to_vec()),
+            }),
         }
-        lanes.into_iter().fold(h, step)
+        lanes.state.into_iter().fold(h, fingerprint_step)
     };
     // final avalanche so nearby inputs land far apart
     let h = (h ^ (h >> 33)).wrapping_mul(0xFF51_AFD7_ED55_8CCD);
     h ^ (h >> 33)
+}
+
+/// One multiply-rotate step of the fingerprint.
+fn fingerprint_step(h: u64, v: u64) -> u64 {
+    (h ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29)
+}
+
+/// The fingerprint's four independent states and the lane the next value goes to.
+struct Lanes {
+    state: [u64; 4],
+    next: usize,
+}
+
+impl Lanes {
+    fn absorb(&mut self, values: &[f64]) {
+        let lead = ((4 - self.next) % 4).min(values.len());
+        let (head, body) = values.split_at(lead);
+        for &v in head {
+            self.state[self.next] = fingerprint_step(self.state[self.next], v.to_bits());
+            self.next = (self.next + 1) % 4;
+        }
+        // whole groups of four: the lanes side by side, so their steps overlap
+        let groups = body.chunks_exact(4);
+        let tail = groups.remainder();
+        for g in groups {
+            for (lane, &v) in self.state.iter_mut().zip(g) {
+                *lane = fingerprint_step(*lane, v.to_bits());
+            }
+        }
+        for &v in tail {
+            self.state[self.next] = fingerprint_step(self.state[self.next], v.to_bits());
+            self.next = (self.next + 1) % 4;
+        }
+    }
 }
 
 /// The fingerprint version new models are written with.
@@ -373,6 +407,31 @@ pub fn register(registry: &mut Registry) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fingerprints_deal_values_to_four_lanes_in_row_major_order_whatever_the_layout() {
+        // the definition: value i of the row-major order goes to lane i mod 4
+        let by_definition = |x: ndarray::ArrayView2<'_, f64>| {
+            let h = fingerprint_step(fingerprint_step(0, x.nrows() as u64), x.ncols() as u64);
+            let mut lanes = [h, h ^ 1, h ^ 2, h ^ 3];
+            for (i, v) in x.iter().enumerate() {
+                lanes[i % 4] = fingerprint_step(lanes[i % 4], v.to_bits());
+            }
+            let h = lanes.into_iter().fold(h, fingerprint_step);
+            let h = (h ^ (h >> 33)).wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+            h ^ (h >> 33)
+        };
+        for (rows, cols) in [(1, 1), (3, 3), (7, 5), (10, 4), (33, 7)] {
+            let x =
+                ndarray::Array2::from_shape_fn((rows, cols), |(i, j)| (i * 31 + j) as f64 * 0.7);
+            assert_eq!(fingerprint(x.view(), 2), by_definition(x.view()));
+            // rows that are not contiguous, and a view whose rows are strided
+            let t = x.t().to_owned();
+            assert_eq!(fingerprint(t.t(), 2), by_definition(x.view()));
+            let every_other = x.slice_axis(ndarray::Axis(1), ndarray::Slice::new(0, None, 2));
+            assert_eq!(fingerprint(every_other, 2), by_definition(every_other));
+        }
+    }
 
     #[test]
     fn models_with_the_first_fingerprint_still_recognise_their_training_rows() {
