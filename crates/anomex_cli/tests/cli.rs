@@ -843,30 +843,62 @@ fn artime_reproduces_the_published_nab_scores() {
     );
 }
 
+/// `anomex bench --suite nab` on the shared data with more arguments, in `dir`; it must succeed.
+fn bench_nab(dir: &Path, data: &Path, more: &[&str]) -> Output {
+    let mut args = vec![
+        "bench",
+        "--suite",
+        "nab",
+        "--data-dir",
+        data.to_str().unwrap(),
+    ];
+    args.extend_from_slice(more);
+    let o = anomex(dir, &args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    o
+}
+
 /// The NAB suite end to end on its first data sets, when the shared data is there.
 #[test]
 fn bench_reads_the_real_nab_suite() {
     let Some(data) = nab_data() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let o = anomex(
+    let o = bench_nab(
         dir.path(),
-        &[
-            "bench",
-            "--suite",
-            "nab",
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--limit",
-            "8",
-            "-d",
-            "sub_iforest",
-            "-d",
-            "zscore",
-        ],
+        &data,
+        &["--limit", "8", "-d", "sub_iforest", "-d", "zscore"],
     );
-    assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("on 8 data sets"), "{}", stdout(&o));
     let csv =
         std::fs::read_to_string(dir.path().join("bench-results/nab/per_dataset.csv")).unwrap();
     assert!(csv.contains("artificialWithAnomaly/"), "{csv}");
+}
+
+/// ARTime over the whole NAB corpus, on NAB's protocol (raw values), scores what the reference
+/// implementation published: `results/final_results.json` of the NAB repository gives ARTime
+/// 74.85377223215792 on the standard profile.
+#[test]
+fn artime_reproduces_the_published_nab_corpus_score() {
+    let Some(data) = nab_data() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    bench_nab(
+        dir.path(),
+        &data,
+        &[
+            "--normalize",
+            "none",
+            "--metrics",
+            "NAB-standard",
+            "-d",
+            "artime",
+        ],
+    );
+    let csv =
+        std::fs::read_to_string(dir.path().join("bench-results/nab/leaderboard.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = header.iter().position(|&h| h == "NAB corpus").unwrap();
+    let row = lines.find(|l| l.contains("\"artime\"")).unwrap();
+    let corpus: f64 = row.split(',').nth(col).unwrap().parse().unwrap();
+    assert!((corpus - 74.853_772_232_157_92).abs() < 1e-9, "{corpus}");
 }
