@@ -29,8 +29,9 @@
 //!    the two vigilance bounds and from the energy mismatch.
 //!
 //! Like NAB's detectors, ARTime is told the series' range and length: here they are the training
-//! series' (the probation — 15 % of its length, at most 750 points — and its minimum and
-//! maximum); scoring the series it was fitted on is NAB's protocol. Scores are 0 during the
+//! series' (the probation — 15 % of its length, at most 750 points, and at least two feature
+//! windows where the reference would fail — and its minimum and maximum); scoring the series it
+//! was fitted on is NAB's protocol. Scores are 0 during the
 //! probation. The scores are sparse and calibrated (one threshold serves every series), which is
 //! what NAB rewards and what point-wise metrics such as VUS do not. State: the categories grow
 //! with the novel samples (2 · 2 · `feature_window` values each); cost O(categories ·
@@ -92,7 +93,7 @@ pub fn params() -> Vec<ParamSpec> {
             "probation",
             1,
             10_000_000,
-            "points before the first score; auto = 15 % of the training series, at most 750",
+            "points before the first score; auto = 15 % of the training series (at most 750, at least two feature windows)",
         ),
     ]
 }
@@ -147,7 +148,8 @@ impl SeriesKernel for Artime {
             } else {
                 PROBATION_CAP
             };
-            p - p % 2
+            // at least two feature windows (the reference fails on shorter series)
+            (p - p % 2).max(2 * self.window)
         });
         let fitted = ArtimeFit {
             settings: *self,
@@ -813,10 +815,18 @@ mod tests {
             e.contains("feature_window") && e.contains("power of two"),
             "{e}"
         );
-        let s = settings(&[]).unwrap();
-        let e = s.fit(&[1.0; 50]).unwrap_err().to_string();
+        let e = settings(&["probation=10"])
+            .unwrap()
+            .fit(&[1.0; 500])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("probation"), "{e}");
+        let s = settings(&[]).unwrap();
         assert!(s.fit(&[]).is_err());
+        // a series shorter than two feature windows' worth of probation only scores zeros
+        let fit = s.fit(&[1.0, 2.0, 3.0]).unwrap();
+        assert_eq!(fit.probation, 16);
+        assert_eq!(s.score(&fit, &[1.0, 2.0, 3.0]).unwrap(), [0.0; 3]);
         // a given probation makes a short series usable
         let short = settings(&["probation=40", "feature_window=4"]).unwrap();
         let x: Vec<f64> = (0..200).map(|i| f64::from(i % 7)).collect();
