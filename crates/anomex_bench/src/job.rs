@@ -128,6 +128,9 @@ pub struct Outcome {
     pub score_seconds: f64,
     pub rows: usize,
     pub vus_window: usize,
+    /// The worker process's peak resident memory, in MiB (absent for jobs run in process).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_mib: Option<u64>,
 }
 
 impl Outcome {
@@ -147,6 +150,7 @@ impl Outcome {
             score_seconds: 0.0,
             rows: 0,
             vus_window: 0,
+            peak_mib: None,
         }
     }
 }
@@ -309,5 +313,6 @@ fn try_run(job: &Job) -> Result<Outcome> {
         score_seconds,
         rows: data.frame.rows(),
         vus_window,
+        peak_mib: None,
     })
 }

@@ -82,12 +82,24 @@ impl Results {
     }
 }
 
-/// Resident memory of process `pid` in MiB (Linux; `None` elsewhere or once it has exited).
-fn resident_mib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+/// A memory figure (`VmRSS`, `VmHWM`, …) of a process's `/proc/…/status`, in MiB (Linux; `None`
+/// elsewhere or once the process has exited).
+fn status_mib(process: &str, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{process}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024)
+}
+
+/// Resident memory of process `pid` in MiB.
+fn resident_mib(pid: u32) -> Option<u64> {
+    status_mib(&pid.to_string(), "VmRSS:")
+}
+
+/// This process's peak resident memory in MiB: a worker reports it with its outcome, so a job
+/// that rose above the limit between two of the runner's looks is caught too.
+pub fn own_peak_mib() -> Option<u64> {
+    status_mib("self", "VmHWM:")
 }
 
 /// The last `max` bytes of `text` (on a character boundary).
@@ -176,6 +188,17 @@ fn run_in_worker_process(job: &Job, program: &Path, args: &[String], limits: &Li
         return Outcome::failed(job, status, message);
     }
     match serde_json::from_str::<Outcome>(stdout.trim()) {
+        Ok(Outcome {
+            peak_mib: Some(peak),
+            ..
+        }) if peak > limits.memory_mib => Outcome::failed(
+            job,
+            Status::OutOfMemory,
+            format!(
+                "peaked at {peak} MiB (limit {} MiB) before it ended",
+                limits.memory_mib
+            ),
+        ),
         // filed under this process's key for the job, whatever the worker's version computed
         Ok(o) => Outcome {
             key: job.key(),

@@ -2,7 +2,7 @@
 //! leaderboard; `anomex bench-worker` runs one job for it in a separate process.
 
 use crate::BenchArgs;
-use anomex_bench::job::{self, Job, Method};
+use anomex_bench::job::{self, Job, Method, Outcome};
 use anomex_bench::leaderboard;
 use anomex_bench::protocol::{Normalization, Protocol, Split, Training, VusWindow};
 use anomex_bench::runner::{self, Limits, Results, Worker};
@@ -322,7 +322,10 @@ pub fn worker() -> Result<()> {
         .read_to_string(&mut input)
         .context("reading the job")?;
     let job: Job = serde_json::from_str(&input).context("the job is not valid JSON")?;
-    let outcome = job::run(&job);
+    let outcome = Outcome {
+        peak_mib: runner::own_peak_mib(),
+        ..job::run(&job)
+    };
     outln!("{}", serde_json::to_string(&outcome)?);
     Ok(())
 }
