@@ -612,6 +612,8 @@ impl ArtimeStream {
             self.anomaly_similarity_sum += seen.similarity - self.anomaly_similarity_last;
             self.anomaly_similarity_last = seen.similarity;
         }
+        // a masked novelty still counts when it matches well below the last anomaly (by 10 %
+        // right after it, by 30 % after a new category)
         let masked = self.mask_after_category || masked_after_anomaly;
         let below_last = seen.similarity
             < self.last_anomaly_similarity * if masked_after_anomaly { 0.90 } else { 0.70 };
@@ -633,6 +635,11 @@ impl ArtimeStream {
         score
     }
 
+    /// Moves both vigilance bounds (the reference's rule and constants): the upper to the mean
+    /// match so far (at most 0.97); the lower up by 19 % of its gap to the smallest recent match
+    /// when no recent match is below it, else down by half of `max(0.01, m)`, `m` the mean
+    /// recent shortfall below the upper bound (of the shortfalls over 0.05, each capped at
+    /// 0.37; 0 in the first two trend windows), and not below the mean match of past anomalies.
     fn adapt_vigilance(&mut self, i: usize) {
         let trend = self.fit.trend_window();
         let lowest_recent = self
