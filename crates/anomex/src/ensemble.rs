@@ -265,15 +265,15 @@ struct AlertState {
 }
 
 fn load(params: &Params, state: serde_json::Value) -> Result<Box<dyn FittedDetector>> {
-    // model files from before alerts hold (columns, members)
+    // model files from before alerts hold (columns, members): read them as without alerts
+    let mut state = state;
+    if let serde_json::Value::Array(parts) = &mut state {
+        if parts.len() == 2 {
+            parts.push(serde_json::Value::Null);
+        }
+    }
     let (columns, members, alerts): (usize, Vec<MemberState>, Option<AlertState>) =
-        match state_from(state.clone()) {
-            Ok(full) => full,
-            Err(_) => {
-                let (columns, members) = state_from(state)?;
-                (columns, members, None)
-            }
-        };
+        state_from(state)?;
     let wanted = parse_members(params)?;
     if wanted.len() != members.len() || wanted.iter().zip(&members).any(|(w, m)| w.0 != m.name) {
         return Err(Error::ModelFile(
@@ -405,6 +405,12 @@ mod tests {
         let other = Params::resolve(&entry.params, &["members=zscore+mad"]).unwrap();
         let e = load(&other, state).unwrap_err().to_string();
         assert!(e.contains("alerting"), "{e}");
+        // model files written before alerts hold (columns, members) and still load
+        let plain_fit = fit(&["members=zscore+mad"]);
+        let mut old = plain_fit.state().unwrap();
+        old.as_array_mut().unwrap().truncate(2);
+        let loaded = load(plain_fit.params(), old).unwrap();
+        assert_eq!(loaded.score(&frame).unwrap().combined, plain);
     }
 
     #[test]

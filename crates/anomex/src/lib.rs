@@ -23,7 +23,7 @@ pub use outlier_model::{OutlierModel, Proba};
 /// The detector `anomex detect` uses on a univariate series when none is named: an
 /// [`ensemble`](crate::registry) of Sub-KNN and windowed PCA (window 100, TSB-AD's score) with
 /// ARTime's alerts ranked first ([`UNIVARIATE_DEFAULT_PARAMS`]). Chosen on NAB's 58 series with
-/// `anomex bench` (`docs/default-detector.md`): mean VUS-PR 0.434 against the best TSB-AD
+/// `anomex bench` (`docs/default-detector.md`): mean VUS-PR 0.435 against the best TSB-AD
 /// reference implementation's 0.399 on the same series, and NAB's corpus score 74.9 from the
 /// alerts (ARTime's published figure).
 pub const DEFAULT_DETECTOR: &str = "ensemble";

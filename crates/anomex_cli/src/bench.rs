@@ -13,11 +13,10 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Detectors benchmarked on time series when none are named: the classical methods of TSB-AD's
-/// leaderboards that anomex has (the univariate default first), ARTime, its streaming baselines
-/// and the calibrated anomaly likelihood.
+/// Detectors benchmarked on time series when none are named, after the univariate default:
+/// ARTime, the classical methods of TSB-AD's leaderboards that anomex has, its streaming
+/// baselines and the calibrated anomaly likelihood.
 const SERIES_DETECTORS: &[&str] = &[
-    "ensemble:alerts=artime",
     "artime",
     "spectral_residual",
     "matrix_profile",
@@ -155,12 +154,20 @@ fn protocol(a: &BenchArgs, loader: &Loader) -> Result<Protocol> {
 fn methods(a: &BenchArgs, loader: &Loader) -> Result<Vec<Method>> {
     let registry = anomex::registry();
     let mut out: Vec<Method> = if a.detector.is_empty() {
+        let mut defaults = Vec::new();
         let names = if loader.is_series() {
+            // the univariate default first, as `anomex detect` runs it
+            let (name, params) = anomex::default_detector(anomex::DataShape::Univariate);
+            defaults.push(Method::Detector {
+                name: name.to_string(),
+                params: params.iter().map(|p| p.to_string()).collect(),
+            });
             SERIES_DETECTORS
         } else {
             VECTOR_DETECTORS
         };
-        names.iter().map(|n| Method::parse_detector(n)).collect()
+        defaults.extend(names.iter().map(|n| Method::parse_detector(n)));
+        defaults
     } else {
         a.detector
             .iter()

@@ -244,24 +244,25 @@ impl Art {
                 novel: false,
             };
         }
-        // (match, energy match, fuzzy AND of sample and weights) per category
-        let matches: Vec<(f64, f64, Vec<f64>)> = self
+        // (match, energy match) per category, from the fuzzy AND of sample and weights
+        let matches: Vec<(f64, f64)> = self
             .categories
             .iter()
             .map(|w| {
-                let and: Vec<f64> = sample.iter().zip(w).map(|(a, b)| a.min(*b)).collect();
+                let and: f64 = sample.iter().zip(w).map(|(a, b)| a.min(*b)).sum();
                 let size = w.iter().sum::<f64>();
                 let size = if size == 0.0 { 0.001 } else { size };
-                let fuzzy = and.iter().sum::<f64>() / size;
+                let fuzzy = and / size;
                 // the newest level and its complement
                 let (newest, complement) = (dim - 1, 2 * dim - 1);
                 let energy_size = w[newest] + w[complement];
                 let energy = if energy_size > 0.0 {
-                    (and[newest] + and[complement]) / energy_size
+                    (sample[newest].min(w[newest]) + sample[complement].min(w[complement]))
+                        / energy_size
                 } else {
                     0.0
                 };
-                (fuzzy.powi(3) * energy.powi(2), energy, and)
+                (fuzzy.powi(3) * energy.powi(2), energy)
             })
             .collect();
         let mut order: Vec<usize> = (0..matches.len()).collect();
@@ -271,18 +272,20 @@ impl Art {
         let mut resonated = false;
         let mut grown = false;
         for &j in &order {
-            let (m, e, _) = &matches[j];
-            if *m > similarity {
-                (similarity, energy) = (*m, *e);
+            let (m, e) = matches[j];
+            if m > similarity {
+                (similarity, energy) = (m, e);
             }
             if !learn {
                 continue;
             }
-            if *m >= self.upper {
+            if m >= self.upper {
                 // fast learning: the category shrinks to the fuzzy AND
-                self.categories[j].clone_from(&matches[j].2);
+                for (w, &s) in self.categories[j].iter_mut().zip(&sample) {
+                    *w = w.min(s);
+                }
                 resonated = true;
-            } else if *m >= self.lower && !resonated {
+            } else if m >= self.lower && !resonated {
                 // a new category in the matched cluster
                 grown = true;
                 resonated = true;
@@ -400,9 +403,8 @@ struct ArtimeStream {
     last_vigilance_update: usize,
     mask_after_category: bool,
     since_new_category: usize,
-    /// Sum and count of the matches so far (the upper vigilance).
+    /// Sum of the matches so far (their mean is the upper vigilance).
     similarity_sum: f64,
-    similarity_count: u64,
     /// Lowest match around each anomaly: their sum, count and the latest.
     anomaly_similarity_sum: f64,
     anomaly_count: u64,
@@ -436,7 +438,6 @@ impl ArtimeStream {
             mask_after_category: false,
             since_new_category: 0,
             similarity_sum: 0.0,
-            similarity_count: 0,
             anomaly_similarity_sum: 0.0,
             anomaly_count: 0,
             anomaly_similarity_last: 0.0,
@@ -602,7 +603,6 @@ impl ArtimeStream {
             self.since_new_category + 1
         };
         self.similarity_sum += seen.similarity;
-        self.similarity_count += 1;
         shift_in(&mut self.recent_similarity, seen.similarity);
         shift_in(&mut self.recent_shortfall, self.art.upper - seen.similarity);
         if since_anomaly < mask
@@ -647,7 +647,8 @@ impl ArtimeStream {
             .iter()
             .copied()
             .fold(f64::INFINITY, f64::min);
-        let upper = (self.similarity_sum / self.similarity_count as f64).min(MAX_UPPER_VIGILANCE);
+        // one match per downsampled point so far
+        let upper = (self.similarity_sum / i as f64).min(MAX_UPPER_VIGILANCE);
         let previous = self.art.lower;
         let lower = if previous <= lowest_recent {
             previous + (lowest_recent - previous) * 0.19

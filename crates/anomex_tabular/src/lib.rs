@@ -114,13 +114,15 @@ struct Lanes {
 }
 
 impl Lanes {
+    fn push(&mut self, v: f64) {
+        self.state[self.next] = fingerprint_step(self.state[self.next], v.to_bits());
+        self.next = (self.next + 1) % 4;
+    }
+
     fn absorb(&mut self, values: &[f64]) {
         let lead = ((4 - self.next) % 4).min(values.len());
         let (head, body) = values.split_at(lead);
-        for &v in head {
-            self.state[self.next] = fingerprint_step(self.state[self.next], v.to_bits());
-            self.next = (self.next + 1) % 4;
-        }
+        head.iter().for_each(|&v| self.push(v));
         // whole groups of four: the lanes side by side, so their steps overlap
         let groups = body.chunks_exact(4);
         let tail = groups.remainder();
@@ -129,10 +131,7 @@ impl Lanes {
                 *lane = fingerprint_step(*lane, v.to_bits());
             }
         }
-        for &v in tail {
-            self.state[self.next] = fingerprint_step(self.state[self.next], v.to_bits());
-            self.next = (self.next + 1) % 4;
-        }
+        tail.iter().for_each(|&v| self.push(v));
     }
 }
 
