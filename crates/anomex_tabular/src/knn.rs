@@ -15,7 +15,7 @@
 //! training rows. The model keeps the training rows. Cost: O(n² · d) for the training scores,
 //! O(n · m · d) for m new rows; memory O(n · k) plus one block of distances.
 
-use crate::neighbors::{nearest, Neighbours, Search};
+use crate::neighbors::{nearest, self_nearest, Neighbours, Search};
 use crate::VectorKernel;
 use anomex_core::{Error, ParamSpec, Params, Result};
 use ndarray::{Array2, ArrayView2, CowArray, Ix2};
@@ -137,7 +137,7 @@ impl VectorKernel for Knn {
     }
     fn fit(&self, x: ArrayView2<'_, f64>) -> Result<(Reference, Vec<f64>)> {
         let k = effective_k(self.k, x.nrows())?;
-        let scores = self.reduce(&nearest(self.search, x, x, k, Some));
+        let scores = self.reduce(&self_nearest(self.search, x, k));
         Ok((Reference::keep(x), scores))
     }
     fn score(&self, st: &Reference, x: ArrayView2<'_, f64>) -> Result<Vec<f64>> {
@@ -231,7 +231,7 @@ impl VectorKernel for Lof {
     }
     fn fit(&self, x: ArrayView2<'_, f64>) -> Result<(Reference, Vec<f64>)> {
         let k = effective_k(self.k, x.nrows())?;
-        let nb = nearest(self.search, x, x, k, Some);
+        let nb = self_nearest(self.search, x, k);
         let k_distance: Vec<f64> = nb.distances.iter().map(|d| d[d.len() - 1]).collect();
         let lrds: Vec<f64> = (0..x.nrows())
             .map(|i| lrd(&nb.distances[i], &nb.indices[i], &k_distance))

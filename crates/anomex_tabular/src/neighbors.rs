@@ -29,6 +29,13 @@
 //! O(d) per candidate (about k·ln(m/k) per query in random order). KDE uses the same sweep in
 //! f64, where the expansion is the distance. (A k-d tree wins only in a handful of dimensions;
 //! brute force has no dimension limit and a predictable cost.)
+//!
+//! When the queries are the reference rows themselves (fitting KNN or LOF), the distance of a
+//! pair serves both rows ([`self_nearest`]): the rows are put in k-d leaf order (close rows in
+//! one block), each pair of blocks gets one product whose values are offered to both blocks'
+//! rows, and the pairs of blocks are visited in rounds of a round-robin tournament, so that the
+//! pairs of one round touch disjoint rows and run in parallel without copies of the candidate
+//! lists. Half the arithmetic of the plain sweep, the same result.
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
@@ -40,6 +47,7 @@ use ndarray::{ArrayView1, ArrayView2};
 use pulp::{Arch, Simd, WithSimd};
 use rayon::prelude::*;
 use std::num::NonZero;
+use std::sync::{Mutex, PoisonError};
 
 const QUERY_BLOCK: usize = 128;
 /// Up to this many dimensions the k-d tree is used (it prunes little beyond).
@@ -48,6 +56,9 @@ pub const TREE_MAX_DIMS: usize = 8;
 const TREE_MIN_ROWS: usize = 2048;
 /// 512 × 128 values (512 KB) per thread: the GEMM's output stays in the L2 cache.
 const REF_BLOCK: usize = 512;
+/// Rows per block when a matrix's rows are searched among themselves: a 256 × 256 f32 product
+/// (256 KB) per thread.
+const SELF_BLOCK: usize = 256;
 
 /// How neighbours are searched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,7 +206,7 @@ impl Centring {
 /// One query's candidates: the reference rows whose f32 value may still put them among the `k`
 /// nearest. Exact distances are computed once, for the survivors, at the end.
 struct Candidates {
-    /// (f32 value, reference row), in no order.
+    /// (approximate squared distance in the centred, scaled units, reference row), in no order.
     found: Vec<(f32, usize)>,
     /// Values above this cannot make the `k` nearest any more.
     limit: f32,
@@ -225,9 +236,9 @@ impl Candidates {
     }
 
     /// Sets the first limit from the first block a query sees, before any row is offered: its
-    /// `k`-th smallest value (row `skip` left out) bounds the `k`-th nearest as a cut-back does,
-    /// and rows offered against it are few from the start.
-    fn seed(&mut self, values: &[f32], skip: Option<usize>, margin: f64) {
+    /// `k`-th smallest value (row `skip` left out; `values` less `shift`) bounds the `k`-th
+    /// nearest as a cut-back does, and rows offered against it are few from the start.
+    fn seed(&mut self, values: &[f32], shift: f64, skip: Option<usize>, margin: f64) {
         if self.limit != f32::INFINITY || values.len() <= self.k {
             return;
         }
@@ -238,7 +249,12 @@ impl Candidates {
             .map(|(_, &v)| v)
             .collect();
         let (_, kth, _) = seen.select_nth_unstable_by(self.k - 1, f32::total_cmp);
-        self.limit = round_up(f64::from(*kth) + 2.0 * margin);
+        self.limit = round_up(f64::from(*kth) + shift + 2.0 * margin);
+    }
+
+    /// The bound below which a value less `shift` may still be offered.
+    fn threshold(&self, shift: f64) -> f32 {
+        round_up(f64::from(self.limit) - shift)
     }
 
     /// Keeps the candidates that can still be among the `k` nearest: with `k` values seen, the
@@ -403,6 +419,16 @@ pub fn nearest(
     }
 }
 
+/// The `k` nearest other rows of every row of `x` with the given search: [`nearest`] with `x`
+/// as reference and queries, a row never its own neighbour; the exact brute force computes each
+/// pair once.
+pub fn self_nearest(search: Search, x: ArrayView2<'_, f64>, k: usize) -> Neighbours {
+    match search {
+        Search::Exact if !tree_fits(x.nrows(), x.ncols(), k) => brute_self_nearest(x, k),
+        _ => nearest(search, x, x, k, Some),
+    }
+}
+
 /// The `k` nearest reference rows of every query, query `q` never matched with reference row
 /// `skip(q)` (itself, when the queries are some of the reference rows).
 pub fn k_nearest_skipping(
@@ -509,10 +535,18 @@ pub fn hnsw_k_nearest(
     })
 }
 
+/// A value less `shift` (the query's `‖q‖²`, as the products give it) as an approximate squared
+/// distance in the centred, scaled units (one more rounding, within the margin).
+fn full(v: f32, shift: f64) -> f32 {
+    (f64::from(v) + shift) as f32
+}
+
 /// Offers one query's block of values to its candidates: every value up to the candidates'
-/// limit (compared a SIMD vector at a time) but the row `skip`.
+/// limit (compared a SIMD vector at a time) but the row `skip`. The values are the squared
+/// distances less `shift`.
 struct CollectBelow<'a> {
     values: &'a [f32],
+    shift: f64,
     start: usize,
     skip: Option<usize>,
     margin: f64,
@@ -524,8 +558,9 @@ impl CollectBelow<'_> {
     #[inline(always)]
     fn offer(&mut self, j: usize) {
         let v = self.values[j];
-        if v <= self.candidates.limit && self.skip != Some(j) {
-            self.candidates.push(v, self.start + j, self.margin);
+        if v <= self.candidates.threshold(self.shift) && self.skip != Some(j) {
+            let value = full(v, self.shift);
+            self.candidates.push(value, self.start + j, self.margin);
         }
     }
 }
@@ -544,10 +579,11 @@ impl WithSimd for CollectBelow<'_> {
 
     #[inline(always)]
     fn with_simd<S: Simd>(mut self, simd: S) {
-        self.candidates.seed(self.values, self.skip, self.margin);
+        self.candidates
+            .seed(self.values, self.shift, self.skip, self.margin);
         let (vectors, _) = S::as_simd_f32s(self.values);
         let lanes = S::F32_LANES;
-        let mut limit = simd.splat_f32s(self.candidates.limit);
+        let mut limit = simd.splat_f32s(self.candidates.threshold(self.shift));
         // four vectors per test, nothing kept from it: hits are rare, so the hot loop is
         // loads, comparisons and one branch, and a hit recomputes its comparisons
         let quads = vectors.len() / 4;
@@ -575,13 +611,21 @@ impl WithSimd for CollectBelow<'_> {
                         bits &= bits - 1;
                     }
                 }
-                limit = simd.splat_f32s(self.candidates.limit);
+                limit = simd.splat_f32s(self.candidates.threshold(self.shift));
             }
         }
         for j in quads * 4 * lanes..self.values.len() {
             self.offer(j);
         }
     }
+}
+
+/// Rounding bound of the f32 expansion per unit of `‖q‖² + 2‖r‖²`: inputs, products and the
+/// d + 1 term sum, each within 2⁻²⁴ relative, give |error| ≤ (d + 4)·2⁻²³·Σ|terms| ≤
+/// (d + 4)·2⁻²³·(‖q‖² + 2‖r‖²); adding `‖q‖²` back (`full`) and rounding that once more adds at
+/// most 2·2⁻²³ of the same. Doubled: a candidate's value is within half the margin of the truth.
+fn tolerance(dims: usize) -> f64 {
+    (dims as f64 + 6.0) * 2f64.powi(-22)
 }
 
 /// [`k_nearest_skipping`] by blocked brute force.
@@ -596,9 +640,7 @@ fn brute_k_nearest(
     let queries = queries.as_standard_layout();
     let (reference, queries) = (reference.view(), queries.view());
     let arch = Arch::new();
-    // rounding bound of the f32 expansion (inputs, products and the d + 1 term sum, each within
-    // 2⁻²⁴ relative): |error| ≤ (d + 4)·2⁻²³·Σ|terms| ≤ (d + 4)·2⁻²³·(‖q‖² + 2‖r‖²), doubled
-    let tolerance = (reference.ncols() as f64 + 4.0) * 2f64.powi(-22);
+    let tolerance = tolerance(reference.ncols());
     let candidates = sweep::<f32, _>(
         reference,
         queries,
@@ -606,6 +648,7 @@ fn brute_k_nearest(
         |c, q, block| {
             arch.dispatch(CollectBelow {
                 values: block.partial,
+                shift: block.query_norm,
                 start: block.start,
                 skip: skip(q)
                     .filter(|s| (block.start..block.start + block.partial.len()).contains(s))
@@ -618,6 +661,259 @@ fn brute_k_nearest(
     per_query(queries.nrows(), |q| {
         candidates[q].finish(|j| rows_distance_sq(queries.row(q), reference.row(j)))
     })
+}
+
+/// Offers one query's values against a block of other rows in both directions: the query's
+/// candidates get the rows up to their limit, as in [`CollectBelow`], and each row of the block
+/// gets the query if the pair's distance is up to that row's limit (compared a SIMD vector of
+/// rows at a time against their limits). The values are the squared distances less `shift`.
+struct CollectBoth<'a> {
+    values: &'a [f32],
+    shift: f64,
+    /// Index of the query.
+    query: usize,
+    /// Index of the block's first row.
+    start: usize,
+    margin: f64,
+    own: &'a mut Candidates,
+    others: &'a mut [Candidates],
+    /// The limits of `others`, kept up to date.
+    other_limits: &'a mut [f32],
+}
+
+impl CollectBoth<'_> {
+    /// Offers the pair with row `j` of the block to whichever side's limit it is within; the
+    /// reverse direction compares `values[j] + shift` in f32, as the vectors do.
+    #[inline(always)]
+    fn offer(&mut self, j: usize, shift: f32) {
+        let v = self.values[j];
+        let value = full(v, self.shift);
+        if v <= self.own.threshold(self.shift) {
+            self.own.push(value, self.start + j, self.margin);
+        }
+        if v + shift <= self.other_limits[j] {
+            self.others[j].push(value, self.query, self.margin);
+            self.other_limits[j] = self.others[j].limit;
+        }
+    }
+}
+
+impl WithSimd for CollectBoth<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(mut self, simd: S) {
+        let lanes = S::F32_LANES;
+        let shift = self.shift as f32;
+        let shifts = simd.splat_f32s(shift);
+        let (vectors, _) = S::as_simd_f32s(self.values);
+        let mut limit = simd.splat_f32s(self.own.threshold(self.shift));
+        let hit = |limit, vector, others| {
+            simd.or_m32s(
+                simd.less_than_or_equal_f32s(vector, limit),
+                simd.less_than_or_equal_f32s(simd.add_f32s(vector, shifts), others),
+            )
+        };
+        // four vectors per test, as in `CollectBelow`
+        let quads = vectors.len() / 4;
+        for q in 0..quads {
+            let quad = &vectors[4 * q..4 * q + 4];
+            let others = &S::as_simd_f32s(self.other_limits).0[4 * q..4 * q + 4];
+            let any = simd.or_m32s(
+                simd.or_m32s(
+                    hit(limit, quad[0], others[0]),
+                    hit(limit, quad[1], others[1]),
+                ),
+                simd.or_m32s(
+                    hit(limit, quad[2], others[2]),
+                    hit(limit, quad[3], others[3]),
+                ),
+            );
+            if simd.first_true_m32s(any) < lanes {
+                for (l, &vector) in quad.iter().enumerate() {
+                    let others = S::as_simd_f32s(self.other_limits).0[4 * q + l];
+                    let mut bits = lane_bits::<S>(hit(limit, vector, others));
+                    while bits != 0 {
+                        self.offer((4 * q + l) * lanes + bits.trailing_zeros() as usize, shift);
+                        bits &= bits - 1;
+                    }
+                    limit = simd.splat_f32s(self.own.threshold(self.shift));
+                }
+            }
+        }
+        for j in quads * 4 * lanes..self.values.len() {
+            self.offer(j, shift);
+        }
+    }
+}
+
+/// How many rounds [`block_round`] makes of `blocks` blocks.
+fn rounds(blocks: usize) -> usize {
+    // the diagonal, then one round per player but one (the count made even)
+    blocks + blocks % 2
+}
+
+/// Round `r` of the pairs of blocks `(a, b)`, `a ≤ b`: over rounds `0..rounds(blocks)` every
+/// pair comes once, and the pairs of a round share no block (so that they can update their
+/// rows' candidates in parallel). Round 0 is the diagonal, the others are the rounds of a
+/// round-robin tournament (the circle method; a bye when the count is odd).
+fn block_round(blocks: usize, r: usize) -> Vec<(usize, usize)> {
+    if r == 0 {
+        return (0..blocks).map(|b| (b, b)).collect();
+    }
+    let players = blocks + blocks % 2;
+    let circle = players - 1;
+    let r = r - 1;
+    std::iter::once((circle, r))
+        .chain((1..players / 2).map(|i| ((r + i) % circle, (r + circle - i) % circle)))
+        .filter(|&(a, b)| a < blocks && b < blocks)
+        .map(|(a, b)| (a.min(b), a.max(b)))
+        .collect()
+}
+
+/// The `k` nearest other rows of every row of `x` (a row is not its own neighbour, duplicates
+/// are), as [`brute_k_nearest`] with `x` as reference and queries, but each pair's product
+/// computed once: half the arithmetic. The rows are cut into blocks; a pair of blocks gives one
+/// matrix product, whose values are offered to both blocks' rows ([`CollectBoth`]); the pairs
+/// of one round share no block and run in parallel, each row's candidates in one place. The
+/// limits, margins and exact final distances are those of [`brute_k_nearest`], so the result
+/// is the same.
+fn brute_self_nearest(x: ArrayView2<'_, f64>, k: usize) -> Neighbours {
+    let order = spatial_order(x, SELF_BLOCK);
+    let x = x.select(ndarray::Axis(0), &order);
+    let x = x.view();
+    let n = x.nrows();
+    let centring = Centring::new(x, x, true);
+    let norms: Vec<f64> = x.rows().into_iter().map(|r| centring.norm(r)).collect();
+    let max_norm = norms.iter().fold(0.0_f64, |m, &v| m.max(v));
+    // one margin for every pair: the bound at the largest norms
+    let margin = tolerance(x.ncols()) * 3.0 * max_norm;
+    let starts: Vec<usize> = (0..n).step_by(SELF_BLOCK).collect();
+    let size = |b: usize| SELF_BLOCK.min(n - starts[b]);
+    let blocks: Vec<(Mat<f32>, Mat<f32>)> = (0..starts.len())
+        .into_par_iter()
+        .map(|b| {
+            (
+                centring.reference_block(x, &norms, starts[b], size(b)),
+                centring.query_block(x, starts[b], size(b)),
+            )
+        })
+        .collect();
+    let lists: Vec<Mutex<Vec<Candidates>>> = (0..starts.len())
+        .map(|b| Mutex::new((0..size(b)).map(|_| Candidates::new(k)).collect()))
+        .collect();
+    let lock = |b: usize| lists[b].lock().unwrap_or_else(PoisonError::into_inner);
+    let arch = Arch::new();
+    let tile = |partial: &mut Mat<f32>, (a, b): (usize, usize)| {
+        let (queries, rows) = (size(a), size(b));
+        matmul(
+            partial.as_mut().submatrix_mut(0, 0, rows, queries),
+            Accum::Replace,
+            &blocks[b].0,
+            &blocks[a].1,
+            1.0,
+            Par::Seq,
+        );
+        let values = |i: usize| &partial.col_as_slice(i)[..rows];
+        let mut own = lock(a);
+        if a == b {
+            // both directions of every pair are in the block's own product
+            for (i, candidates) in own.iter_mut().enumerate() {
+                arch.dispatch(CollectBelow {
+                    values: values(i),
+                    shift: norms[starts[a] + i],
+                    start: starts[b],
+                    skip: Some(i),
+                    margin,
+                    candidates,
+                });
+            }
+            return;
+        }
+        let mut others = lock(b);
+        let mut other_limits: Vec<f32> = others.iter().map(|c| c.limit).collect();
+        for (i, candidates) in own.iter_mut().enumerate() {
+            arch.dispatch(CollectBoth {
+                values: values(i),
+                shift: norms[starts[a] + i],
+                query: starts[a] + i,
+                start: starts[b],
+                margin,
+                own: candidates,
+                others: &mut others,
+                other_limits: &mut other_limits,
+            });
+        }
+    };
+    // one product buffer per thread, made once
+    let buffers: Vec<Mutex<Mat<f32>>> = (0..rayon::current_num_threads())
+        .map(|_| Mutex::new(Mat::zeros(SELF_BLOCK, SELF_BLOCK)))
+        .collect();
+    for r in 0..rounds(starts.len()) {
+        block_round(starts.len(), r)
+            .into_par_iter()
+            .for_each(|pair| {
+                let thread = rayon::current_thread_index().unwrap_or(0) % buffers.len();
+                let mut partial = buffers[thread]
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                tile(&mut partial, pair);
+            });
+    }
+    let candidates: Vec<Candidates> = lists
+        .into_iter()
+        .flat_map(|m| m.into_inner().unwrap_or_else(PoisonError::into_inner))
+        .collect();
+    let mut at = vec![0; n];
+    for (p, &row) in order.iter().enumerate() {
+        at[row] = p;
+    }
+    per_query(n, |q| {
+        let p = at[q];
+        let hits = candidates[p]
+            .found
+            .iter()
+            .map(|&(_, j)| (rows_distance_sq(x.row(p), x.row(j)), order[j]))
+            .collect();
+        keep_k(hits, k, None)
+    })
+}
+
+/// The rows in an order where consecutive blocks of `block` rows are close together: the leaves
+/// of a k-d tree (Bentley 1975) split at a multiple of `block` near the median of the feature
+/// with the largest spread, in the tree's order. Neighbours then tend to share a block, so the
+/// first limits (from a row's own block) are tight and fewer rows are offered afterwards.
+fn spatial_order(x: ArrayView2<'_, f64>, block: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..x.nrows()).collect();
+    split(x, &mut order, block);
+    order
+}
+
+/// Orders `rows` by recursive splits down to `block` rows (the left part always a multiple of
+/// `block`, so that only the last leaf is short).
+fn split(x: ArrayView2<'_, f64>, rows: &mut [usize], block: usize) {
+    if rows.len() <= block {
+        return;
+    }
+    let spread = |j: usize| {
+        let (lo, hi) = rows
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &r| {
+                (lo.min(x[[r, j]]), hi.max(x[[r, j]]))
+            });
+        hi - lo
+    };
+    let widest = (0..x.ncols())
+        .map(|j| (spread(j), j))
+        .fold(
+            (f64::NEG_INFINITY, 0),
+            |best, c| if c.0 > best.0 { c } else { best },
+        )
+        .1;
+    let at = rows.len().div_ceil(2 * block) * block;
+    rows.select_nth_unstable_by(at, |&a, &b| x[[a, widest]].total_cmp(&x[[b, widest]]));
+    let (left, right) = rows.split_at_mut(at);
+    rayon::join(|| split(x, left, block), || split(x, right, block));
 }
 
 #[cfg(test)]
@@ -710,8 +1006,12 @@ mod tests {
             let wave = ((i * 7919 + j * 104_729) % 1009) as f64 / 1009.0;
             1e6 + wave * 10f64.powi(j as i32 % 7 - 3)
         });
-        let nb = brute_k_nearest(reference.view(), reference.view(), 6, Some);
-        assert_same(&nb, &naive(&reference, &reference, 6, true));
+        let expected = naive(&reference, &reference, 6, true);
+        assert_same(
+            &brute_k_nearest(reference.view(), reference.view(), 6, Some),
+            &expected,
+        );
+        assert_same(&brute_self_nearest(reference.view(), 6), &expected);
         let far = Array2::from_shape_fn((40, 12), |(i, j)| {
             if i % 2 == 0 {
                 1e6 + (i * j) as f64 * 1e-4
@@ -727,8 +1027,12 @@ mod tests {
             let side = if i % 2 == 0 { 1e3 } else { -1e3 };
             side + ((i * 31 + j * 17) % 97) as f64 * 1e-2
         });
-        let nb = brute_k_nearest(clusters.view(), clusters.view(), 4, Some);
-        assert_same(&nb, &naive(&clusters, &clusters, 4, true));
+        let expected = naive(&clusters, &clusters, 4, true);
+        assert_same(
+            &brute_k_nearest(clusters.view(), clusters.view(), 4, Some),
+            &expected,
+        );
+        assert_same(&brute_self_nearest(clusters.view(), 4), &expected);
     }
 
     #[test]
@@ -744,11 +1048,44 @@ mod tests {
                 }
             },
         );
-        let nb = brute_k_nearest(x.view(), x.view(), 3, Some);
-        assert_eq!(nb.indices[0], vec![1, 2, 3]);
-        assert_eq!(nb.indices[599], vec![0, 1, 2]);
-        assert!(nb.distances[5].iter().all(|&v| v == 0.0));
-        assert_same(&nb, &naive(&x, &x, 3, true));
+        for nb in [
+            brute_k_nearest(x.view(), x.view(), 3, Some),
+            brute_self_nearest(x.view(), 3),
+        ] {
+            assert_eq!(nb.indices[0], vec![1, 2, 3]);
+            assert_eq!(nb.indices[599], vec![0, 1, 2]);
+            assert!(nb.distances[5].iter().all(|&v| v == 0.0));
+            assert_same(&nb, &naive(&x, &x, 3, true));
+        }
+    }
+
+    #[test]
+    fn every_pair_of_blocks_once_in_rounds_of_disjoint_pairs() {
+        for blocks in 0..12 {
+            let mut seen = std::collections::BTreeSet::new();
+            for r in 0..rounds(blocks) {
+                let mut used = std::collections::BTreeSet::new();
+                for (a, b) in block_round(blocks, r) {
+                    assert!(a <= b && b < blocks);
+                    assert!(seen.insert((a, b)), "{blocks} blocks: ({a}, {b}) twice");
+                    assert!(used.insert(a) && (a == b || used.insert(b)));
+                }
+            }
+            assert_eq!(seen.len(), blocks * (blocks + 1) / 2, "{blocks} blocks");
+        }
+    }
+
+    #[test]
+    fn each_pair_once_equals_every_query_against_every_row() {
+        // 1,100 rows: four full blocks and a short one; k beyond the short block's size too
+        let x = Array2::from_shape_fn((1100, 16), |(i, j)| {
+            (((i * 7919 + j * 104_729) % 1009) as f64 / 97.0).sin() * 3.0 + (i % 7) as f64
+        });
+        for k in [1, 5, 20, 90] {
+            let expected = naive(&x, &x, k, true);
+            assert_same(&brute_self_nearest(x.view(), k), &expected);
+            assert_same(&self_nearest(Search::Exact, x.view(), k), &expected);
+        }
     }
 
     #[test]
