@@ -168,8 +168,64 @@ pub fn state_from<T: serde::de::DeserializeOwned>(state: serde_json::Value) -> R
     serde_json::from_value(state).map_err(|e| Error::ModelFile(format!("invalid state: {e}")))
 }
 
+/// Replaces a stream's state by a snapshot of one, if `same(snapshot's, ours)` (the snapshot
+/// belongs to the same fit and settings); otherwise the state is kept and the error carries
+/// `refusal(snapshot's, ours)`.
+pub fn restore_if_same<T: serde::de::DeserializeOwned>(
+    stream: &mut T,
+    snapshot: serde_json::Value,
+    same: impl Fn(&T, &T) -> bool,
+    refusal: impl FnOnce(&T, &T) -> String,
+) -> Result<()> {
+    let restored: T = state_from(snapshot)?;
+    if !same(&restored, stream) {
+        return Err(Error::ModelFile(refusal(&restored, stream)));
+    }
+    *stream = restored;
+    Ok(())
+}
+
 /// Serialises a detector's own state.
 pub fn state_to<T: Serialize>(state: &T) -> Result<serde_json::Value> {
     serde_json::to_value(state)
         .map_err(|e| Error::ModelFile(format!("cannot serialise state: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Window {
+        window: usize,
+        values: Vec<f64>,
+    }
+
+    #[test]
+    fn a_snapshot_of_other_settings_is_refused_and_the_state_kept() {
+        let same = |a: &Window, b: &Window| a.window == b.window;
+        let refusal = |a: &Window, b: &Window| format!("window {} for {}", a.window, b.window);
+        let mut ours = Window {
+            window: 3,
+            values: vec![1.0],
+        };
+        let other = state_to(&Window {
+            window: 4,
+            values: vec![2.0, 3.0],
+        })
+        .unwrap();
+        let err = restore_if_same(&mut ours, other, same, refusal).unwrap_err();
+        assert!(err.to_string().contains("window 4 for 3"), "{err}");
+        assert_eq!(ours.values, vec![1.0]);
+        let later = state_to(&Window {
+            window: 3,
+            values: vec![5.0, 6.0],
+        })
+        .unwrap();
+        restore_if_same(&mut ours, later, same, refusal).unwrap();
+        assert_eq!(ours.values, vec![5.0, 6.0]);
+        let broken = serde_json::json!({"window": "three"});
+        assert!(restore_if_same(&mut ours, broken, same, refusal).is_err());
+    }
 }

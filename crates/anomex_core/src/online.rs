@@ -11,7 +11,7 @@
 //! Rows inside the warm-up (before the learner has a reference to score against) score 0 in batch
 //! and `None` when streaming, as for the rolling detectors.
 
-use crate::model_file::{state_from, state_to};
+use crate::model_file::{restore_if_same, state_from, state_to};
 use crate::{
     DataKind, Detector, Entry, Error, FittedDetector, Frame, Learning, ParamSpec, Params, Result,
     Scorer, Scores, Streaming,
@@ -144,17 +144,19 @@ impl<M: OnlineModel> Streaming for OnlineStream<M> {
     }
 
     fn restore(&mut self, snapshot: serde_json::Value) -> Result<()> {
-        let model: M = state_from(snapshot)?;
-        if model.n_columns() != self.0.n_columns() {
-            return Err(Error::ModelFile(format!(
-                "a {} snapshot of {} columns for a model of {}",
-                M::NAME,
-                model.n_columns(),
-                self.0.n_columns()
-            )));
-        }
-        self.0 = model;
-        Ok(())
+        restore_if_same(
+            &mut self.0,
+            snapshot,
+            |a, b| a.n_columns() == b.n_columns(),
+            |theirs, ours| {
+                format!(
+                    "a {} snapshot of {} columns for a model of {}",
+                    M::NAME,
+                    theirs.n_columns(),
+                    ours.n_columns()
+                )
+            },
+        )
     }
 }
 

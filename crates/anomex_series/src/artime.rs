@@ -43,7 +43,7 @@
 //! publishes for ARTime to the last digit (CLI tests, when the NAB data is present).
 
 use anomex_core::channelwise::{ChannelStream, SeriesKernel};
-use anomex_core::model_file::{state_from, state_to};
+use anomex_core::model_file::{restore_if_same, state_to};
 use anomex_core::{Error, ParamSpec, Params, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -696,14 +696,12 @@ impl ChannelStream for ArtimeStream {
         state_to(self)
     }
     fn restore(&mut self, snapshot: serde_json::Value) -> Result<()> {
-        let restored: ArtimeStream = state_from(snapshot)?;
-        if restored.fit != self.fit {
-            return Err(Error::ModelFile(
-                "an artime stream snapshot of another fit or other settings".into(),
-            ));
-        }
-        *self = restored;
-        Ok(())
+        restore_if_same(
+            self,
+            snapshot,
+            |a, b| a.fit == b.fit,
+            |_, _| "an artime stream snapshot of another fit or other settings".into(),
+        )
     }
 }
 

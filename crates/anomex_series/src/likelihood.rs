@@ -28,7 +28,7 @@
 
 use crate::rolling::RunningWindow;
 use anomex_core::channelwise::{ChannelStream, SeriesKernel};
-use anomex_core::model_file::{state_from, state_to};
+use anomex_core::model_file::{restore_if_same, state_to};
 use anomex_core::{Error, ParamSpec, Params, Result};
 use serde::{Deserialize, Serialize};
 
@@ -250,14 +250,12 @@ impl ChannelStream for LikelihoodStream {
         state_to(self)
     }
     fn restore(&mut self, snapshot: serde_json::Value) -> Result<()> {
-        let restored: LikelihoodStream = state_from(snapshot)?;
-        if restored.settings != self.settings {
-            return Err(Error::ModelFile(
-                "a likelihood stream snapshot with other settings".into(),
-            ));
-        }
-        *self = restored;
-        Ok(())
+        restore_if_same(
+            self,
+            snapshot,
+            |a, b| a.settings == b.settings,
+            |_, _| "a likelihood stream snapshot with other settings".into(),
+        )
     }
 }
 

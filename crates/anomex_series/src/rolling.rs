@@ -7,7 +7,7 @@
 
 use crate::period::find_length;
 use anomex_core::channelwise::{ChannelStream, SeriesKernel};
-use anomex_core::model_file::{state_from, state_to};
+use anomex_core::model_file::{restore_if_same, state_to};
 use anomex_core::{Error, Params, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -26,15 +26,18 @@ fn restore_same_window<T: serde::de::DeserializeOwned>(
     snapshot: serde_json::Value,
     window: impl Fn(&T) -> usize,
 ) -> Result<()> {
-    let restored: T = state_from(snapshot)?;
-    let (ours, theirs) = (window(stream), window(&restored));
-    if ours != theirs {
-        return Err(Error::ModelFile(format!(
-            "a stream snapshot of window {theirs} for a stream of window {ours}"
-        )));
-    }
-    *stream = restored;
-    Ok(())
+    restore_if_same(
+        stream,
+        snapshot,
+        |a, b| window(a) == window(b),
+        |theirs, ours| {
+            format!(
+                "a stream snapshot of window {} for a stream of window {}",
+                window(theirs),
+                window(ours)
+            )
+        },
+    )
 }
 
 fn run_stream(mut stream: Box<dyn ChannelStream>, x: &[f64]) -> Vec<f64> {
@@ -344,15 +347,17 @@ impl ChannelStream for EwmaStream {
         state_to(self)
     }
     fn restore(&mut self, snapshot: serde_json::Value) -> Result<()> {
-        let restored: Self = state_from(snapshot)?;
-        if restored.alpha.to_bits() != self.alpha.to_bits() {
-            return Err(Error::ModelFile(format!(
-                "an EWMA snapshot with alpha {} for a stream with alpha {}",
-                restored.alpha, self.alpha
-            )));
-        }
-        *self = restored;
-        Ok(())
+        restore_if_same(
+            self,
+            snapshot,
+            |a, b| a.alpha.to_bits() == b.alpha.to_bits(),
+            |theirs, ours| {
+                format!(
+                    "an EWMA snapshot with alpha {} for a stream with alpha {}",
+                    theirs.alpha, ours.alpha
+                )
+            },
+        )
     }
     fn update(&mut self, x: f64) -> Option<f64> {
         let out = (self.seen >= self.warmup).then(|| deviation(x, self.mean, self.var.sqrt()));

@@ -274,14 +274,11 @@ impl Candidates {
         self.cap = self.cap.max(2 * self.found.len());
     }
 
-    /// The `k` nearest by exact squared distance `distance_sq(row)`, sorted by distance then
-    /// row (ties as scikit-learn's).
-    fn finish(&self, distance_sq: impl Fn(usize) -> f64) -> (Vec<f64>, Vec<usize>) {
-        let hits = self
-            .found
-            .iter()
-            .map(|&(_, j)| (distance_sq(j), j))
-            .collect();
+    /// The `k` nearest by exact squared distance, sorted by distance then row (ties as
+    /// scikit-learn's); `exact(row)` gives a candidate's squared distance and the index it is
+    /// reported (and ordered among ties) by.
+    fn finish(&self, exact: impl Fn(usize) -> (f64, usize)) -> (Vec<f64>, Vec<usize>) {
+        let hits = self.found.iter().map(|&(_, j)| exact(j)).collect();
         keep_k(hits, self.k, None)
     }
 }
@@ -659,7 +656,7 @@ fn brute_k_nearest(
         },
     );
     per_query(queries.nrows(), |q| {
-        candidates[q].finish(|j| rows_distance_sq(queries.row(q), reference.row(j)))
+        candidates[q].finish(|j| (rows_distance_sq(queries.row(q), reference.row(j)), j))
     })
 }
 
@@ -776,8 +773,8 @@ fn block_round(blocks: usize, r: usize) -> Vec<(usize, usize)> {
 /// computed once: half the arithmetic. The rows are cut into blocks; a pair of blocks gives one
 /// matrix product, whose values are offered to both blocks' rows ([`CollectBoth`]); the pairs
 /// of one round share no block and run in parallel, each row's candidates in one place. The
-/// limits, margins and exact final distances are those of [`brute_k_nearest`], so the result
-/// is the same.
+/// limits and exact final distances are those of [`brute_k_nearest`] (with one margin for all
+/// pairs, the bound at the largest norm), so the result is the same.
 fn brute_self_nearest(x: ArrayView2<'_, f64>, k: usize) -> Neighbours {
     let order = spatial_order(x, SELF_BLOCK);
     let x = x.select(ndarray::Axis(0), &order);
@@ -870,12 +867,7 @@ fn brute_self_nearest(x: ArrayView2<'_, f64>, k: usize) -> Neighbours {
     }
     per_query(n, |q| {
         let p = at[q];
-        let hits = candidates[p]
-            .found
-            .iter()
-            .map(|&(_, j)| (rows_distance_sq(x.row(p), x.row(j)), order[j]))
-            .collect();
-        keep_k(hits, k, None)
+        candidates[p].finish(|j| (rows_distance_sq(x.row(p), x.row(j)), order[j]))
     })
 }
 
