@@ -33,12 +33,34 @@ pub struct Moments {
 }
 
 impl Moments {
-    /// Two passes: the mean, then the deviations.
+    /// Two passes: the mean, then the deviations. Four running sums in each (one per lane of
+    /// a chunk of four values), so the additions do not wait on each other.
     fn of(x: &[f64]) -> Self {
+        fn lanes(x: &[f64], each: impl Fn(f64) -> [f64; 2]) -> [f64; 2] {
+            let mut sums = [[0.0; 2]; 4];
+            let chunks = x.chunks_exact(4);
+            let rest = chunks.remainder();
+            for chunk in chunks {
+                for (sum, &v) in sums.iter_mut().zip(chunk) {
+                    let [a, b] = each(v);
+                    sum[0] += a;
+                    sum[1] += b;
+                }
+            }
+            for (sum, &v) in sums.iter_mut().zip(rest) {
+                let [a, b] = each(v);
+                sum[0] += a;
+                sum[1] += b;
+            }
+            let pair = |i: usize| (sums[0][i] + sums[1][i]) + (sums[2][i] + sums[3][i]);
+            [pair(0), pair(1)]
+        }
         let n = x.len() as f64;
-        let mean = x.iter().sum::<f64>() / n;
-        let m2 = x.iter().map(|v| (v - mean).powi(2)).sum::<f64>();
-        let m3 = x.iter().map(|v| (v - mean).powi(3)).sum::<f64>();
+        let mean = lanes(x, |v| [v, 0.0])[0] / n;
+        let [m2, m3] = lanes(x, |v| {
+            let d = v - mean;
+            [d * d, d * d * d]
+        });
         Moments { n, mean, m2, m3 }
     }
 
@@ -100,26 +122,108 @@ fn tails(
     (ul, ur, skew)
 }
 
-/// Rows of `col` sorted by value, as `(value, row)` pairs (kept together so that the
-/// comparisons stay in cache). A radix sort on the values' bits (the order of `total_cmp`):
-/// O(n), several times faster than a comparison sort on 10⁵ values.
-fn sorted_pairs(col: &[f64]) -> Vec<(f64, u32)> {
-    let mut order: Vec<(f64, u32)> = col.iter().copied().zip(0..).collect();
-    radsort::sort_by_key(&mut order, |p| p.0);
-    order
+/// A feature's values in ascending order, with the row each came from (ties in row order).
+struct SortedFeature {
+    /// One word per value: the top bits of the value's order-preserving pattern above its row.
+    packed: Vec<u64>,
+    /// The low bits of a packed word that hold the row.
+    row_mask: u64,
+    /// The values, in sorted order.
+    values: Vec<f64>,
 }
 
-/// Calls `each(start, end)` for every run of equal values in sorted `order`.
-fn runs(order: &[(f64, u32)], mut each: impl FnMut(usize, usize)) {
-    let mut start = 0;
-    while start < order.len() {
-        let v = order[start].0;
-        let mut end = start + 1;
-        while end < order.len() && order[end].0 == v {
-            end += 1;
+impl SortedFeature {
+    /// Sorts `col`: a stable radix sort (LSD, a byte per pass; radsort) of one 8-byte word per
+    /// value, which holds a 32-bit sort key above the row index.
+    ///
+    /// The key is the value's offset from the smallest one in `total_cmp` bit order, cut to its
+    /// 32 leading bits (a relative resolution of about 2⁻²⁰ whatever the scale, since that
+    /// order is nearly logarithmic, and the full resolution for values packed close around an
+    /// offset); so 4 passes over 8 bytes a value instead of 8 passes over a 16-byte (value, row)
+    /// pair. Rows start in order and the sort is stable, so equal keys keep row order; values
+    /// that share a key but differ are then put in order by a comparison sort of their group,
+    /// which makes the order exact.
+    fn of(col: &[f64]) -> Self {
+        const KEY_BITS: u32 = 32;
+        let row_bits = usize::BITS - col.len().saturating_sub(1).leading_zeros();
+        let row_mask = 1u64.checked_shl(row_bits).map_or(u64::MAX, |b| b - 1);
+        let (lowest, highest) = col.iter().fold((u64::MAX, 0), |(lo, hi), &v| {
+            let b = order_bits(v);
+            (lo.min(b), hi.max(b))
+        });
+        let span_bits = u64::BITS - highest.saturating_sub(lowest).leading_zeros();
+        let key_bits = KEY_BITS.min(u64::BITS.saturating_sub(row_bits));
+        let drop = span_bits.saturating_sub(key_bits);
+        let mut packed: Vec<u64> = col
+            .iter()
+            .zip(0u64..)
+            .map(|(&v, row)| (((order_bits(v) - lowest) >> drop) << row_bits) | row)
+            .collect();
+        radsort::sort_by_key(&mut packed, |&p| (p >> row_bits) as u32);
+        let row = |p: u64| (p & row_mask) as usize;
+        let mut start = 0;
+        while start < packed.len() {
+            let key = packed[start] >> row_bits;
+            let mut end = start + 1;
+            while end < packed.len() && packed[end] >> row_bits == key {
+                end += 1;
+            }
+            if end - start > 1 {
+                let group = &mut packed[start..end];
+                let first = order_bits(col[row(group[0])]);
+                if group.iter().any(|&p| order_bits(col[row(p)]) != first) {
+                    group.sort_unstable_by_key(|&p| (order_bits(col[row(p)]), p));
+                }
+            }
+            start = end;
         }
-        each(start, end);
-        start = end;
+        let values = packed.iter().map(|&p| col[row(p)]).collect();
+        SortedFeature {
+            packed,
+            row_mask,
+            values,
+        }
+    }
+
+    /// The row of the `k`-th smallest value.
+    fn row(&self, k: usize) -> usize {
+        (self.packed[k] & self.row_mask) as usize
+    }
+
+    /// Calls `each(start, end)` for every run of equal values.
+    fn runs(&self, mut each: impl FnMut(usize, usize)) {
+        let v = &self.values;
+        let mut start = 0;
+        while start < v.len() {
+            let mut end = start + 1;
+            while end < v.len() && v[end] == v[start] {
+                end += 1;
+            }
+            each(start, end);
+            start = end;
+        }
+    }
+
+    /// Gives every row of the runs the term `term(start, end)` of its run.
+    fn terms(&self, mut term: impl FnMut(usize, usize) -> f64) -> Vec<f64> {
+        let mut terms = vec![0.0; self.values.len()];
+        self.runs(|start, end| {
+            let t = term(start, end);
+            for k in start..end {
+                terms[self.row(k)] = t;
+            }
+        });
+        terms
+    }
+}
+
+/// The bits of `v` as an unsigned integer in the order of `f64::total_cmp`.
+fn order_bits(v: f64) -> u64 {
+    let bits = v.to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | (1 << 63)
     }
 }
 
@@ -129,21 +233,17 @@ fn runs(order: &[(f64, u32)], mut each: impl FnMut(usize, usize)) {
 /// all features.
 fn training_column(
     col: &[f64],
+    sign: f64,
     ln_share: &[f64],
     combine: fn(f64, f64, f64) -> f64,
 ) -> (Vec<f64>, Vec<f64>) {
     let n = col.len();
-    let order = sorted_pairs(col);
-    let sign = Moments::of(col).skew_sign();
-    let mut terms = vec![0.0; n];
-    runs(&order, |start, end| {
+    let sorted = SortedFeature::of(col);
+    let terms = sorted.terms(|start, end| {
         let (l, r, s) = tails(end, n - start, sign, |k| ln_share[k]);
-        let term = combine(l, r, s);
-        for &(_, i) in &order[start..end] {
-            terms[i as usize] = term;
-        }
+        combine(l, r, s)
     });
-    (order.into_iter().map(|(v, _)| v).collect(), terms)
+    (sorted.values, terms)
 }
 
 /// The tail terms of every value of `col` among the training values (`sorted`, with moments
@@ -158,19 +258,14 @@ fn new_column(
     let (n, m) = (sorted.len(), col.len());
     let total = (n + m) as f64;
     let sign = Moments::merge(moments, Moments::of(col)).skew_sign();
-    let order = sorted_pairs(col);
-    let mut terms = vec![0.0; m];
-    runs(&order, |start, end| {
-        let v = order[start].0;
+    let order = SortedFeature::of(col);
+    order.terms(|start, end| {
+        let v = order.values[start];
         let at_most = sorted.partition_point(|&t| t <= v) + end;
         let at_least = n - sorted.partition_point(|&t| t < v) + (m - start);
         let (l, r, s) = tails(at_most, at_least, sign, |k| -(k as f64 / total).ln());
-        let term = combine(l, r, s);
-        for &(_, i) in &order[start..end] {
-            terms[i as usize] = term;
-        }
-    });
-    terms
+        combine(l, r, s)
+    })
 }
 
 /// Row sums of feature-major terms.
@@ -214,10 +309,12 @@ impl SortedColumns {
         x: ArrayView2<'_, f64>,
         combine: fn(f64, f64, f64) -> f64,
     ) -> Vec<Vec<f64>> {
-        crate::feature_columns(x)
+        (0..x.ncols())
             .into_par_iter()
-            .enumerate()
-            .map(|(j, col)| new_column(&col, &self.columns[j], self.moments[j], combine))
+            .map(|j| {
+                let col = x.column(j).to_vec();
+                new_column(&col, &self.columns[j], self.moments[j], combine)
+            })
             .collect()
     }
 
@@ -248,12 +345,18 @@ fn fit_with(
 ) -> Result<(SortedColumns, Vec<f64>)> {
     crate::need_rows(x, 2, "an empirical-CDF detector")?;
     let n = x.nrows();
-    let ln_share: Vec<f64> = (0..=n).map(|k| -(k as f64 / n as f64).ln()).collect();
-    let per_feature: Vec<(Vec<f64>, Vec<f64>, Moments)> = crate::feature_columns(x)
+    let ln_share: Vec<f64> = (0..=n)
         .into_par_iter()
-        .map(|col| {
-            let (sorted, terms) = training_column(&col, &ln_share, combine);
-            (sorted, terms, Moments::of(&col))
+        .map(|k| -(k as f64 / n as f64).ln())
+        .collect();
+    // each task copies its own column: the copies run in parallel too
+    let per_feature: Vec<(Vec<f64>, Vec<f64>, Moments)> = (0..x.ncols())
+        .into_par_iter()
+        .map(|j| {
+            let col = x.column(j).to_vec();
+            let moments = Moments::of(&col);
+            let (sorted, terms) = training_column(&col, moments.skew_sign(), &ln_share, combine);
+            (sorted, terms, moments)
         })
         .collect();
     let mut state = SortedColumns {
@@ -376,8 +479,9 @@ mod tests {
     fn run_counts_equal_the_definition() {
         let col = [3.0, 1.0, 2.0, 2.0, -0.0, 0.0, 5.0, 2.0];
         let ln = shares(col.len());
-        let (sorted, ul) = training_column(&col, &ln, left);
-        let (_, ur) = training_column(&col, &ln, right);
+        let sign = Moments::of(&col).skew_sign();
+        let (sorted, ul) = training_column(&col, sign, &ln, left);
+        let (_, ur) = training_column(&col, sign, &ln, right);
         assert_eq!(sorted, [-0.0, 0.0, 1.0, 2.0, 2.0, 2.0, 3.0, 5.0]);
         let n = col.len() as f64;
         for (i, &v) in col.iter().enumerate() {
@@ -388,13 +492,57 @@ mod tests {
         }
     }
 
+    /// The radix sort keeps 32 bits of key: values that share a key must still come out in
+    /// exact `total_cmp` order, ties in row order.
+    #[test]
+    fn sorted_feature_is_exact_where_keys_collide() {
+        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let columns: Vec<Vec<f64>> = vec![
+            // neighbours 1 ulp apart around a large offset, and repeats
+            (0..3000)
+                .map(|_| 1.0e9 + (next() % 50) as f64 * 1e-7)
+                .collect(),
+            // a huge spread (the key's resolution is coarse) with near-equal values inside it
+            (0..3000)
+                .map(|i| match i % 4 {
+                    0 => 1e300,
+                    1 => -1e-300,
+                    2 => f64::from_bits(1.0f64.to_bits() + next() % 8),
+                    _ => -f64::from_bits(2.0f64.to_bits() + next() % 8),
+                })
+                .collect(),
+            // signed zeros, ties and small integers
+            (0..3000)
+                .map(|i| [0.0, -0.0, 1.0, -1.0, 3.0][(next() % 5) as usize] + (i % 2) as f64)
+                .collect(),
+            vec![42.0],
+        ];
+        for col in columns {
+            let sorted = SortedFeature::of(&col);
+            let mut expected: Vec<usize> = (0..col.len()).collect();
+            expected.sort_by(|&a, &b| col[a].total_cmp(&col[b]).then(a.cmp(&b)));
+            let rows: Vec<usize> = (0..col.len()).map(|k| sorted.row(k)).collect();
+            assert_eq!(rows, expected);
+            let values: Vec<f64> = expected.iter().map(|&r| col[r]).collect();
+            assert_eq!(sorted.values, values);
+        }
+    }
+
     #[test]
     fn skew_picks_the_tail() {
         // right-skewed feature: the large value's term is its right tail
         let col = [1.0, 1.1, 0.9, 1.0, 9.0];
         let ln = shares(col.len());
+        let sign = Moments::of(&col).skew_sign();
+        assert_eq!(sign, 1.0);
         let (l, r, s) = [left, right, skewed]
-            .map(|f| training_column(&col, &ln, f).1[4])
+            .map(|f| training_column(&col, sign, &ln, f).1[4])
             .into();
         assert_eq!(s, r);
         assert!(r > l);

@@ -219,36 +219,72 @@ impl<'a> Lookup<'a> {
 /// Each feature's lowest and highest value, in one sweep over the rows (blocks of rows in
 /// parallel).
 fn column_ranges(x: ArrayView2<'_, f64>) -> Vec<(f64, f64)> {
-    let start = vec![(f64::INFINITY, f64::NEG_INFINITY); x.ncols()];
-    row_blocks(x)
+    // lowest and highest values kept apart (not as pairs) so that a row's comparisons vectorise;
+    // plain comparisons, not `f64::min`: the values are finite
+    let start = (
+        vec![f64::INFINITY; x.ncols()],
+        vec![f64::NEG_INFINITY; x.ncols()],
+    );
+    let (lo, hi) = row_blocks(x)
         .into_par_iter()
         .map(|block| {
-            let mut r = start.clone();
+            let (mut lo, mut hi) = start.clone();
             for row in block.rows() {
-                for (r, &v) in r.iter_mut().zip(row.iter()) {
-                    *r = (r.0.min(v), r.1.max(v));
+                for ((lo, hi), &v) in lo.iter_mut().zip(hi.iter_mut()).zip(row.iter()) {
+                    *lo = if v < *lo { v } else { *lo };
+                    *hi = if v > *hi { v } else { *hi };
                 }
             }
-            r
+            (lo, hi)
         })
         .reduce(
             || start.clone(),
-            |a, b| {
-                a.iter()
-                    .zip(&b)
-                    .map(|(a, b)| (a.0.min(b.0), a.1.max(b.1)))
-                    .collect()
+            |(mut lo, mut hi), (lo2, hi2)| {
+                lo.iter_mut().zip(lo2).for_each(|(a, b)| *a = a.min(b));
+                hi.iter_mut().zip(hi2).for_each(|(a, b)| *a = a.max(b));
+                (lo, hi)
             },
-        )
+        );
+    lo.into_iter().zip(hi).collect()
+}
+
+/// A bin number as the training sweep stores it for every value: a byte when no feature has
+/// more than 256 bins (PyOD's default is 10), so that buffer is a quarter of a `u32` one.
+trait BinIndex: Copy + Default + Send + Sync {
+    /// Bins it can number.
+    const BINS: usize;
+    fn from_bin(k: usize) -> Self;
+    fn bin(self) -> usize;
+}
+
+impl BinIndex for u8 {
+    const BINS: usize = 1 << 8;
+    fn from_bin(k: usize) -> Self {
+        k as u8
+    }
+    fn bin(self) -> usize {
+        usize::from(self)
+    }
+}
+
+impl BinIndex for u32 {
+    const BINS: usize = u32::MAX as usize;
+    fn from_bin(k: usize) -> Self {
+        k as u32
+    }
+    fn bin(self) -> usize {
+        self as usize
+    }
 }
 
 /// Each feature's histogram counts, and the bin PyOD's scoring puts each value in (row-major),
-/// in one sweep over the rows (blocks of rows in parallel).
+/// in one sweep over the rows (blocks of rows in parallel). Every feature of `bins` has at most
+/// `T::BINS` bins.
 ///
 /// Counting uses numpy's bins `[e_k, e_{k+1})`, scoring `digitize(right=True)`'s `(e_{k−1}, e_k]`:
 /// a value of the training range falls in the same bin both ways except exactly on an inner
 /// edge, where scoring takes the bin below.
-fn column_counts(x: ArrayView2<'_, f64>, bins: &[Bins]) -> (Vec<Vec<usize>>, Vec<u32>) {
+fn column_counts<T: BinIndex>(x: ArrayView2<'_, f64>, bins: &[Bins]) -> (Vec<Vec<usize>>, Vec<T>) {
     let cols = x.ncols();
     let start: Vec<Vec<usize>> = bins.iter().map(|b| vec![0; b.edges.len() - 1]).collect();
     let add = |mut a: Vec<Vec<usize>>, b: Vec<Vec<usize>>| {
@@ -259,7 +295,7 @@ fn column_counts(x: ArrayView2<'_, f64>, bins: &[Bins]) -> (Vec<Vec<usize>>, Vec
         }
         a
     };
-    let mut scoring = vec![0u32; x.nrows() * cols];
+    let mut scoring = vec![T::default(); x.nrows() * cols];
     let blocks = row_blocks(x);
     let counts = scoring
         .par_chunks_mut(ROW_BLOCK * cols)
@@ -270,13 +306,44 @@ fn column_counts(x: ArrayView2<'_, f64>, bins: &[Bins]) -> (Vec<Vec<usize>>, Vec
                 for (((c, b), &v), out) in c.iter_mut().zip(bins).zip(row.iter()).zip(out) {
                     let k = b.of(v);
                     c[k] += 1;
-                    *out = (k - usize::from(k > 0 && v == b.edges[k])) as u32;
+                    *out = T::from_bin(k - usize::from(k > 0 && v == b.edges[k]));
                 }
             }
             c
         })
         .reduce(|| start.clone(), add);
     (counts, scoring)
+}
+
+/// The fitted histograms of `x` and the training rows' scores, each row's from the bins the
+/// counting sweep stored (no second lookup of the values).
+fn fit_histograms<T: BinIndex>(
+    x: ArrayView2<'_, f64>,
+    bins: Vec<Bins>,
+    alpha: f64,
+) -> (HbosState, Vec<f64>) {
+    let (counts, scoring_bins) = column_counts::<T>(x, &bins);
+    let (edges, terms): (Vec<Vec<f64>>, Vec<Vec<f64>>) = bins
+        .into_iter()
+        .zip(counts)
+        .map(|(b, c)| {
+            let density = densities(&b.edges, &c, x.nrows());
+            let t: Vec<f64> = density.iter().map(|d| (d + alpha).log2()).collect();
+            (b.edges, t)
+        })
+        .unzip();
+    let scores = scoring_bins
+        .par_chunks(x.ncols())
+        .with_min_len(256)
+        .map(|bins| {
+            -bins
+                .iter()
+                .zip(&terms)
+                .map(|(&k, t)| t[k.bin()])
+                .sum::<f64>()
+        })
+        .collect();
+    (HbosState { edges, terms }, scores)
 }
 
 /// Rows per block of the parallel sweeps.
@@ -340,30 +407,12 @@ impl VectorKernel for Hbos {
                 })
                 .collect(),
         };
-        let (counts, scoring_bins) = column_counts(x, &bins);
-        let (edges, terms): (Vec<Vec<f64>>, Vec<Vec<f64>>) = bins
-            .into_iter()
-            .zip(counts)
-            .map(|(b, c)| {
-                let density = densities(&b.edges, &c, x.nrows());
-                let t: Vec<f64> = density.iter().map(|d| (d + self.alpha).log2()).collect();
-                (b.edges, t)
-            })
-            .unzip();
-        // the training rows' scores from their bins, without looking the values up again
-        let cols = x.ncols();
-        let scores = scoring_bins
-            .par_chunks(cols)
-            .with_min_len(256)
-            .map(|bins| {
-                -bins
-                    .iter()
-                    .zip(&terms)
-                    .map(|(&k, t)| t[k as usize])
-                    .sum::<f64>()
-            })
-            .collect();
-        Ok((HbosState { edges, terms }, scores))
+        let most = bins.iter().map(|b| b.edges.len() - 1).max().unwrap_or(0);
+        Ok(if most <= u8::BINS {
+            fit_histograms::<u8>(x, bins, self.alpha)
+        } else {
+            fit_histograms::<u32>(x, bins, self.alpha)
+        })
     }
     fn score(&self, st: &HbosState, x: ArrayView2<'_, f64>) -> Result<Vec<f64>> {
         let lookups = lookups(st, x.ncols(), self.tol)?;
@@ -495,7 +544,7 @@ mod tests {
             .iter()
             .map(|&(lo, hi)| Bins::over(lo, hi, 7))
             .collect();
-        let (counts, scoring) = column_counts(x.view(), &bins);
+        let (counts, scoring) = column_counts::<u8>(x.view(), &bins);
         for j in 0..x.ncols() {
             let col: Vec<f64> = x.column(j).to_vec();
             assert_eq!(ranges[j], range(&col));
@@ -507,7 +556,7 @@ mod tests {
             let lookup = Lookup::new(&bins[j].edges, &terms, 0.5);
             for (i, &v) in col.iter().enumerate() {
                 let expected = lookup.digitize(v).max(1) - 1;
-                assert_eq!(scoring[i * x.ncols() + j] as usize, expected, "{v}");
+                assert_eq!(scoring[i * x.ncols() + j].bin(), expected, "{v}");
             }
         }
     }
