@@ -10,7 +10,7 @@
 
 use crate::VectorKernel;
 use anomex_core::{ParamSpec, Params, Result};
-use ndarray::{ArrayView2, Axis, Slice};
+use ndarray::ArrayView2;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -225,7 +225,7 @@ fn column_ranges(x: ArrayView2<'_, f64>) -> Vec<(f64, f64)> {
         vec![f64::INFINITY; x.ncols()],
         vec![f64::NEG_INFINITY; x.ncols()],
     );
-    let (lo, hi) = row_blocks(x)
+    let (lo, hi) = crate::row_blocks(x)
         .into_par_iter()
         .map(|block| {
             let (mut lo, mut hi) = start.clone();
@@ -296,14 +296,17 @@ fn column_counts<T: BinIndex>(x: ArrayView2<'_, f64>, bins: &[Bins]) -> (Vec<Vec
         a
     };
     let mut scoring = vec![T::default(); x.nrows() * cols];
-    let blocks = row_blocks(x);
+    let blocks = crate::row_blocks(x);
     let counts = scoring
-        .par_chunks_mut(ROW_BLOCK * cols)
+        .par_chunks_mut(crate::ROW_BLOCK * cols)
         .zip(blocks)
         .map(|(out, block)| {
             let mut c = start.clone();
-            for (row, out) in block.rows().into_iter().zip(out.chunks_exact_mut(cols)) {
-                for (((c, b), &v), out) in c.iter_mut().zip(bins).zip(row.iter()).zip(out) {
+            // a feature at a time within the block (the block stays in cache), so that the
+            // feature's bins and counts stay in registers
+            for (j, (c, b)) in c.iter_mut().zip(bins).enumerate() {
+                let outs = out.iter_mut().skip(j).step_by(cols);
+                for (&v, out) in block.column(j).iter().zip(outs) {
                     let k = b.of(v);
                     c[k] += 1;
                     *out = T::from_bin(k - usize::from(k > 0 && v == b.edges[k]));
@@ -344,20 +347,6 @@ fn fit_histograms<T: BinIndex>(
         })
         .collect();
     (HbosState { edges, terms }, scores)
-}
-
-/// Rows per block of the parallel sweeps.
-const ROW_BLOCK: usize = 4096;
-
-/// Blocks of rows for the parallel sweeps.
-fn row_blocks(x: ArrayView2<'_, f64>) -> Vec<ArrayView2<'_, f64>> {
-    (0..x.nrows())
-        .step_by(ROW_BLOCK)
-        .map(|start| {
-            let end = (start + ROW_BLOCK).min(x.nrows());
-            x.slice_axis_move(Axis(0), Slice::from(start..end))
-        })
-        .collect()
 }
 
 impl VectorKernel for Hbos {

@@ -29,7 +29,7 @@ use anomex_core::{
     Detector, Entry, Error, Explain, FittedDetector, Frame, Learning, ParamSpec, Params, Registry,
     Result, Scorer, Scores,
 };
-use ndarray::ArrayView2;
+use ndarray::{ArrayView2, Axis, Slice};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -331,19 +331,43 @@ pub(crate) fn score_rows(
         .collect()
 }
 
-/// The columns of `x` as vectors, in one sweep over its rows: reading row-major data row by row
-/// and appending to every column is one pass over memory, where gathering each column apart
-/// (strided reads) touches every cache line once per column.
+/// The columns of `x` as vectors, in one sweep over its rows (blocks of rows in parallel):
+/// reading row-major data row by row and writing every column is one pass over memory, where
+/// gathering each column apart (strided reads) touches every cache line once per column.
 pub(crate) fn feature_columns(x: ArrayView2<'_, f64>) -> Vec<Vec<f64>> {
-    let mut cols: Vec<Vec<f64>> = (0..x.ncols())
-        .map(|_| Vec::with_capacity(x.nrows()))
-        .collect();
-    for row in x.rows() {
-        for (col, &v) in cols.iter_mut().zip(row.iter()) {
-            col.push(v);
+    let mut cols: Vec<Vec<f64>> = (0..x.ncols()).map(|_| vec![0.0; x.nrows()]).collect();
+    // per block of rows, that block's piece of every column
+    let mut pieces: Vec<Vec<&mut [f64]>> = row_blocks(x).iter().map(|_| Vec::new()).collect();
+    for col in &mut cols {
+        for (block, piece) in pieces.iter_mut().zip(col.chunks_mut(ROW_BLOCK)) {
+            block.push(piece);
         }
     }
+    pieces
+        .into_par_iter()
+        .zip(row_blocks(x))
+        .for_each(|(mut piece, block)| {
+            for (i, row) in block.rows().into_iter().enumerate() {
+                for (col, &v) in piece.iter_mut().zip(row.iter()) {
+                    col[i] = v;
+                }
+            }
+        });
     cols
+}
+
+/// Rows per block of the parallel sweeps over rows.
+pub(crate) const ROW_BLOCK: usize = 1024;
+
+/// Blocks of [`ROW_BLOCK`] rows (the last one shorter) for the parallel sweeps.
+pub(crate) fn row_blocks(x: ArrayView2<'_, f64>) -> Vec<ArrayView2<'_, f64>> {
+    (0..x.nrows())
+        .step_by(ROW_BLOCK)
+        .map(|start| {
+            let end = (start + ROW_BLOCK).min(x.nrows());
+            x.slice_axis_move(Axis(0), Slice::from(start..end))
+        })
+        .collect()
 }
 
 /// Checks that a model learnt on `model` features is given data with as many columns.
