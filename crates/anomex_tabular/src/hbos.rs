@@ -58,7 +58,8 @@ impl Bins {
     #[inline]
     pub(crate) fn of(&self, v: f64) -> usize {
         let bins = self.edges.len() - 1;
-        let mut k = (((v - self.lo) * self.norm) as usize).min(bins - 1);
+        // through u32 (no feature has more bins): a cheaper conversion than straight to usize
+        let mut k = (((v - self.lo) * self.norm) as u32 as usize).min(bins - 1);
         // the float estimate can be off by one at an edge: settle it against the edges
         if v < self.edges[k] && k > 0 {
             k -= 1;

@@ -169,13 +169,18 @@ struct FittedTabular<K: VectorKernel> {
 impl<K: VectorKernel> Detector for Tabular<K> {
     fn fit(&self, train: &Frame) -> Result<Box<dyn FittedDetector>> {
         let x = train.values();
-        let (kernel, train_scores) = self.kernel.fit(x)?;
+        // the fingerprint is one serial pass: taken while the fit's parallel steps run
+        let (fitted, train_fingerprint) = rayon::join(
+            || self.kernel.fit(x),
+            || fingerprint(x, FINGERPRINT_VERSION),
+        );
+        let (kernel, train_scores) = fitted?;
         Ok(Box::new(FittedTabular {
             detector: self.clone(),
             state: TabularState {
                 kernel,
                 columns: train.cols(),
-                train_fingerprint: fingerprint(x, FINGERPRINT_VERSION),
+                train_fingerprint,
                 fingerprint_version: FINGERPRINT_VERSION,
                 train_scores,
             },
