@@ -360,20 +360,13 @@ struct LoadgenArgs {
     prefix: String,
 }
 
-/// Runs a command on a thread of the rayon pool while the main thread sleeps: run on the main
-/// thread, the command's serial steps (reading, thresholding, writing) would compete for the
-/// cores with the pool's workers, which spin a while after each parallel step before they sleep.
-fn on_pool<T: Send>(work: impl FnOnce() -> T + Send) -> T {
-    rayon::scope(|_| work())
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        // on a pool thread: see `on_pool`
-        Command::Detect(a) => on_pool(|| run::detect(a)),
-        Command::Fit(a) => on_pool(|| run::fit(a)),
-        Command::Score(a) => on_pool(|| run::score(a)),
+        // on a pool thread (see `anomex::on_pool`); `bench` and `serve` manage their own threads
+        Command::Detect(a) => anomex::on_pool(|| run::detect(a)),
+        Command::Fit(a) => anomex::on_pool(|| run::fit(a)),
+        Command::Score(a) => anomex::on_pool(|| run::score(a)),
         Command::Eval(a) => eval::eval(a),
         Command::Bench(a) => bench::bench(*a),
         Command::BenchWorker => bench::worker(),

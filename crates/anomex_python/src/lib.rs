@@ -24,12 +24,9 @@ use std::sync::{Mutex, OnceLock};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Runs `work` without the GIL, on a thread of the rayon pool while the caller sleeps. Run on
-/// the caller's thread, its serial steps would compete for the cores with the pool's workers,
-/// which spin a while after each parallel step before they sleep: ECOD's fit on 100,000 × 16
-/// rows from Python took 21–28 ms that way on two cores, 20 ms every time on the pool.
+/// Runs `work` without the GIL, on a thread of the rayon pool ([`anomex::on_pool`]).
 fn compute<T: Send>(py: Python<'_>, work: impl FnOnce() -> T + Send) -> T {
-    py.detach(|| rayon::scope(|_| work()))
+    py.detach(|| anomex::on_pool(work))
 }
 
 /// A monitor keeps no ring of recent points (the service's view for its dashboard): the caller

@@ -342,7 +342,8 @@ pub(crate) fn score_rows(
 pub(crate) fn feature_columns(x: ArrayView2<'_, f64>) -> Vec<Vec<f64>> {
     let mut cols: Vec<Vec<f64>> = (0..x.ncols()).map(|_| vec![0.0; x.nrows()]).collect();
     // per block of rows, that block's piece of every column
-    let mut pieces: Vec<Vec<&mut [f64]>> = row_blocks(x).iter().map(|_| Vec::new()).collect();
+    let blocks = row_blocks(x);
+    let mut pieces: Vec<Vec<&mut [f64]>> = blocks.iter().map(|_| Vec::new()).collect();
     for col in &mut cols {
         for (block, piece) in pieces.iter_mut().zip(col.chunks_mut(ROW_BLOCK)) {
             block.push(piece);
@@ -350,7 +351,7 @@ pub(crate) fn feature_columns(x: ArrayView2<'_, f64>) -> Vec<Vec<f64>> {
     }
     pieces
         .into_par_iter()
-        .zip(row_blocks(x))
+        .zip(blocks)
         .for_each(|(mut piece, block)| {
             for (i, row) in block.rows().into_iter().enumerate() {
                 for (col, &v) in piece.iter_mut().zip(row.iter()) {
