@@ -805,8 +805,12 @@ impl CrossTiles<'_> {
                 continue;
             }
             for q in 0..Q {
+                let hits = [0, 1].map(|v| hit(acc[q][v], limits[q], others[v]));
+                if simd.first_true_m32s(simd.or_m32s(hits[0], hits[1])) == lanes {
+                    continue;
+                }
                 for v in 0..2 {
-                    let mut bits = lane_bits::<S>(hit(acc[q][v], limits[q], others[v]));
+                    let mut bits = lane_bits::<S>(hits[v]);
                     let values: &[f32] = bytemuck::cast_slice(std::slice::from_ref(&acc[q][v]));
                     while bits != 0 {
                         let lane = bits.trailing_zeros() as usize;
