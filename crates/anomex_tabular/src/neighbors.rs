@@ -588,13 +588,24 @@ impl CollectBelow<'_> {
     }
 }
 
-/// The lanes of a SIMD comparison that hold `true`, as bits (lane 0 lowest).
+/// The lanes of a SIMD comparison that hold `true`, as bits (lane 0 lowest). Masks with a
+/// 32-bit lane per value (all ones where true) are read a lane at a time; any other layout —
+/// a `bool` on the portable scalar path (read as 32-bit lanes, it had none: no row was ever
+/// offered there), a bit per lane in mask registers — is its bits.
 #[inline(always)]
 fn lane_bits<S: Simd>(mask: S::m32s) -> u64 {
-    bytemuck::bytes_of(&mask)
-        .chunks_exact(4)
-        .enumerate()
-        .fold(0, |bits, (lane, b)| bits | (u64::from(b[0] >> 7) << lane))
+    let bytes = bytemuck::bytes_of(&mask);
+    if bytes.len() == 4 * S::F32_LANES {
+        bytes
+            .chunks_exact(4)
+            .enumerate()
+            .fold(0, |bits, (lane, b)| bits | (u64::from(b[0] >> 7) << lane))
+    } else {
+        bytes
+            .iter()
+            .rev()
+            .fold(0, |bits, &b| (bits << 8) | u64::from(b))
+    }
 }
 
 impl WithSimd for CollectBelow<'_> {
@@ -658,11 +669,21 @@ fn brute_k_nearest(
     k: usize,
     skip: impl Fn(usize) -> Option<usize> + Sync,
 ) -> Neighbours {
+    brute_k_nearest_on(Arch::new(), reference, queries, k, skip)
+}
+
+/// [`brute_k_nearest`] with the SIMD instructions of `arch`.
+fn brute_k_nearest_on(
+    arch: Arch,
+    reference: ArrayView2<'_, f64>,
+    queries: ArrayView2<'_, f64>,
+    k: usize,
+    skip: impl Fn(usize) -> Option<usize> + Sync,
+) -> Neighbours {
     // contiguous rows for the exact distances (a copy only if the caller's are not)
     let reference = reference.as_standard_layout();
     let queries = queries.as_standard_layout();
     let (reference, queries) = (reference.view(), queries.view());
-    let arch = Arch::new();
     let tolerance = tolerance(reference.ncols());
     let candidates = sweep::<f32, _>(
         reference,
@@ -874,6 +895,12 @@ fn block_round(blocks: usize, r: usize) -> Vec<(usize, usize)> {
 /// limits and exact final distances are those of [`brute_k_nearest`] (with one margin for all
 /// pairs, the bound at the largest norm), so the result is the same.
 fn brute_self_nearest(x: ArrayView2<'_, f64>, k: usize) -> Neighbours {
+    brute_self_nearest_on(Arch::new(), x, k)
+}
+
+/// [`brute_self_nearest`] with the SIMD instructions of `arch` (tests compare the portable
+/// scalar path with the processor's).
+fn brute_self_nearest_on(arch: Arch, x: ArrayView2<'_, f64>, k: usize) -> Neighbours {
     let order = spatial_order(x, SELF_BLOCK);
     let x = x.select(ndarray::Axis(0), &order);
     let x = x.view();
@@ -898,7 +925,6 @@ fn brute_self_nearest(x: ArrayView2<'_, f64>, k: usize) -> Neighbours {
         .map(|b| Mutex::new((0..size(b)).map(|_| Candidates::new(k)).collect()))
         .collect();
     let lock = |b: usize| lists[b].lock().unwrap_or_else(PoisonError::into_inner);
-    let arch = Arch::new();
     let width = 2 * arch.dispatch(Lanes);
     let panels: Vec<Vec<f32>> = blocks
         .par_iter()
@@ -1177,6 +1203,10 @@ mod tests {
             let expected = naive(&x, &x, k, true);
             assert_same(&brute_self_nearest(x.view(), k), &expected);
             assert_same(&self_nearest(Search::Exact, x.view(), k), &expected);
+            // one-lane vectors (tiles of two rows): the portable path of machines without SIMD
+            assert_same(&brute_self_nearest_on(Arch::Scalar, x.view(), k), &expected);
+            let scalar = brute_k_nearest_on(Arch::Scalar, x.view(), x.view(), k, Some);
+            assert_same(&scalar, &expected);
         }
     }
 
