@@ -219,9 +219,9 @@ struct Candidates {
 impl Candidates {
     fn new(k: usize) -> Self {
         Candidates {
-            found: Vec::with_capacity(2 * k + 8),
+            found: Vec::with_capacity(k + k / 2 + 8),
             limit: f32::INFINITY,
-            cap: 2 * k + 8,
+            cap: k + k / 2 + 8,
             k,
         }
     }
