@@ -708,9 +708,9 @@ fn brute_k_nearest_on(
 }
 
 /// How many f32 lanes the processor's SIMD vectors hold (as [`Arch::dispatch`] picks them).
-struct Lanes;
+struct LaneCount;
 
-impl WithSimd for Lanes {
+impl WithSimd for LaneCount {
     type Output = usize;
     #[inline(always)]
     fn with_simd<S: Simd>(self, _: S) -> usize {
@@ -925,7 +925,7 @@ fn brute_self_nearest_on(arch: Arch, x: ArrayView2<'_, f64>, k: usize) -> Neighb
         .map(|b| Mutex::new((0..size(b)).map(|_| Candidates::new(k)).collect()))
         .collect();
     let lock = |b: usize| lists[b].lock().unwrap_or_else(PoisonError::into_inner);
-    let width = 2 * arch.dispatch(Lanes);
+    let width = 2 * arch.dispatch(LaneCount);
     let panels: Vec<Vec<f32>> = blocks
         .par_iter()
         .map(|(reference, _)| pack_panel(reference, width))
