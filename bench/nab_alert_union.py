@@ -5,6 +5,7 @@ where they beat each of the previous `--suppress` points (a causal peak rule, so
 high scores raises one alert) and at or above a level.
 
     anomex bench --suite nab --normalize none -d artime -d likelihood --metrics NAB-standard -o B
+        # (-d rrcf -d spectral_residual -d matrix_profile -d sub_knn -d mad -d hst for the rest)
     python nab_alert_union.py B OUT --cuts 0.315,0.33 --second likelihood --levels 0.9
     python peers/left_matrix_profile.py B ../../shared/data/nab LMP   # needs stumpy
     python nab_alert_union.py B OUT --second LMP/left_mp --levels 0.7071
@@ -13,7 +14,9 @@ high scores raises one alert) and at or above a level.
 
 The series are 0/1, so the bench's corpus threshold can only take every alert or none: the cut
 and the level are fixed beforehand, as a tuning/evaluation split needs. Methods are named
-`a<cut>` and `a<cut>+<second><level>`.
+`a<cut>` and `a<cut>+<second><level>`. With a second detector there is also `ranked+<second>`:
+one ranking, ARTime's alerts at `0.75 + 0.25·score` above the second detector's peaks at half
+their value, for the bench's own threshold search over the corpus.
 """
 
 import argparse
@@ -69,7 +72,7 @@ def main():
         second = None
         if os.path.isdir(args.second):
             name = os.path.basename(os.path.normpath(args.second))
-            second = np.load(os.path.join(args.second, dataset.replace("/", "__") + ".npy"))
+            second = np.nan_to_num(np.load(os.path.join(args.second, dataset.replace("/", "__") + ".npy")))
         elif args.second:
             name = args.second
             second = scores(args.second, dataset)
@@ -80,6 +83,7 @@ def main():
             n = len(second)
             suppress = int(args.suppress) if args.suppress >= 1 else int(args.suppress * n)
             second = peaks(second, max(1, suppress))
+            save(f"ranked+{name}", dataset, np.where(artime > 0, 0.75 + 0.25 * artime, 0.5 * second))
         for cut in cuts:
             alerts = artime >= cut
             save(f"a{cut}", dataset, alerts)
