@@ -754,14 +754,14 @@ struct CrossTiles<'a> {
     queries: &'a Mat<f32>,
     /// Block `b`'s rows packed by [`pack_panel`].
     panel: &'a [f32],
-    /// Rows in block `b`.
-    rows: usize,
     /// `‖q‖²` of block `a`'s rows.
     norms: &'a [f64],
     /// Index of the first row of block `a` and of block `b`.
     query_start: usize,
     row_start: usize,
     margin: f64,
+    /// The candidates of block `a`'s rows and of block `b`'s (one per row: their count is the
+    /// block's row count; the panel's padding rows beyond it are never offered).
     own: &'a mut [Candidates],
     others: &'a mut [Candidates],
     /// The limits of `others`, kept up to date; `−∞` past the block's end.
@@ -773,7 +773,7 @@ impl CrossTiles<'_> {
     /// distance `value` to whichever side's limit it is within.
     #[inline(always)]
     fn offer(&mut self, i: usize, j: usize, value: f32) {
-        if j >= self.rows {
+        if j >= self.others.len() {
             return;
         }
         if value <= self.own[i].limit {
@@ -970,7 +970,6 @@ fn brute_self_nearest_on(arch: Arch, x: ArrayView2<'_, f64>, k: usize) -> Neighb
         arch.dispatch(CrossTiles {
             queries: &blocks[a].1,
             panel: &panels[b],
-            rows: size(b),
             norms: &norms[starts[a]..starts[a] + size(a)],
             query_start: starts[a],
             row_start: starts[b],
