@@ -718,27 +718,63 @@ impl WithSimd for LaneCount {
     }
 }
 
-/// Reference rows packed for [`CrossTiles`]: groups of `width` rows (two SIMD vectors), each
-/// group `dims` lines of `width` values — line `j` holds coordinate `j` of the group's rows as
-/// [`Centring::reference_block`] gives them (`−2 r`, then `‖r‖²` last). Rows past the end are
-/// zeros with `‖r‖² = +∞`, so their values never fall below a finite limit.
-fn pack_panel(block: &Mat<f32>, width: usize) -> Vec<f32> {
-    let (rows, dims) = (block.nrows(), block.ncols());
+/// Rows `0..rows` interleaved in groups of `width`: each group is `dims` lines of `width`
+/// values, line `j` holding coordinate `j` (`value(row, j)`) of the group's rows, so that a
+/// tile reads one line per coordinate; rows past the end take `padding(j)`.
+fn interleave(
+    rows: usize,
+    dims: usize,
+    width: usize,
+    value: impl Fn(usize, usize) -> f32,
+    padding: impl Fn(usize) -> f32,
+) -> Vec<f32> {
     let groups = rows.div_ceil(width);
-    let mut panel = vec![0.0; groups * dims * width];
-    for (g, group) in panel.chunks_exact_mut(dims * width).enumerate() {
+    let mut packed = vec![0.0; groups * dims * width];
+    for (g, group) in packed.chunks_exact_mut(dims * width).enumerate() {
         for (j, line) in group.chunks_exact_mut(width).enumerate() {
             for (t, v) in line.iter_mut().enumerate() {
                 let row = g * width + t;
-                *v = match (row < rows, j + 1 == dims) {
-                    (true, _) => block[(row, j)],
-                    (false, true) => f32::INFINITY,
-                    (false, false) => 0.0,
+                *v = if row < rows {
+                    value(row, j)
+                } else {
+                    padding(j)
                 };
             }
         }
     }
-    panel
+    packed
+}
+
+/// Reference rows packed for [`CrossTiles`]: groups of `width` rows (two SIMD vectors), from
+/// [`Centring::reference_block`]'s rows (`−2 r`, then `‖r‖²` last). Rows past the end are zeros
+/// with `‖r‖² = +∞`, so their values never fall below a finite limit.
+fn pack_panel(block: &Mat<f32>, width: usize) -> Vec<f32> {
+    let dims = block.ncols();
+    interleave(
+        block.nrows(),
+        dims,
+        width,
+        |row, j| block[(row, j)],
+        |j| if j + 1 == dims { f32::INFINITY } else { 0.0 },
+    )
+}
+
+/// Rows of a tile of [`CrossTiles`].
+const QUERY_TILE: usize = 6;
+
+/// Query rows packed for [`CrossTiles`]: tiles of [`QUERY_TILE`] rows from
+/// [`Centring::query_block`]'s columns (`q`, then 1), so that a tile's coordinates are read
+/// through one pointer (six separate columns spilled their addresses out of the registers).
+/// Rows past the end are zeros with a last coordinate of 1; the tiles give them `‖q‖² = +∞`.
+fn pack_query_tiles(block: &Mat<f32>) -> Vec<f32> {
+    let dims = block.nrows();
+    interleave(
+        block.ncols(),
+        dims,
+        QUERY_TILE,
+        |row, j| block[(j, row)],
+        |j| if j + 1 == dims { 1.0 } else { 0.0 },
+    )
 }
 
 /// One pair of distinct blocks in both directions, without storing their product: a tile of `Q`
@@ -750,10 +786,12 @@ fn pack_panel(block: &Mat<f32>, width: usize) -> Vec<f32> {
 /// up to at most `2‖q‖² + 2‖r‖²` is within `(d + 4)·2⁻²⁴·4·max‖r‖²` of the truth, in any order:
 /// within half the margin of [`brute_self_nearest`], as the values of [`CollectBelow`] are.
 struct CrossTiles<'a> {
-    /// Block `a`'s rows as the matrix product's right side: columns `[q, 1]`.
-    queries: &'a Mat<f32>,
+    /// Block `a`'s rows packed by [`pack_query_tiles`].
+    query_tiles: &'a [f32],
     /// Block `b`'s rows packed by [`pack_panel`].
     panel: &'a [f32],
+    /// Coordinates per packed row (the features and the one for the norms).
+    dims: usize,
     /// `‖q‖²` of block `a`'s rows.
     norms: &'a [f64],
     /// Index of the first row of block `a` and of block `b`.
@@ -761,7 +799,7 @@ struct CrossTiles<'a> {
     row_start: usize,
     margin: f64,
     /// The candidates of block `a`'s rows and of block `b`'s (one per row: their count is the
-    /// block's row count; the panel's padding rows beyond it are never offered).
+    /// block's row count; the padding rows of the tiles and the panel are never offered).
     own: &'a mut [Candidates],
     others: &'a mut [Candidates],
     /// The limits of `others`, kept up to date; `−∞` past the block's end.
@@ -773,7 +811,7 @@ impl CrossTiles<'_> {
     /// distance `value` to whichever side's limit it is within.
     #[inline(always)]
     fn offer(&mut self, i: usize, j: usize, value: f32) {
-        if j >= self.others.len() {
+        if i >= self.own.len() || j >= self.others.len() {
             return;
         }
         if value <= self.own[i].limit {
@@ -785,28 +823,37 @@ impl CrossTiles<'_> {
         }
     }
 
-    /// Rows `first..first + Q` of block `a` against every group of block `b`.
+    /// Row `i`'s limit, `−∞` for a padding row.
+    fn own_limit(&self, i: usize) -> f32 {
+        self.own.get(i).map_or(f32::NEG_INFINITY, |c| c.limit)
+    }
+
+    /// Tile `t` of block `a` (its rows `t·Q..t·Q + Q`) against every group of block `b`.
     #[inline(always)]
-    fn tiles<S: Simd, const Q: usize>(&mut self, simd: S, first: usize) {
+    fn tile<S: Simd>(&mut self, simd: S, t: usize) {
+        const Q: usize = QUERY_TILE;
         let lanes = S::F32_LANES;
-        let dims = self.queries.nrows();
+        let dims = self.dims;
         let width = 2 * lanes;
-        let queries = self.queries;
-        let columns: [&[f32]; Q] =
-            std::array::from_fn(|q| &queries.col_as_slice(first + q)[..dims]);
-        let norms: [S::f32s; Q] =
-            std::array::from_fn(|q| simd.splat_f32s(self.norms[first + q] as f32));
+        let first = t * Q;
+        let tile = &self.query_tiles[t * dims * Q..(t + 1) * dims * Q];
+        let norms: [S::f32s; Q] = std::array::from_fn(|q| {
+            simd.splat_f32s(
+                self.norms
+                    .get(first + q)
+                    .map_or(f32::INFINITY, |&n| n as f32),
+            )
+        });
         let mut limits: [S::f32s; Q] =
-            std::array::from_fn(|q| simd.splat_f32s(self.own[first + q].limit));
+            std::array::from_fn(|q| simd.splat_f32s(self.own_limit(first + q)));
         let panel = self.panel;
         for (g, group) in panel.chunks_exact(dims * width).enumerate() {
             let (lines, _) = S::as_simd_f32s(group);
             // ‖q‖² + ‖r‖² − 2 q·r: the squared distance, one rounding bound away
             let mut acc: [[S::f32s; 2]; Q] = std::array::from_fn(|q| [norms[q]; 2]);
-            for j in 0..dims {
-                let r = [lines[2 * j], lines[2 * j + 1]];
+            for (coords, r) in tile.chunks_exact(Q).zip(lines.chunks_exact(2)) {
                 for q in 0..Q {
-                    let b = simd.splat_f32s(columns[q][j]);
+                    let b = simd.splat_f32s(coords[q]);
                     acc[q][0] = simd.mul_add_f32s(b, r[0], acc[q][0]);
                     acc[q][1] = simd.mul_add_f32s(b, r[1], acc[q][1]);
                 }
@@ -839,7 +886,7 @@ impl CrossTiles<'_> {
                         bits &= bits - 1;
                     }
                 }
-                limits[q] = simd.splat_f32s(self.own[first + q].limit);
+                limits[q] = simd.splat_f32s(self.own_limit(first + q));
             }
         }
     }
@@ -850,15 +897,8 @@ impl WithSimd for CrossTiles<'_> {
 
     #[inline(always)]
     fn with_simd<S: Simd>(mut self, simd: S) {
-        const Q: usize = 6;
-        let rows = self.own.len();
-        let mut first = 0;
-        while first + Q <= rows {
-            self.tiles::<S, Q>(simd, first);
-            first += Q;
-        }
-        for i in first..rows {
-            self.tiles::<S, 1>(simd, i);
+        for t in 0..self.own.len().div_ceil(QUERY_TILE) {
+            self.tile(simd, t);
         }
     }
 }
@@ -926,9 +966,9 @@ fn brute_self_nearest_on(arch: Arch, x: ArrayView2<'_, f64>, k: usize) -> Neighb
         .collect();
     let lock = |b: usize| lists[b].lock().unwrap_or_else(PoisonError::into_inner);
     let width = 2 * arch.dispatch(LaneCount);
-    let panels: Vec<Vec<f32>> = blocks
+    let panels: Vec<(Vec<f32>, Vec<f32>)> = blocks
         .par_iter()
-        .map(|(reference, _)| pack_panel(reference, width))
+        .map(|(reference, queries)| (pack_panel(reference, width), pack_query_tiles(queries)))
         .collect();
     // one product buffer per thread for the diagonal, made once
     let buffers: Vec<Mutex<Mat<f32>>> = (0..rayon::current_num_threads())
@@ -966,10 +1006,12 @@ fn brute_self_nearest_on(arch: Arch, x: ArrayView2<'_, f64>, k: usize) -> Neighb
         }
         let mut others = lock(b);
         let mut other_limits: Vec<f32> = others.iter().map(|c| c.limit).collect();
-        other_limits.resize(panels[b].len() / blocks[b].0.ncols(), f32::NEG_INFINITY);
+        let dims = blocks[b].0.ncols();
+        other_limits.resize(panels[b].0.len() / dims, f32::NEG_INFINITY);
         arch.dispatch(CrossTiles {
-            queries: &blocks[a].1,
-            panel: &panels[b],
+            query_tiles: &panels[a].1,
+            panel: &panels[b].0,
+            dims,
             norms: &norms[starts[a]..starts[a] + size(a)],
             query_start: starts[a],
             row_start: starts[b],
