@@ -13,6 +13,7 @@ use anomex_core::{ParamSpec, Params, Result};
 use ndarray::ArrayView2;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 /// HBOS.
 #[derive(Debug, Clone)]
@@ -222,16 +223,14 @@ impl<'a> Lookup<'a> {
 fn column_ranges(x: ArrayView2<'_, f64>) -> Vec<(f64, f64)> {
     // lowest and highest values kept apart (not as pairs) so that a row's comparisons vectorise;
     // plain comparisons, not `f64::min`: the values are finite
-    let start = (
-        vec![f64::INFINITY; x.ncols()],
-        vec![f64::NEG_INFINITY; x.ncols()],
-    );
-    let (lo, hi) = crate::row_blocks(x)
-        .into_par_iter()
+    let cols = x.ncols();
+    let start = (vec![f64::INFINITY; cols], vec![f64::NEG_INFINITY; cols]);
+    let (lo, hi) = row_major(x)
+        .par_chunks(crate::ROW_BLOCK * cols)
         .map(|block| {
             let (mut lo, mut hi) = start.clone();
-            for row in block.rows() {
-                for ((lo, hi), &v) in lo.iter_mut().zip(hi.iter_mut()).zip(row.iter()) {
+            for row in block.chunks_exact(cols) {
+                for ((lo, hi), &v) in lo.iter_mut().zip(hi.iter_mut()).zip(row) {
                     *lo = if v < *lo { v } else { *lo };
                     *hi = if v > *hi { v } else { *hi };
                 }
@@ -247,6 +246,14 @@ fn column_ranges(x: ArrayView2<'_, f64>) -> Vec<(f64, f64)> {
             },
         );
     lo.into_iter().zip(hi).collect()
+}
+
+/// The values of `x` row after row: borrowed when `x` is in standard layout, else copied.
+fn row_major<'a>(x: ArrayView2<'a, f64>) -> Cow<'a, [f64]> {
+    match x.to_slice() {
+        Some(values) => Cow::Borrowed(values),
+        None => Cow::Owned(x.iter().copied().collect()),
+    }
 }
 
 /// A bin number as the training sweep stores it for every value: a byte when no feature has
@@ -287,35 +294,35 @@ impl BinIndex for u32 {
 /// edge, where scoring takes the bin below.
 fn column_counts<T: BinIndex>(x: ArrayView2<'_, f64>, bins: &[Bins]) -> (Vec<Vec<usize>>, Vec<T>) {
     let cols = x.ncols();
-    let start: Vec<Vec<usize>> = bins.iter().map(|b| vec![0; b.edges.len() - 1]).collect();
-    let add = |mut a: Vec<Vec<usize>>, b: Vec<Vec<usize>>| {
-        for (a, b) in a.iter_mut().zip(b) {
-            for (a, b) in a.iter_mut().zip(b) {
-                *a += b;
-            }
-        }
+    // the counts of all features in one array, feature `j`'s at `j · widest`
+    let widest = bins.iter().map(|b| b.edges.len() - 1).max().unwrap_or(0);
+    let add = |mut a: Vec<usize>, b: Vec<usize>| {
+        a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
         a
     };
     let mut scoring = vec![T::default(); x.nrows() * cols];
-    let blocks = crate::row_blocks(x);
     let counts = scoring
         .par_chunks_mut(crate::ROW_BLOCK * cols)
-        .zip(blocks)
+        .zip(row_major(x).par_chunks(crate::ROW_BLOCK * cols))
         .map(|(out, block)| {
-            let mut c = start.clone();
-            // a feature at a time within the block (the block stays in cache), so that the
-            // feature's bins and counts stay in registers
-            for (j, (c, b)) in c.iter_mut().zip(bins).enumerate() {
-                let outs = out.iter_mut().skip(j).step_by(cols);
-                for (&v, out) in block.column(j).iter().zip(outs) {
+            let mut c = vec![0; cols * widest];
+            // row after row: consecutive counts go to different features, so an increment
+            // seldom waits on the one before (a feature at a time, it often hit the same bin)
+            for (row, out) in block.chunks_exact(cols).zip(out.chunks_exact_mut(cols)) {
+                for (j, ((&v, b), out)) in row.iter().zip(bins).zip(out).enumerate() {
                     let k = b.of(v);
-                    c[k] += 1;
+                    c[j * widest + k] += 1;
                     *out = T::from_bin(k - usize::from(k > 0 && v == b.edges[k]));
                 }
             }
             c
         })
-        .reduce(|| start.clone(), add);
+        .reduce(|| vec![0; cols * widest], add);
+    let counts = bins
+        .iter()
+        .enumerate()
+        .map(|(j, b)| counts[j * widest..j * widest + b.edges.len() - 1].to_vec())
+        .collect();
     (counts, scoring)
 }
 
@@ -535,6 +542,14 @@ mod tests {
             .map(|&(lo, hi)| Bins::over(lo, hi, 7))
             .collect();
         let (counts, scoring) = column_counts::<u8>(x.view(), &bins);
+        // the same sweeps over a column-major copy (its rows are not contiguous)
+        let fortran = x.t().as_standard_layout().into_owned();
+        let fortran = fortran.t();
+        assert_eq!(column_ranges(fortran), ranges);
+        assert_eq!(
+            column_counts::<u8>(fortran, &bins),
+            (counts.clone(), scoring.clone())
+        );
         for j in 0..x.ncols() {
             let col: Vec<f64> = x.column(j).to_vec();
             assert_eq!(ranges[j], range(&col));
