@@ -762,25 +762,25 @@ fn pack_panel(block: &Mat<f32>, width: usize) -> Vec<f32> {
 /// Rows of a tile of [`CrossTiles`].
 const QUERY_TILE: usize = 6;
 
-/// Query rows packed for [`CrossTiles`]: tiles of [`QUERY_TILE`] rows from
-/// [`Centring::query_block`]'s columns (`q`, then 1), so that a tile's coordinates are read
-/// through one pointer (six separate columns spilled their addresses out of the registers).
-/// Rows past the end are zeros with a last coordinate of 1; the tiles give them `‖q‖² = +∞`.
+/// Query rows packed for [`CrossTiles`]: tiles of [`QUERY_TILE`] rows, their features from
+/// [`Centring::query_block`]'s columns (`q`; not its last line of 1s), so that a tile's
+/// coordinates are read through one pointer (six separate columns spilled their addresses out
+/// of the registers). Rows past the end are zeros; the tiles give them `‖q‖² = +∞`.
 fn pack_query_tiles(block: &Mat<f32>) -> Vec<f32> {
-    let dims = block.nrows();
+    let features = block.nrows() - 1;
     interleave(
         block.ncols(),
-        dims,
+        features,
         QUERY_TILE,
         |row, j| block[(j, row)],
-        |j| if j + 1 == dims { 1.0 } else { 0.0 },
+        |_| 0.0,
     )
 }
 
 /// One pair of distinct blocks in both directions, without storing their product: a tile of `Q`
 /// rows of block `a` and two SIMD vectors of block `b`'s rows accumulates its approximate squared
-/// distances `‖q‖² + ‖r‖² − 2 q·r` in registers (fused multiply-adds from `‖q‖²`), and only a
-/// tile with a value within either side's limit goes through the scalar offers — a minority once
+/// distances `‖q‖² + ‖r‖² − 2 q·r` in registers (fused multiply-adds from `‖q‖² + ‖r‖²`), and
+/// only a tile with a value within either side's limit goes through the scalar offers — a minority once
 /// the block diagonal has set the first limits. The faer product plus a pass over its stored
 /// values cost a fifth more (KNN fit, 20,000 × 16). The sum of `d + 2` terms whose magnitudes add
 /// up to at most `2‖q‖² + 2‖r‖²` is within `(d + 4)·2⁻²⁴·4·max‖r‖²` of the truth, in any order:
@@ -790,8 +790,8 @@ struct CrossTiles<'a> {
     query_tiles: &'a [f32],
     /// Block `b`'s rows packed by [`pack_panel`].
     panel: &'a [f32],
-    /// Coordinates per packed row (the features and the one for the norms).
-    dims: usize,
+    /// Features per row (the panel has one line more per group: the rows' `‖r‖²`).
+    features: usize,
     /// `‖q‖²` of block `a`'s rows.
     norms: &'a [f64],
     /// Index of the first row of block `a` and of block `b`.
@@ -833,10 +833,10 @@ impl CrossTiles<'_> {
     fn tile<S: Simd>(&mut self, simd: S, t: usize) {
         const Q: usize = QUERY_TILE;
         let lanes = S::F32_LANES;
-        let dims = self.dims;
+        let features = self.features;
         let width = 2 * lanes;
         let first = t * Q;
-        let tile = &self.query_tiles[t * dims * Q..(t + 1) * dims * Q];
+        let tile = &self.query_tiles[t * features * Q..(t + 1) * features * Q];
         let norms: [S::f32s; Q] = std::array::from_fn(|q| {
             simd.splat_f32s(
                 self.norms
@@ -847,11 +847,15 @@ impl CrossTiles<'_> {
         let mut limits: [S::f32s; Q] =
             std::array::from_fn(|q| simd.splat_f32s(self.own_limit(first + q)));
         let panel = self.panel;
-        for (g, group) in panel.chunks_exact(dims * width).enumerate() {
+        for (g, group) in panel.chunks_exact((features + 1) * width).enumerate() {
             let (lines, _) = S::as_simd_f32s(group);
-            // ‖q‖² + ‖r‖² − 2 q·r: the squared distance, one rounding bound away
-            let mut acc: [[S::f32s; 2]; Q] = std::array::from_fn(|q| [norms[q]; 2]);
-            for (coords, r) in tile.chunks_exact(Q).zip(lines.chunks_exact(2)) {
+            // ‖q‖² + ‖r‖² − 2 q·r: the squared distance, one rounding bound away. The group's
+            // last line holds its rows' ‖r‖²: added to ‖q‖² (additions, which leave the
+            // multiply-add units to the products) rather than multiplied by the queries' 1s
+            let (coordinates, row_norms) = lines.split_at(2 * features);
+            let mut acc: [[S::f32s; 2]; Q] =
+                std::array::from_fn(|q| [0, 1].map(|v| simd.add_f32s(norms[q], row_norms[v])));
+            for (coords, r) in tile.chunks_exact(Q).zip(coordinates.chunks_exact(2)) {
                 for q in 0..Q {
                     let b = simd.splat_f32s(coords[q]);
                     acc[q][0] = simd.mul_add_f32s(b, r[0], acc[q][0]);
@@ -1006,12 +1010,12 @@ fn brute_self_nearest_on(arch: Arch, x: ArrayView2<'_, f64>, k: usize) -> Neighb
         }
         let mut others = lock(b);
         let mut other_limits: Vec<f32> = others.iter().map(|c| c.limit).collect();
-        let dims = blocks[b].0.ncols();
-        other_limits.resize(panels[b].0.len() / dims, f32::NEG_INFINITY);
+        let features = x.ncols();
+        other_limits.resize(panels[b].0.len() / (features + 1), f32::NEG_INFINITY);
         arch.dispatch(CrossTiles {
             query_tiles: &panels[a].1,
             panel: &panels[b].0,
-            dims,
+            features,
             norms: &norms[starts[a]..starts[a] + size(a)],
             query_start: starts[a],
             row_start: starts[b],
