@@ -19,6 +19,7 @@ use crate::neighbors::{nearest, self_nearest, Neighbours, Search};
 use crate::VectorKernel;
 use anomex_core::{Error, ParamSpec, Params, Result};
 use ndarray::{Array2, ArrayView2, CowArray, Ix2};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Training rows kept by the neighbour detectors, with what LOF needs of them.
@@ -233,10 +234,15 @@ impl VectorKernel for Lof {
         let k = effective_k(self.k, x.nrows())?;
         let nb = self_nearest(self.search, x, k);
         let k_distance: Vec<f64> = nb.distances.iter().map(|d| d[d.len() - 1]).collect();
+        // each row's density and score read only the neighbours' values: rows in parallel
         let lrds: Vec<f64> = (0..x.nrows())
+            .into_par_iter()
+            .with_min_len(1024)
             .map(|i| lrd(&nb.distances[i], &nb.indices[i], &k_distance))
             .collect();
         let scores = (0..x.nrows())
+            .into_par_iter()
+            .with_min_len(1024)
             .map(|i| lof(&nb.distances[i], &nb.indices[i], &k_distance, &lrds))
             .collect();
         Ok((
@@ -257,6 +263,8 @@ impl VectorKernel for Lof {
             None
         });
         Ok((0..x.nrows())
+            .into_par_iter()
+            .with_min_len(1024)
             .map(|i| lof(&nb.distances[i], &nb.indices[i], &st.k_distance, &st.lrd))
             .collect())
     }
