@@ -218,14 +218,13 @@ impl<'a> Lookup<'a> {
     }
 }
 
-/// Each feature's lowest and highest value, in one sweep over the rows (blocks of rows in
-/// parallel).
-fn column_ranges(x: ArrayView2<'_, f64>) -> Vec<(f64, f64)> {
+/// Each feature's lowest and highest value, in one sweep over `values` ([`row_major`], `cols`
+/// to a row; blocks of rows in parallel).
+fn column_ranges(values: &[f64], cols: usize) -> Vec<(f64, f64)> {
     // lowest and highest values kept apart (not as pairs) so that a row's comparisons vectorise;
     // plain comparisons, not `f64::min`: the values are finite
-    let cols = x.ncols();
     let start = (vec![f64::INFINITY; cols], vec![f64::NEG_INFINITY; cols]);
-    let (lo, hi) = row_major(x)
+    let (lo, hi) = values
         .par_chunks(crate::ROW_BLOCK * cols)
         .map(|block| {
             let (mut lo, mut hi) = start.clone();
@@ -286,24 +285,24 @@ impl BinIndex for u32 {
 }
 
 /// Each feature's histogram counts, and the bin PyOD's scoring puts each value in (row-major),
-/// in one sweep over the rows (blocks of rows in parallel). Every feature of `bins` has at most
-/// `T::BINS` bins.
+/// in one sweep over `values` ([`row_major`], `bins.len()` to a row; blocks of rows in
+/// parallel). Every feature of `bins` has at most `T::BINS` bins.
 ///
 /// Counting uses numpy's bins `[e_k, e_{k+1})`, scoring `digitize(right=True)`'s `(e_{k−1}, e_k]`:
 /// a value of the training range falls in the same bin both ways except exactly on an inner
 /// edge, where scoring takes the bin below.
-fn column_counts<T: BinIndex>(x: ArrayView2<'_, f64>, bins: &[Bins]) -> (Vec<Vec<usize>>, Vec<T>) {
-    let cols = x.ncols();
+fn column_counts<T: BinIndex>(values: &[f64], bins: &[Bins]) -> (Vec<Vec<usize>>, Vec<T>) {
+    let cols = bins.len();
     // the counts of all features in one array, feature `j`'s at `j · widest`
     let widest = bins.iter().map(|b| b.edges.len() - 1).max().unwrap_or(0);
     let add = |mut a: Vec<usize>, b: Vec<usize>| {
         a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
         a
     };
-    let mut scoring = vec![T::default(); x.nrows() * cols];
+    let mut scoring = vec![T::default(); values.len()];
     let counts = scoring
         .par_chunks_mut(crate::ROW_BLOCK * cols)
-        .zip(row_major(x).par_chunks(crate::ROW_BLOCK * cols))
+        .zip(values.par_chunks(crate::ROW_BLOCK * cols))
         .map(|(out, block)| {
             let mut c = vec![0; cols * widest];
             // row after row: consecutive counts go to different features, so an increment
@@ -326,25 +325,28 @@ fn column_counts<T: BinIndex>(x: ArrayView2<'_, f64>, bins: &[Bins]) -> (Vec<Vec
     (counts, scoring)
 }
 
-/// The fitted histograms of `x` and the training rows' scores, each row's from the bins the
-/// counting sweep stored (no second lookup of the values).
+/// The fitted histograms of the rows `values` ([`row_major`], one feature per bin set) and the
+/// training rows' scores, each row's from the bins the counting sweep stored (no second lookup
+/// of the values).
 fn fit_histograms<T: BinIndex>(
-    x: ArrayView2<'_, f64>,
+    values: &[f64],
     bins: Vec<Bins>,
     alpha: f64,
 ) -> (HbosState, Vec<f64>) {
-    let (counts, scoring_bins) = column_counts::<T>(x, &bins);
+    let cols = bins.len();
+    let rows = values.len() / cols;
+    let (counts, scoring_bins) = column_counts::<T>(values, &bins);
     let (edges, terms): (Vec<Vec<f64>>, Vec<Vec<f64>>) = bins
         .into_iter()
         .zip(counts)
         .map(|(b, c)| {
-            let density = densities(&b.edges, &c, x.nrows());
+            let density = densities(&b.edges, &c, rows);
             let t: Vec<f64> = density.iter().map(|d| (d + alpha).log2()).collect();
             (b.edges, t)
         })
         .unzip();
     let scores = scoring_bins
-        .par_chunks(x.ncols())
+        .par_chunks(cols)
         .with_min_len(256)
         .map(|bins| {
             -bins
@@ -391,8 +393,9 @@ impl VectorKernel for Hbos {
     }
     fn fit(&self, x: ArrayView2<'_, f64>) -> Result<(HbosState, Vec<f64>)> {
         crate::need_rows(x, 2, "HBOS")?;
+        let values = row_major(x);
         let bins: Vec<Bins> = match self.n_bins {
-            Some(b) => column_ranges(x)
+            Some(b) => column_ranges(&values, x.ncols())
                 .into_iter()
                 .map(|(lo, hi)| Bins::over(lo, hi, b))
                 .collect(),
@@ -406,9 +409,9 @@ impl VectorKernel for Hbos {
         };
         let most = bins.iter().map(|b| b.edges.len() - 1).max().unwrap_or(0);
         Ok(if most <= u8::BINS {
-            fit_histograms::<u8>(x, bins, self.alpha)
+            fit_histograms::<u8>(&values, bins, self.alpha)
         } else {
-            fit_histograms::<u32>(x, bins, self.alpha)
+            fit_histograms::<u32>(&values, bins, self.alpha)
         })
     }
     fn score(&self, st: &HbosState, x: ArrayView2<'_, f64>) -> Result<Vec<f64>> {
@@ -536,20 +539,17 @@ mod tests {
                 _ => v,
             }
         });
-        let ranges = column_ranges(x.view());
+        let values = row_major(x.view());
+        let ranges = column_ranges(&values, x.ncols());
         let bins: Vec<Bins> = ranges
             .iter()
             .map(|&(lo, hi)| Bins::over(lo, hi, 7))
             .collect();
-        let (counts, scoring) = column_counts::<u8>(x.view(), &bins);
-        // the same sweeps over a column-major copy (its rows are not contiguous)
+        let (counts, scoring) = column_counts::<u8>(&values, &bins);
+        // a column-major copy (its rows are not contiguous) gives the sweeps the same rows
         let fortran = x.t().as_standard_layout().into_owned();
-        let fortran = fortran.t();
-        assert_eq!(column_ranges(fortran), ranges);
-        assert_eq!(
-            column_counts::<u8>(fortran, &bins),
-            (counts.clone(), scoring.clone())
-        );
+        assert!(matches!(values, Cow::Borrowed(_)));
+        assert_eq!(row_major(fortran.t()), values);
         for j in 0..x.ncols() {
             let col: Vec<f64> = x.column(j).to_vec();
             assert_eq!(ranges[j], range(&col));

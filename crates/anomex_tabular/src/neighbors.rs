@@ -782,9 +782,10 @@ fn pack_query_tiles(block: &Mat<f32>) -> Vec<f32> {
 /// distances `‖q‖² + ‖r‖² − 2 q·r` in registers (fused multiply-adds from `‖q‖² + ‖r‖²`), and
 /// only a tile with a value within either side's limit goes through the scalar offers — a
 /// minority once the block diagonal has set the first limits. The faer product plus a pass over
-/// its stored values cost a fifth more (KNN fit, 20,000 × 16). The sum of `d + 2` terms whose magnitudes add
-/// up to at most `2‖q‖² + 2‖r‖²` is within `(d + 4)·2⁻²⁴·4·max‖r‖²` of the truth, in any order:
-/// within half the margin of [`brute_self_nearest`], as the values of [`CollectBelow`] are.
+/// its stored values cost a fifth more (KNN fit, 20,000 × 16). The sum of `d + 2` terms whose
+/// magnitudes add up to at most `2‖q‖² + 2‖r‖²` is within `(d + 4)·2⁻²⁴·4·max‖r‖²` of the
+/// truth, in any order: within half the margin of [`brute_self_nearest`], as the values of
+/// [`CollectBelow`] are.
 struct CrossTiles<'a> {
     /// Block `a`'s rows packed by [`pack_query_tiles`].
     query_tiles: &'a [f32],
