@@ -15,7 +15,7 @@
 //! training rows. The model keeps the training rows. Cost: O(n² · d) for the training scores,
 //! O(n · m · d) for m new rows; memory O(n · k) plus one block of distances.
 
-use crate::neighbors::{nearest, self_nearest, Neighbours, Search};
+use crate::neighbors::{nearest, self_nearest, Neighbours, Search, MAX_REFERENCE_ROWS};
 use crate::VectorKernel;
 use anomex_core::{Error, ParamSpec, Params, Result};
 use ndarray::{Array2, ArrayView2, CowArray, Ix2};
@@ -73,6 +73,11 @@ fn effective_k(k: usize, n: usize) -> Result<usize> {
     if n < 2 {
         return Err(Error::input(format!(
             "neighbour detectors need at least 2 rows, got {n}"
+        )));
+    }
+    if n > MAX_REFERENCE_ROWS {
+        return Err(Error::input(format!(
+            "neighbour detectors search at most {MAX_REFERENCE_ROWS} training rows, got {n}"
         )));
     }
     Ok(k.min(n - 1))
@@ -361,6 +366,14 @@ mod tests {
         x[[60, 0]] = 5.0;
         x[[60, 1]] = 5.0;
         x
+    }
+
+    #[test]
+    fn reference_sizes_outside_the_search_are_refused() {
+        assert!(effective_k(5, 1).is_err());
+        assert_eq!(effective_k(5, 4).ok(), Some(3));
+        let too_many = effective_k(5, MAX_REFERENCE_ROWS + 1);
+        assert!(too_many.is_err_and(|e| e.to_string().contains("training rows")));
     }
 
     #[test]

@@ -57,6 +57,9 @@ pub const TREE_MAX_DIMS: usize = 8;
 const TREE_MIN_ROWS: usize = 2048;
 /// 512 × 128 values (512 KB) per thread: the GEMM's output stays in the L2 cache.
 const REF_BLOCK: usize = 512;
+/// The most reference rows the exact brute force searches: candidates hold their row as a `u32`
+/// (half the bytes of a `usize`: the lists of a block pair stay in the L2 cache).
+pub const MAX_REFERENCE_ROWS: usize = u32::MAX as usize;
 /// Rows per block when a matrix's rows are searched among themselves: a 256 × 256 f32 product
 /// (256 KB) per thread.
 const SELF_BLOCK: usize = 256;
@@ -208,7 +211,7 @@ impl Centring {
 /// nearest. Exact distances are computed once, for the survivors, at the end.
 struct Candidates {
     /// (approximate squared distance in the centred, scaled units, reference row), in no order.
-    found: Vec<(f32, usize)>,
+    found: Vec<(f32, u32)>,
     /// Values above this cannot make the `k` nearest any more.
     limit: f32,
     /// The list is cut back when it reaches this length.
@@ -218,19 +221,25 @@ struct Candidates {
 
 impl Candidates {
     fn new(k: usize) -> Self {
+        let cap = k + Self::slack(k);
         Candidates {
-            found: Vec::with_capacity(k + k / 2 + 8),
+            found: Vec::with_capacity(cap),
             limit: f32::INFINITY,
-            cap: k + k / 2 + 8,
+            cap,
             k,
         }
     }
 
-    /// Adds row `row` at f32 value `v` (at most `limit`); cuts the list back once it holds
-    /// half as many again as needed (plus a few), which lowers the limit and keeps the cost per
-    /// row seen constant.
+    /// How many rows a list takes between two cut-backs: half as many as needed, plus a few.
+    fn slack(k: usize) -> usize {
+        k / 2 + 8
+    }
+
+    /// Adds row `row` (below [`MAX_REFERENCE_ROWS`]) at f32 value `v` (at most `limit`); cuts
+    /// the list back once it holds [`Candidates::slack`] more than needed, which lowers the
+    /// limit and keeps the cost per row seen constant.
     fn push(&mut self, v: f32, row: usize, margin: f64) {
-        self.found.push((v, row));
+        self.found.push((v, row as u32));
         if self.found.len() >= self.cap {
             self.prune(margin);
         }
@@ -265,15 +274,21 @@ impl Candidates {
         self.limit = round_up(f64::from(kth.0) + 2.0 * margin);
         let limit = self.limit;
         self.found.retain(|c| c.0 <= limit);
-        // many rows at one distance (duplicates) cannot be cut back: grow the list instead
-        self.cap = self.cap.max(2 * self.found.len());
+        // many rows at one distance (duplicates) cannot be cut back: when less than the slack
+        // is left, the list grows to twice what it kept (a list of ties is then not cut back
+        // after every few rows). A usual cut-back keeps `k` and leaves the slack; growing
+        // whenever more than half the length was kept grew nearly every list once k ≥ 16,
+        // a reallocation each.
+        if self.found.len() + Self::slack(self.k) > self.cap {
+            self.cap = self.cap.max(2 * self.found.len());
+        }
     }
 
     /// The `k` nearest by exact squared distance, sorted by distance then row (ties as
     /// scikit-learn's); `exact(row)` gives a candidate's squared distance and the index it is
     /// reported (and ordered among ties) by.
     fn finish(&self, exact: impl Fn(usize) -> (f64, usize)) -> (Vec<f64>, Vec<usize>) {
-        let hits = self.found.iter().map(|&(_, j)| exact(j)).collect();
+        let hits = self.found.iter().map(|&(_, j)| exact(j as usize)).collect();
         keep_k(hits, self.k, None)
     }
 }
