@@ -1101,6 +1101,41 @@ mod tests {
     use ndarray::Array2;
 
     #[test]
+    fn kth_smallest_matches_a_sort() {
+        // lengths around the sample's 32 values and a block's 256, ties, a skipped row
+        let spread = |n: usize| -> Vec<f32> {
+            (0..n)
+                .map(|i| ((i * 7919 + 13) % 97) as f32 / 7.0 - if i % 5 == 0 { 9.0 } else { 0.0 })
+                .collect()
+        };
+        // the strided sample (every 18th of 600) holds only the largest values (nearly all are
+        // below the pivot), or only the smallest (fewer than k may be: the selection on all)
+        let sampled = |large: bool| -> Vec<f32> {
+            (0..600)
+                .map(|i| i as f32 + if (i % 18 == 0) == large { 1000.0 } else { 0.0 })
+                .collect()
+        };
+        let cases = [2, 3, 9, 31, 32, 33, 63, 100, 256, 257, 600]
+            .map(spread)
+            .into_iter()
+            .chain([sampled(true), sampled(false)]);
+        for values in cases {
+            let n = values.len();
+            for k in [1, 2, 5, 20, 300].into_iter().filter(|&k| k < n) {
+                for skip in [None, Some(0), Some(n / 2), Some(n - 1)] {
+                    let mut rest: Vec<f32> = (0..n)
+                        .filter(|&j| Some(j) != skip)
+                        .map(|j| values[j])
+                        .collect();
+                    rest.sort_by(f32::total_cmp);
+                    let found = kth_smallest(&values, k, skip);
+                    assert_eq!(found, rest[k - 1], "n {n}, k {k}, skip {skip:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn hnsw_finds_most_true_neighbours() {
         let x = Array2::from_shape_fn((2000, 12), |(i, j)| {
             ((i * 7919 + j * 104_729) % 1009) as f64 / 31.0
