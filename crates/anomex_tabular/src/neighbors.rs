@@ -245,15 +245,26 @@ impl Candidates {
         }
     }
 
-    /// Sets the first limit from the first block a query sees, before any row is offered: its
-    /// `k`-th smallest value (row `skip` left out; `values` less `shift`) bounds the `k`-th
-    /// nearest as a cut-back does, and rows offered against it are few from the start.
-    fn seed(&mut self, values: &[f32], shift: f64, skip: Option<usize>, margin: f64) {
+    /// Sets the first limit from the first block a query sees, before any row is offered
+    /// (row `skip` left out; `values` less `shift`), so that rows offered against it are few
+    /// from the start: a value that at least `k` of them are at most (from the SIMD lanes'
+    /// smallest values, [`lane_rank_bound`]; the block's rows within it are then offered and cut
+    /// back to the `k`-th, see [`CollectBelow`]), or, for a `k` of more than a few vectors, the
+    /// `k`-th smallest. Either bounds the `k`-th nearest as a cut-back does.
+    fn seed<S: Simd>(
+        &mut self,
+        simd: S,
+        values: &[f32],
+        shift: f64,
+        skip: Option<usize>,
+        margin: f64,
+    ) {
         if self.limit != f32::INFINITY || values.len() <= self.k {
             return;
         }
-        let kth = kth_smallest(values, self.k, skip);
-        self.limit = round_up(f64::from(kth) + shift + 2.0 * margin);
+        let bound = lane_rank_bound(simd, values, self.k, skip)
+            .unwrap_or_else(|| kth_smallest(values, self.k, skip));
+        self.limit = round_up(f64::from(bound) + shift + 2.0 * margin);
     }
 
     /// The bound below which a value less `shift` may still be offered.
@@ -322,6 +333,57 @@ fn kth_smallest(values: &[f32], k: usize, skip: Option<usize>) -> f32 {
     *below[..kept]
         .select_nth_unstable_by(k - 1, f32::total_cmp)
         .1
+}
+
+/// Most vectors of smallest values [`lane_rank_bound`] keeps per lane.
+const LANE_RANKS: usize = 4;
+
+/// A value that at least `k` of `values` but the one at `skip` are at most, from the SIMD
+/// lanes: each lane keeps its `r = ⌈k / lanes⌉` smallest values in order (a compare-exchange
+/// chain per vector, `2r` minima and maxima), and the largest of the lanes' `r`-th smallest is
+/// at or above `lanes · r ≥ k` values: a few more than `k` are within it, and no selection
+/// runs on the values. `None` when `r` exceeds [`LANE_RANKS`] or a lane holds fewer than `r`
+/// values.
+fn lane_rank_bound<S: Simd>(simd: S, values: &[f32], k: usize, skip: Option<usize>) -> Option<f32> {
+    let lanes = S::F32_LANES;
+    let ranks = k.div_ceil(lanes);
+    if ranks > LANE_RANKS || lanes > 16 {
+        return None;
+    }
+    let mut smallest = [simd.splat_f32s(f32::INFINITY); LANE_RANKS];
+    let mut insert = |mut v: S::f32s| {
+        for m in &mut smallest[..ranks] {
+            let low = simd.min_f32s(*m, v);
+            v = simd.max_f32s(*m, v);
+            *m = low;
+        }
+    };
+    // the vector holding `skip`, and the values past the last whole vector, go through a
+    // copy with +∞ in their place
+    let padded = |from: usize| {
+        let mut lane_values = [f32::INFINITY; 16];
+        for (l, slot) in lane_values[..lanes].iter_mut().enumerate() {
+            let j = from + l;
+            if j < values.len() && skip != Some(j) {
+                *slot = values[j];
+            }
+        }
+        S::as_simd_f32s(&lane_values[..lanes]).0[0]
+    };
+    let (vectors, tail) = S::as_simd_f32s(values);
+    let skipped = skip.map(|j| j / lanes);
+    for (i, &v) in vectors.iter().enumerate() {
+        insert(if skipped == Some(i) {
+            padded(i * lanes)
+        } else {
+            v
+        });
+    }
+    if !tail.is_empty() {
+        insert(padded(vectors.len() * lanes));
+    }
+    let bound = simd.reduce_max_f32s(smallest[ranks - 1]);
+    (bound < f32::INFINITY).then_some(bound)
 }
 
 /// An f32 at or above `v`: `v` moved up by 2⁻²³ of itself before rounding to nearest, which
@@ -628,8 +690,9 @@ impl WithSimd for CollectBelow<'_> {
 
     #[inline(always)]
     fn with_simd<S: Simd>(mut self, simd: S) {
+        let seeded = self.candidates.limit == f32::INFINITY;
         self.candidates
-            .seed(self.values, self.shift, self.skip, self.margin);
+            .seed(simd, self.values, self.shift, self.skip, self.margin);
         let (vectors, _) = S::as_simd_f32s(self.values);
         let lanes = S::F32_LANES;
         let mut limit = simd.splat_f32s(self.candidates.threshold(self.shift));
@@ -665,6 +728,10 @@ impl WithSimd for CollectBelow<'_> {
         }
         for j in quads * 4 * lanes..self.values.len() {
             self.offer(j);
+        }
+        if seeded {
+            // the seed's bound let a few more than `k` rows in: down to the `k`-th at once
+            self.candidates.prune(self.margin);
         }
     }
 }
@@ -1099,6 +1166,77 @@ fn split(x: ArrayView2<'_, f64>, rows: &mut [usize], block: usize) {
 mod tests {
     use super::*;
     use ndarray::Array2;
+
+    /// [`lane_rank_bound`] with the SIMD instructions of the arch it is dispatched on.
+    struct LaneBound<'a> {
+        values: &'a [f32],
+        k: usize,
+        skip: Option<usize>,
+    }
+
+    impl WithSimd for LaneBound<'_> {
+        type Output = (Option<f32>, usize);
+        fn with_simd<S: Simd>(self, simd: S) -> (Option<f32>, usize) {
+            (
+                lane_rank_bound(simd, self.values, self.k, self.skip),
+                S::F32_LANES,
+            )
+        }
+    }
+
+    #[test]
+    fn lane_rank_bound_has_k_values_within_it() {
+        for n in [6, 8, 9, 17, 64, 100, 256] {
+            let values: Vec<f32> = (0..n)
+                .map(|i| ((i * 7919 + 13) % 97) as f32 / 7.0 - if i % 5 == 0 { 9.0 } else { 0.0 })
+                .collect();
+            for k in [1, 2, 5, 8, 20, 33].into_iter().filter(|&k| k < n) {
+                for skip in [None, Some(0), Some(n / 2), Some(n - 1)] {
+                    for arch in [Arch::Scalar, Arch::new()] {
+                        let (bound, lanes) = arch.dispatch(LaneBound {
+                            values: &values,
+                            k,
+                            skip,
+                        });
+                        let ranks = k.div_ceil(lanes);
+                        // value j goes to lane j % lanes: a bound when every lane holds
+                        // `ranks` values
+                        let fewest = (0..lanes)
+                            .map(|l| {
+                                (0..n)
+                                    .filter(|&j| j % lanes == l && Some(j) != skip)
+                                    .count()
+                            })
+                            .min()
+                            .unwrap_or(0);
+                        if ranks > LANE_RANKS || fewest < ranks {
+                            assert_eq!(bound, None, "n {n}, k {k}, skip {skip:?}");
+                            continue;
+                        }
+                        let bound = bound.expect("a bound");
+                        let within = (0..n)
+                            .filter(|&j| Some(j) != skip && values[j] <= bound)
+                            .count();
+                        assert!(within >= k, "n {n}, k {k}, skip {skip:?}: {within} within");
+                        // one of the values, not a value in between
+                        assert!(values.contains(&bound));
+                    }
+                }
+            }
+        }
+        // more ranks than kept: no bound
+        let values = vec![1.0_f32; 1000];
+        assert_eq!(
+            Arch::Scalar
+                .dispatch(LaneBound {
+                    values: &values,
+                    k: LANE_RANKS + 1,
+                    skip: None
+                })
+                .0,
+            None
+        );
+    }
 
     #[test]
     fn kth_smallest_matches_a_sort() {
