@@ -1115,14 +1115,19 @@ fn brute_self_nearest_on(arch: Arch, x: ArrayView2<'_, f64>, k: usize) -> Neighb
         .into_iter()
         .flat_map(|m| m.into_inner().unwrap_or_else(PoisonError::into_inner))
         .collect();
+    // rows finished in the spatial order, where a row's candidates lie near it in memory too
+    // (the exact distances read fewer cold rows), then put back in the caller's order
+    let mut found: Vec<(Vec<f64>, Vec<usize>)> = (0..n)
+        .into_par_iter()
+        .with_min_len(64)
+        .map(|p| candidates[p].finish(|j| (rows_distance_sq(x.row(p), x.row(j)), order[j])))
+        .collect();
     let mut at = vec![0; n];
     for (p, &row) in order.iter().enumerate() {
         at[row] = p;
     }
-    per_query(n, |q| {
-        let p = at[q];
-        candidates[p].finish(|j| (rows_distance_sq(x.row(p), x.row(j)), order[j]))
-    })
+    let (distances, indices) = at.iter().map(|&p| std::mem::take(&mut found[p])).unzip();
+    Neighbours { distances, indices }
 }
 
 /// The rows in an order where consecutive blocks of `block` rows are close together: the leaves
