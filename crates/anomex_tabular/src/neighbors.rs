@@ -140,8 +140,13 @@ struct Centring {
 
 impl Centring {
     /// The reference rows' mean; with `rescale`, a power of two (exact) that brings every
-    /// centred value of either matrix within [−1, 1].
-    fn new(reference: ArrayView2<'_, f64>, queries: ArrayView2<'_, f64>, rescale: bool) -> Self {
+    /// centred value of either matrix within [−1, 1] (`queries` `None`: the reference rows are
+    /// the queries).
+    fn new(
+        reference: ArrayView2<'_, f64>,
+        queries: Option<ArrayView2<'_, f64>>,
+        rescale: bool,
+    ) -> Self {
         let center: Vec<f64> = match reference.mean_axis(ndarray::Axis(0)) {
             Some(mean) => mean.to_vec(),
             None => vec![0.0; reference.ncols()],
@@ -155,7 +160,7 @@ impl Centring {
                         .fold(m, |m, (v, c)| m.max((v - c).abs()))
                 })
             };
-            let top = largest(reference).max(largest(queries));
+            let top = largest(reference).max(queries.map_or(0.0, largest));
             if top > 0.0 && top.is_finite() {
                 scale = 2f64.powi(top.log2().ceil() as i32);
             }
@@ -442,7 +447,7 @@ pub fn sweep<E: Precision, T: Send>(
     init: impl Fn(usize) -> T + Sync,
     visit: impl Fn(&mut T, usize, &Block<'_, E>) + Sync,
 ) -> Vec<T> {
-    let centring = Centring::new(reference, queries, E::RESCALE);
+    let centring = Centring::new(reference, Some(queries), E::RESCALE);
     let ref_norms: Vec<f64> = reference
         .rows()
         .into_iter()
@@ -1032,8 +1037,12 @@ fn brute_self_nearest_on(arch: Arch, x: ArrayView2<'_, f64>, k: usize) -> Neighb
     let x = x.select(ndarray::Axis(0), &order);
     let x = x.view();
     let n = x.nrows();
-    let centring = Centring::new(x, x, true);
-    let norms: Vec<f64> = x.rows().into_iter().map(|r| centring.norm(r)).collect();
+    let centring = Centring::new(x, None, true);
+    let norms: Vec<f64> = (0..n)
+        .into_par_iter()
+        .with_min_len(1024)
+        .map(|i| centring.norm(x.row(i)))
+        .collect();
     let max_norm = norms.iter().fold(0.0_f64, |m, &v| m.max(v));
     // one margin for every pair: the bound at the largest norms
     let margin = tolerance(x.ncols()) * 3.0 * max_norm;
