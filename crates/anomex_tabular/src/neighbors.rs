@@ -1126,10 +1126,16 @@ fn brute_self_nearest_on(arch: Arch, x: ArrayView2<'_, f64>, k: usize) -> Neighb
         .collect();
     // rows finished in the spatial order, where a row's candidates lie near it in memory too
     // (the exact distances read fewer cold rows), then put back in the caller's order
-    let mut found: Vec<(Vec<f64>, Vec<usize>)> = (0..n)
+    let mut found: Vec<(Vec<f64>, Vec<usize>)> = candidates
         .into_par_iter()
         .with_min_len(64)
-        .map(|p| candidates[p].finish(|j| (rows_distance_sq(x.row(p), x.row(j)), order[j])))
+        .enumerate()
+        .map(|(p, mut c)| {
+            // cut back to the `k`-th first: a list holds up to its slack more, each an exact
+            // distance from a cold row
+            c.prune(margin);
+            c.finish(|j| (rows_distance_sq(x.row(p), x.row(j)), order[j]))
+        })
         .collect();
     let mut at = vec![0; n];
     for (p, &row) in order.iter().enumerate() {
