@@ -58,7 +58,7 @@ const TREE_MIN_ROWS: usize = 2048;
 /// 512 × 128 values (512 KB) per thread: the GEMM's output stays in the L2 cache.
 const REF_BLOCK: usize = 512;
 /// The most reference rows the exact brute force searches: candidates hold their row as a `u32`
-/// (half the bytes of a `usize`, so half the memory each offer to a cold list brings in).
+/// (half the bytes of a `usize`: candidate lists of half the size).
 pub const MAX_REFERENCE_ROWS: usize = u32::MAX as usize;
 /// Rows per block when a matrix's rows are searched among themselves: a 256 × 256 f32 product
 /// (256 KB) per thread.
