@@ -22,9 +22,10 @@
 //! the values below `bound − ‖q‖²` plus a bound on the f32 rounding error (comparisons vectorised
 //! with the processor's SIMD, chosen at run time), and every candidate found gets its exact
 //! distance from the rows in f64 — so the result is the exact search's, whatever the rounding
-//! (unit test on offset, duplicated and badly scaled data). Each query's limit starts at the
-//! `k`-th smallest value of the first block it sees, and its candidates are kept unsorted, cut
-//! back in bulk by a selection. Memory is one block pair per thread (sized for the L2 cache), never
+//! (unit test on offset, duplicated and badly scaled data). Each query's limit is the `k`-th
+//! smallest value of the first block it sees once that block is through (a bound read off the
+//! SIMD lanes lets a few more rows in first), and its candidates are kept unsorted, cut back in
+//! bulk by a selection. Memory is one block pair per thread (sized for the L2 cache), never
 //! `n × n`; query blocks run in parallel. Cost: O(n · m · d) arithmetic, vectorised, plus
 //! O(d) per candidate (about k·ln(m/k) per query in random order). KDE uses the same sweep in
 //! f64, where the expansion is the distance. (A k-d tree wins only in a handful of dimensions;
