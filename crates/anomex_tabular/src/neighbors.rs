@@ -51,6 +51,9 @@ use rayon::prelude::*;
 use std::num::NonZero;
 use std::sync::{Mutex, PoisonError};
 
+#[cfg(target_arch = "x86_64")]
+mod quantized;
+
 const QUERY_BLOCK: usize = 128;
 /// Up to this many dimensions the k-d tree is used (it prunes little beyond).
 pub const TREE_MAX_DIMS: usize = 8;
@@ -137,6 +140,8 @@ fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
 struct Centring {
     center: Vec<f64>,
     scale: f64,
+    /// The largest magnitude of a centred value (0 when not `rescale`d).
+    largest: f64,
 }
 
 impl Centring {
@@ -152,21 +157,25 @@ impl Centring {
             Some(mean) => mean.to_vec(),
             None => vec![0.0; reference.ncols()],
         };
-        let mut scale = 1.0;
+        let (mut scale, mut largest) = (1.0, 0.0);
         if rescale {
-            let largest = |x: ArrayView2<'_, f64>| {
+            let most = |x: ArrayView2<'_, f64>| {
                 x.rows().into_iter().fold(0.0_f64, |m, r| {
                     r.iter()
                         .zip(&center)
                         .fold(m, |m, (v, c)| m.max((v - c).abs()))
                 })
             };
-            let top = largest(reference).max(queries.map_or(0.0, largest));
-            if top > 0.0 && top.is_finite() {
-                scale = 2f64.powi(top.log2().ceil() as i32);
+            largest = most(reference).max(queries.map_or(0.0, most));
+            if largest > 0.0 && largest.is_finite() {
+                scale = 2f64.powi(largest.log2().ceil() as i32);
             }
         }
-        Centring { center, scale }
+        Centring {
+            center,
+            scale,
+            largest,
+        }
     }
     fn value(&self, x: ArrayView2<'_, f64>, row: usize, j: usize) -> f64 {
         (x[[row, j]] - self.center[j]) / self.scale
@@ -220,6 +229,12 @@ struct Candidates {
     found: Vec<(f32, u32)>,
     /// Values above this cannot make the `k` nearest any more.
     limit: f32,
+    /// What `limit` was widened from: a value that at least `k` candidates are at most.
+    anchor: f64,
+    /// How far a value's square root may be from the true distance beyond the rounding
+    /// `margin` (in the same units): 0 for the f32 products' values, the quantisation bound of
+    /// [`quantized::Quantizer`] once its values are offered.
+    spread: f64,
     /// The list is cut back when it reaches this length.
     cap: usize,
     k: usize,
@@ -231,6 +246,8 @@ impl Candidates {
         Candidates {
             found: Vec::with_capacity(cap),
             limit: f32::INFINITY,
+            anchor: f64::INFINITY,
+            spread: 0.0,
             cap,
             k,
         }
@@ -270,7 +287,27 @@ impl Candidates {
         }
         let bound = lane_rank_bound(simd, values, self.k, skip)
             .unwrap_or_else(|| kth_smallest(values, self.k, skip));
-        self.limit = round_up(f64::from(bound) + shift + 2.0 * margin);
+        self.widen(f64::from(bound) + shift, margin);
+    }
+
+    /// Sets the limit from `anchor`, a value that at least `k` candidates are at most. Every
+    /// value `v` is within `margin` of a square `w` whose root is within `spread` of the true
+    /// distance, so the `k`-th nearest is at most `√(anchor + margin) + spread`, and a row with
+    /// value `v` can be that near only if `v ≤ (√(anchor + margin) + 2·spread)² + margin`
+    /// (`anchor + 2·margin` without a spread).
+    fn widen(&mut self, anchor: f64, margin: f64) {
+        self.anchor = anchor;
+        let reach = (anchor + margin).max(0.0).sqrt() + 2.0 * self.spread;
+        self.limit = round_up(reach * reach + margin);
+    }
+
+    /// From now on values may be up to `spread` off in their square root (see
+    /// [`Candidates::widen`]): the limit moves up accordingly.
+    fn set_spread(&mut self, spread: f64, margin: f64) {
+        self.spread = spread;
+        if self.anchor.is_finite() {
+            self.widen(self.anchor, margin);
+        }
     }
 
     /// The bound below which a value less `shift` may still be offered.
@@ -280,7 +317,8 @@ impl Candidates {
 
     /// Keeps the candidates that can still be among the `k` nearest: with `k` values seen, the
     /// `k`-th nearest is at most the `k`-th value plus the rounding bound `margin`, and a row
-    /// beats or ties it only if its own value is at most that plus `margin` again.
+    /// beats or ties it only if its own value is at most that plus `margin` again (widened by
+    /// the spread, [`Candidates::widen`]).
     fn prune(&mut self, margin: f64) {
         if self.found.len() < self.k {
             return;
@@ -288,7 +326,8 @@ impl Candidates {
         let (_, kth, _) = self
             .found
             .select_nth_unstable_by(self.k - 1, |a, b| a.0.total_cmp(&b.0));
-        self.limit = round_up(f64::from(kth.0) + 2.0 * margin);
+        let kth = f64::from(kth.0);
+        self.widen(kth, margin);
         let limit = self.limit;
         self.found.retain(|c| c.0 <= limit);
         // many rows at one distance (duplicates) cannot be cut back: when less than the slack
@@ -883,16 +922,46 @@ struct CrossTiles<'a> {
     features: usize,
     /// `‖q‖²` of block `a`'s rows.
     norms: &'a [f64],
-    /// Index of the first row of block `a` and of block `b`.
+    lists: PairLists<'a>,
+    /// The limits of `lists.others`, kept up to date; `−∞` past the block's end.
+    other_limits: &'a mut [f32],
+}
+
+/// The candidates of the rows of a pair of distinct blocks `a` and `b` (one per row: their count
+/// is the block's row count; padding rows of tiles and panels are never offered), and where the
+/// blocks' rows start.
+struct PairLists<'a> {
+    own: &'a mut [Candidates],
+    others: &'a mut [Candidates],
     query_start: usize,
     row_start: usize,
     margin: f64,
-    /// The candidates of block `a`'s rows and of block `b`'s (one per row: their count is the
-    /// block's row count; the padding rows of the tiles and the panel are never offered).
-    own: &'a mut [Candidates],
-    others: &'a mut [Candidates],
-    /// The limits of `others`, kept up to date; `−∞` past the block's end.
-    other_limits: &'a mut [f32],
+}
+
+impl PairLists<'_> {
+    /// Offers the pair (row `i` of block `a`, row `j` of block `b`) at approximate squared
+    /// distance `value` to whichever side's limit it is within; whether row `i` and row `j`
+    /// took it (their limits may have moved).
+    #[inline(always)]
+    fn offer(&mut self, i: usize, j: usize, value: f32) -> (bool, bool) {
+        if i >= self.own.len() || j >= self.others.len() {
+            return (false, false);
+        }
+        let own = value <= self.own[i].limit;
+        if own {
+            self.own[i].push(value, self.row_start + j, self.margin);
+        }
+        let other = value <= self.others[j].limit;
+        if other {
+            self.others[j].push(value, self.query_start + i, self.margin);
+        }
+        (own, other)
+    }
+
+    /// Row `i`'s limit, `−∞` for a padding row.
+    fn own_limit(&self, i: usize) -> f32 {
+        self.own.get(i).map_or(f32::NEG_INFINITY, |c| c.limit)
+    }
 }
 
 impl CrossTiles<'_> {
@@ -900,21 +969,14 @@ impl CrossTiles<'_> {
     /// distance `value` to whichever side's limit it is within.
     #[inline(always)]
     fn offer(&mut self, i: usize, j: usize, value: f32) {
-        if i >= self.own.len() || j >= self.others.len() {
-            return;
-        }
-        if value <= self.own[i].limit {
-            self.own[i].push(value, self.row_start + j, self.margin);
-        }
-        if value <= self.other_limits[j] {
-            self.others[j].push(value, self.query_start + i, self.margin);
-            self.other_limits[j] = self.others[j].limit;
+        if self.lists.offer(i, j, value).1 {
+            self.other_limits[j] = self.lists.others[j].limit;
         }
     }
 
     /// Row `i`'s limit, `−∞` for a padding row.
     fn own_limit(&self, i: usize) -> f32 {
-        self.own.get(i).map_or(f32::NEG_INFINITY, |c| c.limit)
+        self.lists.own_limit(i)
     }
 
     /// Tile `t` of block `a` (its rows `t·Q..t·Q + Q`) against every group of block `b`.
@@ -990,7 +1052,7 @@ impl WithSimd for CrossTiles<'_> {
 
     #[inline(always)]
     fn with_simd<S: Simd>(mut self, simd: S) {
-        for t in 0..self.own.len().div_ceil(QUERY_TILE) {
+        for t in 0..self.lists.own.len().div_ceil(QUERY_TILE) {
             self.tile(simd, t);
         }
     }
@@ -1062,64 +1124,66 @@ fn brute_self_nearest_on(arch: Arch, x: ArrayView2<'_, f64>, k: usize) -> Neighb
         .map(|b| Mutex::new((0..size(b)).map(|_| Candidates::new(k)).collect()))
         .collect();
     let lock = |b: usize| lists[b].lock().unwrap_or_else(PoisonError::into_inner);
-    let width = 2 * arch.dispatch(LaneCount);
-    let panels: Vec<(Vec<f32>, Vec<f32>)> = blocks
-        .par_iter()
-        .map(|(reference, queries)| (pack_panel(reference, width), pack_query_tiles(queries)))
-        .collect();
     // one product buffer per thread for the diagonal, made once
     let buffers: Vec<Mutex<Mat<f32>>> = (0..rayon::current_num_threads())
         .map(|_| Mutex::new(Mat::zeros(SELF_BLOCK, SELF_BLOCK)))
         .collect();
-    let pair = |(a, b): (usize, usize)| {
+    // the block's own product holds both directions of every pair, and each row's first limit
+    // comes from it
+    let diagonal = |(a, _): (usize, usize)| {
         let mut own = lock(a);
-        if a == b {
-            // the block's own product holds both directions of every pair, and each row's
-            // first limit comes from it
-            let thread = rayon::current_thread_index().unwrap_or(0) % buffers.len();
-            let mut partial = buffers[thread]
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            let rows = size(a);
-            matmul(
-                partial.as_mut().submatrix_mut(0, 0, rows, rows),
-                Accum::Replace,
-                &blocks[a].0,
-                &blocks[a].1,
-                1.0,
-                Par::Seq,
-            );
-            for (i, candidates) in own.iter_mut().enumerate() {
-                arch.dispatch(CollectBelow {
-                    values: &partial.col_as_slice(i)[..rows],
-                    shift: norms[starts[a] + i],
-                    start: starts[a],
-                    skip: Some(i),
-                    margin,
-                    candidates,
-                });
-            }
-            return;
+        let thread = rayon::current_thread_index().unwrap_or(0) % buffers.len();
+        let mut partial = buffers[thread]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let rows = size(a);
+        matmul(
+            partial.as_mut().submatrix_mut(0, 0, rows, rows),
+            Accum::Replace,
+            &blocks[a].0,
+            &blocks[a].1,
+            1.0,
+            Par::Seq,
+        );
+        for (i, candidates) in own.iter_mut().enumerate() {
+            arch.dispatch(CollectBelow {
+                values: &partial.col_as_slice(i)[..rows],
+                shift: norms[starts[a] + i],
+                start: starts[a],
+                skip: Some(i),
+                margin,
+                candidates,
+            });
         }
-        let mut others = lock(b);
-        let mut other_limits: Vec<f32> = others.iter().map(|c| c.limit).collect();
-        let features = x.ncols();
-        other_limits.resize(panels[b].0.len() / (features + 1), f32::NEG_INFINITY);
-        arch.dispatch(CrossTiles {
-            query_tiles: &panels[a].1,
-            panel: &panels[b].0,
-            features,
-            norms: &norms[starts[a]..starts[a] + size(a)],
-            query_start: starts[a],
-            row_start: starts[b],
-            margin,
-            own: &mut own,
-            others: &mut others,
-            other_limits: &mut other_limits,
-        });
     };
-    for r in 0..rounds(starts.len()) {
-        block_round(starts.len(), r).into_par_iter().for_each(pair);
+    block_round(starts.len(), 0)
+        .into_par_iter()
+        .for_each(diagonal);
+    // the pairs of distinct blocks: on 16-bit integers where that resolves the distances, else
+    // in f32
+    #[cfg(target_arch = "x86_64")]
+    let on_integers = quantized::distinct_pairs(arch, x, &centring, &lists, &starts, margin);
+    #[cfg(not(target_arch = "x86_64"))]
+    let on_integers = false;
+    if !on_integers {
+        let width = 2 * arch.dispatch(LaneCount);
+        let panels: Vec<(Vec<f32>, Vec<f32>)> = blocks
+            .par_iter()
+            .map(|(reference, queries)| (pack_panel(reference, width), pack_query_tiles(queries)))
+            .collect();
+        distinct_rounds(&lists, &starts, margin, |a, b, lists| {
+            let mut other_limits: Vec<f32> = lists.others.iter().map(|c| c.limit).collect();
+            let features = x.ncols();
+            other_limits.resize(panels[b].0.len() / (features + 1), f32::NEG_INFINITY);
+            arch.dispatch(CrossTiles {
+                query_tiles: &panels[a].1,
+                panel: &panels[b].0,
+                features,
+                norms: &norms[starts[a]..starts[a] + size(a)],
+                lists,
+                other_limits: &mut other_limits,
+            });
+        });
     }
     let candidates: Vec<Candidates> = lists
         .into_iter()
@@ -1144,6 +1208,33 @@ fn brute_self_nearest_on(arch: Arch, x: ArrayView2<'_, f64>, k: usize) -> Neighb
     }
     let (distances, indices) = at.iter().map(|&p| std::mem::take(&mut found[p])).unzip();
     Neighbours { distances, indices }
+}
+
+/// Runs `pair(a, b, lists)` on every pair of distinct blocks `a < b` (the candidates of block
+/// `b` in `lists[b]`, its rows from `starts[b]`), in the rounds of [`block_round`] after the
+/// diagonal: the pairs of a round in parallel.
+fn distinct_rounds(
+    lists: &[Mutex<Vec<Candidates>>],
+    starts: &[usize],
+    margin: f64,
+    pair: impl Fn(usize, usize, PairLists<'_>) + Sync,
+) {
+    let lock = |b: usize| lists[b].lock().unwrap_or_else(PoisonError::into_inner);
+    for r in 1..rounds(starts.len()) {
+        block_round(starts.len(), r)
+            .into_par_iter()
+            .for_each(|(a, b)| {
+                let (mut own, mut others) = (lock(a), lock(b));
+                let lists = PairLists {
+                    own: &mut own,
+                    others: &mut others,
+                    query_start: starts[a],
+                    row_start: starts[b],
+                    margin,
+                };
+                pair(a, b, lists);
+            });
+    }
 }
 
 /// The rows in an order where consecutive blocks of `block` rows are close together: the leaves
