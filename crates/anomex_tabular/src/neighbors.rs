@@ -390,14 +390,31 @@ const LANE_RANKS: usize = 4;
 /// runs on the values. `None` when `r` exceeds [`LANE_RANKS`] or a lane holds fewer than `r`
 /// values.
 fn lane_rank_bound<S: Simd>(simd: S, values: &[f32], k: usize, skip: Option<usize>) -> Option<f32> {
-    let lanes = S::F32_LANES;
-    let ranks = k.div_ceil(lanes);
-    if ranks > LANE_RANKS || lanes > 16 {
+    if S::F32_LANES > 16 {
         return None;
     }
-    let mut smallest = [simd.splat_f32s(f32::INFINITY); LANE_RANKS];
+    // the rank count a constant: the lanes' smallest values stay in registers
+    match k.div_ceil(S::F32_LANES) {
+        1 => lane_ranks::<S, 1>(simd, values, skip),
+        2 => lane_ranks::<S, 2>(simd, values, skip),
+        3 => lane_ranks::<S, 3>(simd, values, skip),
+        4 => lane_ranks::<S, LANE_RANKS>(simd, values, skip),
+        _ => None,
+    }
+}
+
+/// [`lane_rank_bound`] with `R` smallest values per lane: at least `R · lanes` values are at
+/// most it.
+#[inline(always)]
+fn lane_ranks<S: Simd, const R: usize>(
+    simd: S,
+    values: &[f32],
+    skip: Option<usize>,
+) -> Option<f32> {
+    let lanes = S::F32_LANES;
+    let mut smallest = [simd.splat_f32s(f32::INFINITY); R];
     let mut insert = |mut v: S::f32s| {
-        for m in &mut smallest[..ranks] {
+        for m in &mut smallest {
             let low = simd.min_f32s(*m, v);
             v = simd.max_f32s(*m, v);
             *m = low;
@@ -427,7 +444,7 @@ fn lane_rank_bound<S: Simd>(simd: S, values: &[f32], k: usize, skip: Option<usiz
     if !tail.is_empty() {
         insert(padded(vectors.len() * lanes));
     }
-    let bound = simd.reduce_max_f32s(smallest[ranks - 1]);
+    let bound = simd.reduce_max_f32s(smallest[R - 1]);
     (bound < f32::INFINITY).then_some(bound)
 }
 
