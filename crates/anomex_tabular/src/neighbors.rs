@@ -37,7 +37,11 @@
 //! each pair of distinct blocks is computed once in register tiles whose values are offered to
 //! both blocks' rows, and the pairs of blocks are visited in rounds of a round-robin tournament,
 //! so that the pairs of one round touch disjoint rows and run in parallel without copies of the
-//! candidate lists. Half the arithmetic of the plain sweep, the same result.
+//! candidate lists. Half the arithmetic of the plain sweep, the same result. Where the processor
+//! has AVX2, those pairs run on the rows rounded to 16-bit integers (module `quantized`: two
+//! coordinates per multiply-add instruction, exact integer sums), unless the rounding would
+//! blur distances as short as the rows' first limits; the candidates' limits widen by the
+//! rounding's bound, so the result is again the exact search's.
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
@@ -233,7 +237,7 @@ struct Candidates {
     anchor: f64,
     /// How far a value's square root may be from the true distance beyond the rounding
     /// `margin` (in the same units): 0 for the f32 products' values, the quantisation bound of
-    /// [`quantized::Quantizer`] once its values are offered.
+    /// the quantiser (module `quantized`) once its values are offered.
     spread: f64,
     /// The list is cut back when it reaches this length.
     cap: usize,

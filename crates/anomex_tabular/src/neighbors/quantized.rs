@@ -4,12 +4,13 @@
 //! where f32 takes one (1.6× the pairs per second on the machine of docs/benchmarks.md, measured
 //! on the bare loops).
 //!
-//! The centred rows are rounded to integers of magnitude at most `M = ⌊√((2³¹ − 1) / 4d)⌋` (the
-//! largest centred value maps to `M`), so that every squared distance of two rounded rows,
-//! `‖q‖² + ‖r‖² − 2 q·r`, is an exact `i32` (partial sums may wrap; the result does not). Such a
-//! value is the squared distance of the rounded rows: its root is within `‖δ_q‖ + ‖δ_r‖` of the
-//! true distance (the triangle inequality, `δ` a row's rounding), and the candidates widen their
-//! limits by that spread ([`super::Candidates::widen`]). The result stays the exact search's;
+//! The centred rows are rounded to integers of magnitude at most `M = ⌊√((2³¹ − 1) / 4d)⌋`
+//! (at most 2¹⁴ − 1, so that `−2 q` fits 16 bits; the largest centred value maps to `M`), so
+//! that every squared distance of two rounded rows, `‖q‖² + ‖r‖² − 2 q·r`, is an exact `i32`
+//! (partial sums may wrap; the result does not). Such a value is the squared distance of the
+//! rounded rows: its root is within `‖δ_q‖ + ‖δ_r‖ ≤ √d` units of the true distance (the
+//! triangle inequality, `δ` a row's rounding, at most ½ per coordinate), and the candidates
+//! widen their limits by that spread ([`super::Candidates::widen`]). The result stays the exact search's;
 //! only the preselection is coarser (a `2·spread / distance` more of the distance is let in).
 //! Where that is too coarse — values spread over a range far wider than the neighbours'
 //! distances — [`Quantizer::new`] declines and the f32 tiles run.
@@ -21,14 +22,13 @@ use pulp::{i16x16, i32x8, m32x8, Arch, Simd, WithSimd};
 use rayon::prelude::*;
 use std::sync::{Mutex, PoisonError};
 
-/// Rows of a tile of [`IntTiles`]: with two vectors of a group, ten accumulators and the
-/// products' temporaries fit the sixteen registers (six rows spilled accumulators).
+/// Rows of a tile of [`IntTiles`]: twelve accumulators with the group's two vectors (tiles of
+/// four and five rows, which spill less, measured no faster).
 const TILE: usize = 6;
 /// Rows per panel group: two vectors of eight `i32` lanes.
 const WIDTH: usize = 16;
-/// `‖r‖²` of the padding rows of tiles and panels: above every real value's reach of a padding
-/// partner's limit is not needed (padding rows are never offered), only that no sum overflows
-/// (real norms are at most `d·M² ≤ 2²⁹`).
+/// `‖r‖²` of the padding rows of tiles and panels: padding rows are never offered, so it only
+/// has to keep every sum in range (real norms are at most `d·M² ≤ 2²⁹`).
 const PADDING_NORM: i32 = 1 << 29;
 /// The most the spread may add to the candidates let in: `2·d·spread / distance` at the tenth
 /// percentile of the first limits (the relative growth of a ball's volume).
@@ -239,9 +239,9 @@ impl Quantizer {
 
 /// One pair of distinct blocks in both directions, as [`super::CrossTiles`] but on integers:
 /// a tile of [`TILE`] rows of block `a` and [`WIDTH`] rows of block `b` sums `vpmaddwd`
-/// products of `−2 q` and `r` onto `‖q‖² + ‖r‖²`. A group is looked at closer only when the
-/// smallest value of a column is below the larger of the column row's limit and the tile's
-/// largest (one minimum per value, instead of a comparison with each pair's own limits).
+/// products of `−2 q` and `r` onto `‖q‖² + ‖r‖²`, and only a group with a value below either
+/// row's bar goes through the offers. (Filtering a group by its columns' and rows' smallest
+/// values first measured no faster.)
 struct IntTiles<'a> {
     simd: V3,
     quantizer: &'a Quantizer,
