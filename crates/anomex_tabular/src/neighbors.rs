@@ -145,6 +145,7 @@ struct Centring {
     center: Vec<f64>,
     scale: f64,
     /// The largest magnitude of a centred value (0 when not `rescale`d).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     largest: f64,
 }
 
@@ -234,6 +235,7 @@ struct Candidates {
     /// Values above this cannot make the `k` nearest any more.
     limit: f32,
     /// What `limit` was widened from: a value that at least `k` candidates are at most.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     anchor: f64,
     /// How far a value's square root may be from the true distance beyond the rounding
     /// `margin` (in the same units): 0 for the f32 products' values, the quantisation bound of
@@ -307,6 +309,7 @@ impl Candidates {
 
     /// From now on values may be up to `spread` off in their square root (see
     /// [`Candidates::widen`]): the limit moves up accordingly.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     fn set_spread(&mut self, spread: f64, margin: f64) {
         self.spread = spread;
         if self.anchor.is_finite() {
