@@ -998,11 +998,6 @@ impl CrossTiles<'_> {
         }
     }
 
-    /// Row `i`'s limit, `−∞` for a padding row.
-    fn own_limit(&self, i: usize) -> f32 {
-        self.lists.own_limit(i)
-    }
-
     /// Tile `t` of block `a` (its rows `t·Q..t·Q + Q`) against every group of block `b`.
     #[inline(always)]
     fn tile<S: Simd>(&mut self, simd: S, t: usize) {
@@ -1020,7 +1015,7 @@ impl CrossTiles<'_> {
             )
         });
         let mut limits: [S::f32s; Q] =
-            std::array::from_fn(|q| simd.splat_f32s(self.own_limit(first + q)));
+            std::array::from_fn(|q| simd.splat_f32s(self.lists.own_limit(first + q)));
         let panel = self.panel;
         for (g, group) in panel.chunks_exact((features + 1) * width).enumerate() {
             let (lines, _) = S::as_simd_f32s(group);
@@ -1065,7 +1060,7 @@ impl CrossTiles<'_> {
                         bits &= bits - 1;
                     }
                 }
-                limits[q] = simd.splat_f32s(self.own_limit(first + q));
+                limits[q] = simd.splat_f32s(self.lists.own_limit(first + q));
             }
         }
     }

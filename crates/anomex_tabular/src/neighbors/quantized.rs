@@ -10,8 +10,9 @@
 //! (partial sums may wrap; the result does not). Such a value is the squared distance of the
 //! rounded rows: its root is within `‖δ_q‖ + ‖δ_r‖ ≤ √d` units of the true distance (the
 //! triangle inequality, `δ` a row's rounding, at most ½ per coordinate), and the candidates
-//! widen their limits by that spread ([`super::Candidates::widen`]). The result stays the exact search's;
-//! only the preselection is coarser (a `2·spread / distance` more of the distance is let in).
+//! widen their limits by that spread ([`super::Candidates::widen`]). The result stays the exact
+//! search's; only the preselection is coarser (a `2·spread / distance` more of the distance is
+//! let in).
 //! Where that is too coarse — values spread over a range far wider than the neighbours'
 //! distances — [`Quantizer::new`] declines and the f32 tiles run.
 
@@ -50,10 +51,10 @@ pub(super) fn distinct_pairs(
         Arch::Scalar => None,
         _ => V3::try_new(),
     };
-    let lock = |b: usize| lists[b].lock().unwrap_or_else(PoisonError::into_inner);
     let Some(simd) = simd else {
         return false;
     };
+    let lock = |b: usize| lists[b].lock().unwrap_or_else(PoisonError::into_inner);
     let limits = (0..lists.len()).flat_map(|b| lock(b).iter().map(|c| c.limit).collect::<Vec<_>>());
     let Some(quantizer) = Quantizer::new(x, centring, limits.collect()) else {
         return false;
@@ -181,12 +182,12 @@ impl Quantizer {
     /// a line of the rows' words per coordinate pair, then a line of their norms (padding rows:
     /// zeros and [`PADDING_NORM`]).
     fn panel(&self, start: usize, rows: usize) -> Vec<i32> {
+        let end = start + rows;
         let mut packed = Vec::with_capacity(rows.div_ceil(WIDTH) * (self.pairs + 1) * WIDTH);
-        for group in (start..start + rows).step_by(WIDTH) {
-            let present = |row: &usize| *row < start + rows;
+        for group in (start..end).step_by(WIDTH) {
             for p in 0..self.pairs {
                 packed.extend((group..group + WIDTH).map(|r| {
-                    if present(&r) {
+                    if r < end {
                         self.word(r, p, 1)
                     } else {
                         0
@@ -194,7 +195,7 @@ impl Quantizer {
                 }));
             }
             packed.extend((group..group + WIDTH).map(|r| {
-                if present(&r) {
+                if r < end {
                     self.norms[r]
                 } else {
                     PADDING_NORM
@@ -408,7 +409,8 @@ mod tests {
                 other_bars: &mut other_bars,
             },
         );
-        let rounded = |i: usize| &quantizer.values[i * 14..(i + 1) * 14];
+        let stride = 2 * quantizer.pairs;
+        let rounded = |i: usize| &quantizer.values[i * stride..(i + 1) * stride];
         for (i, candidates) in own.iter().enumerate() {
             assert_eq!(candidates.found.len(), b, "row {i}");
             for &(value, j) in &candidates.found {
