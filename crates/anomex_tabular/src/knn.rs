@@ -100,8 +100,8 @@ pub struct Knn {
 
 impl Knn {
     fn reduce(&self, nb: &Neighbours) -> Vec<f64> {
-        nb.distances
-            .iter()
+        (0..nb.queries())
+            .map(|q| nb.distances(q))
             .map(|d| match self.method {
                 Method::Largest => d[d.len() - 1],
                 Method::Mean => d.iter().sum::<f64>() / d.len() as f64,
@@ -238,17 +238,19 @@ impl VectorKernel for Lof {
     fn fit(&self, x: ArrayView2<'_, f64>) -> Result<(Reference, Vec<f64>)> {
         let k = effective_k(self.k, x.nrows())?;
         let nb = self_nearest(self.search, x, k);
-        let k_distance: Vec<f64> = nb.distances.iter().map(|d| d[d.len() - 1]).collect();
+        let k_distance: Vec<f64> = (0..nb.queries())
+            .map(|q| nb.distances(q).last().copied().unwrap_or(0.0))
+            .collect();
         // each row's density and score read only the neighbours' values: rows in parallel
         let lrds: Vec<f64> = (0..x.nrows())
             .into_par_iter()
             .with_min_len(1024)
-            .map(|i| lrd(&nb.distances[i], &nb.indices[i], &k_distance))
+            .map(|i| lrd(nb.distances(i), nb.indices(i), &k_distance))
             .collect();
         let scores = (0..x.nrows())
             .into_par_iter()
             .with_min_len(1024)
-            .map(|i| lof(&nb.distances[i], &nb.indices[i], &k_distance, &lrds))
+            .map(|i| lof(nb.distances(i), nb.indices(i), &k_distance, &lrds))
             .collect();
         Ok((
             Reference {
@@ -270,7 +272,7 @@ impl VectorKernel for Lof {
         Ok((0..x.nrows())
             .into_par_iter()
             .with_min_len(1024)
-            .map(|i| lof(&nb.distances[i], &nb.indices[i], &st.k_distance, &st.lrd))
+            .map(|i| lof(nb.distances(i), nb.indices(i), &st.k_distance, &st.lrd))
             .collect())
     }
     const EXPLAINS: bool = true;
@@ -293,7 +295,7 @@ impl VectorKernel for Lof {
                 .into_iter()
                 .enumerate()
                 .map(|(q, sh)| {
-                    let score = lof(&nb.distances[q], &nb.indices[q], &st.k_distance, &st.lrd);
+                    let score = lof(nb.distances(q), nb.indices(q), &st.k_distance, &st.lrd);
                     let total: f64 = sh.iter().sum();
                     sh.iter()
                         .map(|v| if total > 0.0 { score * v / total } else { 0.0 })
@@ -343,9 +345,9 @@ fn distance_shares(
     rows.iter()
         .enumerate()
         .map(|(q, &r)| {
-            let w = weights(&nb.distances[q]);
+            let w = weights(nb.distances(q));
             let mut shares = vec![0.0; x.ncols()];
-            for ((&o, &d), &wi) in nb.indices[q].iter().zip(&nb.distances[q]).zip(&w) {
+            for ((&o, &d), &wi) in nb.indices(q).iter().zip(nb.distances(q)).zip(&w) {
                 if d > 0.0 && wi != 0.0 {
                     for (f, s) in shares.iter_mut().enumerate() {
                         *s += wi * (x[[r, f]] - reference[[o, f]]).powi(2) / d;

@@ -81,11 +81,62 @@ pub enum Search {
     Hnsw,
 }
 
-/// Neighbours of every query: distances in increasing order and reference indices.
+/// Neighbours of every query, nearest first: distances and reference indices, each query's run
+/// a span of two flat arrays (no allocation per query; the runs need not lie in query order).
 #[derive(Debug, Clone)]
 pub struct Neighbours {
-    pub distances: Vec<Vec<f64>>,
-    pub indices: Vec<Vec<usize>>,
+    distances: Vec<f64>,
+    indices: Vec<usize>,
+    /// Where query `q`'s run starts and ends in `distances` and `indices`.
+    spans: Vec<(usize, usize)>,
+}
+
+impl Neighbours {
+    /// From each query's `(squared distance, index)` pairs, nearest first.
+    fn from_runs(runs: &[Vec<(f64, usize)>]) -> Self {
+        let total = runs.iter().map(Vec::len).sum();
+        let mut distances = vec![0.0; total];
+        let mut indices = vec![0; total];
+        let mut spans = Vec::with_capacity(runs.len());
+        let mut start = 0;
+        for run in runs {
+            let end = start + run.len();
+            put_run(run, &mut distances[start..end], &mut indices[start..end]);
+            spans.push((start, end));
+            start = end;
+        }
+        Neighbours {
+            distances,
+            indices,
+            spans,
+        }
+    }
+
+    /// How many queries.
+    pub fn queries(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Query `q`'s neighbours' distances, nearest first.
+    pub fn distances(&self, q: usize) -> &[f64] {
+        let (start, end) = self.spans[q];
+        &self.distances[start..end]
+    }
+
+    /// Query `q`'s neighbours' reference indices, in the order of [`Neighbours::distances`].
+    pub fn indices(&self, q: usize) -> &[usize] {
+        let (start, end) = self.spans[q];
+        &self.indices[start..end]
+    }
+}
+
+/// Writes a run of `(squared distance, index)` pairs as distances and indices (as many as
+/// the shorter side holds).
+fn put_run(run: &[(f64, usize)], distances: &mut [f64], indices: &mut [usize]) {
+    for ((d, i), &(d2, j)) in distances.iter_mut().zip(indices.iter_mut()).zip(run) {
+        *d = d2.max(0.0).sqrt();
+        *i = j;
+    }
 }
 
 /// The precision the matrix products run in: `f64` where the expansion itself is the result
@@ -347,12 +398,13 @@ impl Candidates {
         }
     }
 
-    /// The `k` nearest by exact squared distance, sorted by distance then row (ties as
-    /// scikit-learn's); `exact(row)` gives a candidate's squared distance and the index it is
-    /// reported (and ordered among ties) by.
-    fn finish(&self, exact: impl Fn(usize) -> (f64, usize)) -> (Vec<f64>, Vec<usize>) {
-        let hits = self.found.iter().map(|&(_, j)| exact(j as usize)).collect();
-        keep_k(hits, self.k, None)
+    /// The `k` nearest into `hits` as `(squared distance, index)`, sorted by distance then
+    /// index (ties as scikit-learn's); `exact(row)` gives a candidate's squared distance and the
+    /// index it is reported (and ordered among ties) by.
+    fn finish(&self, hits: &mut Vec<(f64, usize)>, exact: impl Fn(usize) -> (f64, usize)) {
+        hits.clear();
+        hits.extend(self.found.iter().map(|&(_, j)| exact(j as usize)));
+        keep_k(hits, self.k, None);
     }
 }
 
@@ -392,30 +444,32 @@ const LANE_RANKS: usize = 4;
 
 /// A value that at least `k` of `values` but the one at `skip` are at most, from the SIMD
 /// lanes: each lane keeps its `r = ⌈k / lanes⌉` smallest values in order (a compare-exchange
-/// chain per vector, `2r` minima and maxima), and the largest of the lanes' `r`-th smallest is
-/// at or above `lanes · r ≥ k` values: a few more than `k` are within it, and no selection
-/// runs on the values. `None` when `r` exceeds [`LANE_RANKS`] or a lane holds fewer than `r`
-/// values.
+/// chain per vector, `2r` minima and maxima), and the `k`-th smallest of those `lanes · r`
+/// values is at or above `k` values (they are values of distinct rows). It is the `k`-th
+/// smallest of all unless a lane holds more than `r` of the `k` smallest; the selection runs
+/// on the kept values only. (The largest of the lanes' `r`-th smallest, which needs no
+/// selection, let in about four times `k` rows at `k = 5`, each offered and cut back.) `None`
+/// when `r` exceeds [`LANE_RANKS`] or fewer than `k` values are kept.
 fn lane_rank_bound<S: Simd>(simd: S, values: &[f32], k: usize, skip: Option<usize>) -> Option<f32> {
     if S::F32_LANES > 16 {
         return None;
     }
     // the rank count a constant: the lanes' smallest values stay in registers
     match k.div_ceil(S::F32_LANES) {
-        1 => lane_ranks::<S, 1>(simd, values, skip),
-        2 => lane_ranks::<S, 2>(simd, values, skip),
-        3 => lane_ranks::<S, 3>(simd, values, skip),
-        4 => lane_ranks::<S, LANE_RANKS>(simd, values, skip),
+        1 => lane_ranks::<S, 1>(simd, values, k, skip),
+        2 => lane_ranks::<S, 2>(simd, values, k, skip),
+        3 => lane_ranks::<S, 3>(simd, values, k, skip),
+        4 => lane_ranks::<S, LANE_RANKS>(simd, values, k, skip),
         _ => None,
     }
 }
 
-/// [`lane_rank_bound`] with `R` smallest values per lane: at least `R · lanes` values are at
-/// most it.
+/// [`lane_rank_bound`] with `R` smallest values per lane (`k ≤ R · lanes`).
 #[inline(always)]
 fn lane_ranks<S: Simd, const R: usize>(
     simd: S,
     values: &[f32],
+    k: usize,
     skip: Option<usize>,
 ) -> Option<f32> {
     let lanes = S::F32_LANES;
@@ -451,7 +505,14 @@ fn lane_ranks<S: Simd, const R: usize>(
     if !tail.is_empty() {
         insert(padded(vectors.len() * lanes));
     }
-    let bound = simd.reduce_max_f32s(smallest[R - 1]);
+    let mut kept = [f32::INFINITY; 16 * LANE_RANKS];
+    for (r, m) in smallest.iter().enumerate() {
+        kept[r * lanes..(r + 1) * lanes]
+            .copy_from_slice(bytemuck::cast_slice(std::slice::from_ref(m)));
+    }
+    let bound = *kept[..R * lanes]
+        .select_nth_unstable_by(k - 1, f32::total_cmp)
+        .1;
     (bound < f32::INFINITY).then_some(bound)
 }
 
@@ -638,36 +699,37 @@ fn tree_k_nearest<const D: usize>(
     let points: Vec<[f64; D]> = reference.rows().into_iter().map(point).collect();
     let tree: ImmutableKdTree<f64, u64, D, 32> = ImmutableKdTree::new_from_slice(&points);
     let want = NonZero::new(k + 1).unwrap_or(NonZero::<usize>::MIN);
-    per_query(queries.nrows(), |q| {
+    per_query(queries.nrows(), |q, found| {
         let hits = tree.nearest_n::<SquaredEuclidean>(&point(queries.row(q)), want);
-        let candidates = hits.iter().map(|h| (h.distance, h.item as usize)).collect();
-        keep_k(candidates, k, skip(q))
+        found.extend(hits.iter().map(|h| (h.distance, h.item as usize)));
+        keep_k(found, k, skip(q));
     })
 }
 
-/// `find(q)` — distances and indices — of every query, in parallel.
-fn per_query(queries: usize, find: impl Fn(usize) -> (Vec<f64>, Vec<usize>) + Sync) -> Neighbours {
-    let found: Vec<(Vec<f64>, Vec<usize>)> = (0..queries)
+/// The neighbours of every query, in parallel: `find(q, found)` puts query `q`'s
+/// `(squared distance, index)` pairs, nearest first, into the empty `found`.
+fn per_query(queries: usize, find: impl Fn(usize, &mut Vec<(f64, usize)>) + Sync) -> Neighbours {
+    let runs: Vec<Vec<(f64, usize)>> = (0..queries)
         .into_par_iter()
         .with_min_len(64)
-        .map(&find)
+        .map(|q| {
+            let mut found = Vec::new();
+            find(q, &mut found);
+            found
+        })
         .collect();
-    let (distances, indices) = found.into_iter().unzip();
-    Neighbours { distances, indices }
+    Neighbours::from_runs(&runs)
 }
 
-/// The `k` best of `k + 1` candidates `(squared distance, index)`: sorted by distance then index
-/// (a stable order among ties, as the brute force gives), without `skip` if it is among them.
-fn keep_k(mut hits: Vec<(f64, usize)>, k: usize, skip: Option<usize>) -> (Vec<f64>, Vec<usize>) {
+/// The `k` best of the candidates `(squared distance, index)` in `hits`: sorted by distance then
+/// index (a stable order among ties, as the brute force gives), without `skip` if it is among
+/// them.
+fn keep_k(hits: &mut Vec<(f64, usize)>, k: usize, skip: Option<usize>) {
     hits.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     if let Some(at) = skip.and_then(|s| hits.iter().position(|h| h.1 == s)) {
         hits.remove(at);
     }
     hits.truncate(k);
-    (
-        hits.iter().map(|h| h.0.max(0.0).sqrt()).collect(),
-        hits.iter().map(|h| h.1).collect(),
-    )
 }
 
 /// [`k_nearest_skipping`] through an HNSW graph (approximate); distances recomputed exactly.
@@ -685,22 +747,23 @@ pub fn hnsw_k_nearest(
     }
     let want = (k + 1).min(n);
     let ef = (4 * want).max(64);
-    per_query(queries.nrows(), |q| {
+    per_query(queries.nrows(), |q, found| {
         let query = queries.row(q).to_vec();
-        let candidates = graph
-            .search(&query, want, ef)
-            .iter()
-            .filter(|h| h.d_id < n)
-            .map(|h| {
-                let d2 = rows[h.d_id]
-                    .iter()
-                    .zip(&query)
-                    .map(|(a, b)| (a - b) * (a - b))
-                    .sum();
-                (d2, h.d_id)
-            })
-            .collect();
-        keep_k(candidates, k, skip(q))
+        found.extend(
+            graph
+                .search(&query, want, ef)
+                .iter()
+                .filter(|h| h.d_id < n)
+                .map(|h| {
+                    let d2 = rows[h.d_id]
+                        .iter()
+                        .zip(&query)
+                        .map(|(a, b)| (a - b) * (a - b))
+                        .sum();
+                    (d2, h.d_id)
+                }),
+        );
+        keep_k(found, k, skip(q));
     })
 }
 
@@ -853,8 +916,10 @@ fn brute_k_nearest_on(
             });
         },
     );
-    per_query(queries.nrows(), |q| {
-        candidates[q].finish(|j| (rows_distance_sq(queries.row(q), reference.row(j)), j))
+    per_query(queries.nrows(), |q, found| {
+        candidates[q].finish(found, |j| {
+            (rows_distance_sq(queries.row(q), reference.row(j)), j)
+        });
     })
 }
 
@@ -1209,24 +1274,36 @@ fn brute_self_nearest_on(arch: Arch, x: ArrayView2<'_, f64>, k: usize) -> Neighb
         .flat_map(|m| m.into_inner().unwrap_or_else(PoisonError::into_inner))
         .collect();
     // rows finished in the spatial order, where a row's candidates lie near it in memory too
-    // (the exact distances read fewer cold rows), then put back in the caller's order
-    let mut found: Vec<(Vec<f64>, Vec<usize>)> = candidates
-        .into_par_iter()
-        .with_min_len(64)
+    // (the exact distances read fewer cold rows), each into its span of one width; the spans
+    // are then listed in the caller's order
+    let width = k.min(n.saturating_sub(1)).max(1);
+    let mut distances = vec![0.0; n * width];
+    let mut indices = vec![0; n * width];
+    let mut lengths = vec![0; n];
+    distances
+        .par_chunks_mut(width)
+        .zip(indices.par_chunks_mut(width))
+        .zip(lengths.par_iter_mut())
+        .zip(candidates.into_par_iter())
         .enumerate()
-        .map(|(p, mut c)| {
+        .with_min_len(64)
+        .for_each_init(Vec::new, |hits, (p, (((d, i), length), mut c))| {
             // cut back to the `k`-th first: a list holds up to its slack more, each an exact
             // distance from a cold row
             c.prune(margin);
-            c.finish(|j| (rows_distance_sq(x.row(p), x.row(j)), order[j]))
-        })
-        .collect();
-    let mut at = vec![0; n];
+            c.finish(hits, |j| (rows_distance_sq(x.row(p), x.row(j)), order[j]));
+            put_run(hits, d, i);
+            *length = hits.len().min(width);
+        });
+    let mut spans = vec![(0, 0); n];
     for (p, &row) in order.iter().enumerate() {
-        at[row] = p;
+        spans[row] = (p * width, p * width + lengths[p]);
     }
-    let (distances, indices) = at.iter().map(|&p| std::mem::take(&mut found[p])).unzip();
-    Neighbours { distances, indices }
+    Neighbours {
+        distances,
+        indices,
+        spans,
+    }
 }
 
 /// The rows of `x` in `order`, copied in parallel, a row at a time (ndarray's `select` here
@@ -1358,27 +1435,29 @@ mod tests {
                             skip,
                         });
                         let ranks = k.div_ceil(lanes);
-                        // value j goes to lane j % lanes: a bound when every lane holds
-                        // `ranks` values
-                        let fewest = (0..lanes)
-                            .map(|l| {
-                                (0..n)
+                        // value j goes to lane j % lanes, which keeps its `ranks` smallest
+                        let mut kept: Vec<f32> = (0..lanes)
+                            .flat_map(|l| {
+                                let mut lane: Vec<f32> = (0..n)
                                     .filter(|&j| j % lanes == l && Some(j) != skip)
-                                    .count()
+                                    .map(|j| values[j])
+                                    .collect();
+                                lane.sort_by(f32::total_cmp);
+                                lane.truncate(ranks);
+                                lane
                             })
-                            .min()
-                            .unwrap_or(0);
-                        if ranks > LANE_RANKS || fewest < ranks {
+                            .collect();
+                        kept.sort_by(f32::total_cmp);
+                        if ranks > LANE_RANKS || kept.len() < k {
                             assert_eq!(bound, None, "n {n}, k {k}, skip {skip:?}");
                             continue;
                         }
                         let bound = bound.expect("a bound");
+                        assert_eq!(bound, kept[k - 1], "n {n}, k {k}, skip {skip:?}");
                         let within = (0..n)
                             .filter(|&j| Some(j) != skip && values[j] <= bound)
                             .count();
                         assert!(within >= k, "n {n}, k {k}, skip {skip:?}: {within} within");
-                        // one of the values, not a value in between
-                        assert!(values.contains(&bound));
                     }
                 }
             }
@@ -1441,15 +1520,16 @@ mod tests {
         let approx = hnsw_k_nearest(x.view(), x.view(), 5, Some);
         let found: usize = (0..2000)
             .map(|i| {
-                approx.indices[i]
+                approx
+                    .indices(i)
                     .iter()
-                    .filter(|j| exact.indices[i].contains(j))
+                    .filter(|j| exact.indices(i).contains(j))
                     .count()
             })
             .sum();
         let recall = found as f64 / 10_000.0;
         assert!(recall > 0.9, "recall {recall}");
-        assert!((0..2000).all(|i| !approx.indices[i].contains(&i)));
+        assert!((0..2000).all(|i| !approx.indices(i).contains(&i)));
     }
 
     #[test]
@@ -1462,48 +1542,47 @@ mod tests {
         for i in 0..3000 {
             for r in 0..5 {
                 assert!(
-                    (tree.distances[i][r] - brute.distances[i][r]).abs() < 1e-9,
+                    (tree.distances(i)[r] - brute.distances(i)[r]).abs() < 1e-9,
                     "row {i}"
                 );
             }
-            assert!(!tree.indices[i].contains(&i));
+            assert!(!tree.indices(i).contains(&i));
         }
     }
 
     /// Every row's `k` nearest by sorting all exact distances (ties by index).
     fn naive(reference: &Array2<f64>, queries: &Array2<f64>, k: usize, own: bool) -> Neighbours {
-        let mut out = Neighbours {
-            distances: Vec::new(),
-            indices: Vec::new(),
-        };
-        for (i, q) in queries.rows().into_iter().enumerate() {
-            let mut d: Vec<(f64, usize)> = reference
-                .rows()
-                .into_iter()
-                .enumerate()
-                .filter(|&(j, _)| !(own && j == i))
-                .map(|(j, r)| {
-                    let d2: f64 = q.iter().zip(r).map(|(a, b)| (a - b) * (a - b)).sum();
-                    (d2.sqrt(), j)
-                })
-                .collect();
-            d.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-            d.truncate(k);
-            out.distances.push(d.iter().map(|p| p.0).collect());
-            out.indices.push(d.iter().map(|p| p.1).collect());
-        }
-        out
+        let runs: Vec<Vec<(f64, usize)>> = queries
+            .rows()
+            .into_iter()
+            .enumerate()
+            .map(|(i, q)| {
+                let mut d: Vec<(f64, usize)> = reference
+                    .rows()
+                    .into_iter()
+                    .enumerate()
+                    .filter(|&(j, _)| !(own && j == i))
+                    .map(|(j, r)| (q.iter().zip(r).map(|(a, b)| (a - b) * (a - b)).sum(), j))
+                    .collect();
+                d.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                d.truncate(k);
+                d
+            })
+            .collect();
+        Neighbours::from_runs(&runs)
     }
 
     fn assert_same(found: &Neighbours, expected: &Neighbours) {
-        for (i, (d, e)) in found.distances.iter().zip(&expected.distances).enumerate() {
+        assert_eq!(found.queries(), expected.queries());
+        for i in 0..expected.queries() {
+            let (d, e) = (found.distances(i), expected.distances(i));
             assert_eq!(d.len(), e.len(), "row {i}");
             for (a, b) in d.iter().zip(e) {
                 assert!((a - b).abs() <= 1e-12 * b.max(1.0), "row {i}: {a} vs {b}");
             }
             // where distances tie, the order among the tied rows is free
             if d.windows(2).all(|w| w[0] < w[1]) {
-                assert_eq!(found.indices[i], expected.indices[i], "row {i}");
+                assert_eq!(found.indices(i), expected.indices(i), "row {i}");
             }
         }
     }
@@ -1563,9 +1642,9 @@ mod tests {
             brute_k_nearest(x.view(), x.view(), 3, Some),
             brute_self_nearest(x.view(), 3),
         ] {
-            assert_eq!(nb.indices[0], vec![1, 2, 3]);
-            assert_eq!(nb.indices[599], vec![0, 1, 2]);
-            assert!(nb.distances[5].iter().all(|&v| v == 0.0));
+            assert_eq!(nb.indices(0), vec![1, 2, 3]);
+            assert_eq!(nb.indices(599), vec![0, 1, 2]);
+            assert!(nb.distances(5).iter().all(|&v| v == 0.0));
             assert_same(&nb, &naive(&x, &x, 3, true));
         }
     }
@@ -1620,7 +1699,7 @@ mod tests {
             d.sort_by(|a, b| a.0.total_cmp(&b.0));
             for (r, (expected, _)) in d.iter().take(4).enumerate() {
                 assert!(
-                    (nb.distances[i][r] - expected).abs() < 1e-9,
+                    (nb.distances(i)[r] - expected).abs() < 1e-9,
                     "row {i} rank {r}"
                 );
             }
