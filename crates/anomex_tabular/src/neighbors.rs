@@ -42,6 +42,11 @@
 //! coordinates per multiply-add instruction, exact integer sums), unless the rounding would
 //! blur distances as short as the rows' first limits; the candidates' limits widen by the
 //! rounding's bound, so the result is again the exact search's.
+//!
+//! The f32 margin is a share of the largest norm from the mean. Where it is not small against
+//! the distances of the rows' first limits (heavy-tailed features, a few extreme rows: every
+//! row would be let in and offered), both searches run on f64 products instead
+//! ([`brute_k_nearest_wide`]), each query against every row, as exact and, there, far faster.
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
@@ -876,14 +881,150 @@ fn tolerance(dims: usize) -> f64 {
     (dims as f64 + 6.0) * 2f64.powi(-22)
 }
 
-/// [`k_nearest_skipping`] by blocked brute force.
+/// [`tolerance`] for the f64 expansion (unit roundoff 2⁻⁵³ instead of 2⁻²⁴).
+fn tolerance_f64(dims: usize) -> f64 {
+    (dims as f64 + 6.0) * 2f64.powi(-51)
+}
+
+/// The most the f32 rounding margin may be of the tenth-percentile first limit of a self search
+/// before its products run in f64 ([`brute_k_nearest_wide`]): beyond it the f32 values cannot
+/// tell the neighbours apart and nearly every row is let in.
+const MOST_F32_MARGIN: f64 = 0.1;
+
+/// Blocks of a self search whose first limits decide between f32 and f64 products.
+const RESOLUTION_BLOCKS: usize = 8;
+
+/// The most coordinate products the query sweep's choice between f32 and f64 may take.
+const PROBE_PRODUCTS: usize = 1 << 22;
+
+/// [`k_nearest_skipping`] by brute force on f64 products, for rows whose f32 expansion cannot
+/// resolve their neighbours' distances: norms (from the mean) far beyond those distances, as
+/// heavy-tailed features or a few extreme rows give, where the f32 margin, a share of the
+/// largest norm, let in nearly every row (ADBench's PageBlocks: KNN 8× slower than PyOD's
+/// k-d tree). Each value is the f64 expansion rounded up to f32: within the f64 bound
+/// ([`tolerance_f64`]) plus 2⁻²² of itself of the truth. Only values up to a query's first
+/// limit matter, so its margin is set from its first block's `k`-th value (or, for a first
+/// block of at most `k` rows, from the largest distance the norms allow); the result is the
+/// exact search's, as in [`brute_k_nearest`].
+fn brute_k_nearest_wide(
+    reference: ArrayView2<'_, f64>,
+    queries: ArrayView2<'_, f64>,
+    k: usize,
+    skip: impl Fn(usize) -> Option<usize> + Sync,
+) -> Neighbours {
+    let arch = Arch::new();
+    let reference = reference.as_standard_layout();
+    let queries = queries.as_standard_layout();
+    let (reference, queries) = (reference.view(), queries.view());
+    let tolerance = tolerance_f64(reference.ncols());
+    let states = sweep::<f64, _>(
+        reference,
+        queries,
+        |_| (Candidates::new(k), f64::INFINITY),
+        |(candidates, margin), q, block| {
+            let end = block.start + block.partial.len();
+            let skip = skip(q)
+                .filter(|s| (block.start..end).contains(s))
+                .map(|s| s - block.start);
+            let mut buffer = [0.0_f32; REF_BLOCK];
+            let values = &mut buffer[..block.partial.len()];
+            for (v, &p) in values.iter_mut().zip(block.partial) {
+                *v = round_up(block.query_norm + p);
+            }
+            if margin.is_infinite() {
+                let usable = values.len() - usize::from(skip.is_some());
+                let reach = if k > 0 && usable > k {
+                    f64::from(kth_smallest(values, k, skip))
+                } else {
+                    (block.query_norm.sqrt() + block.max_ref_norm.sqrt()).powi(2)
+                };
+                let expansion = tolerance * (block.query_norm + 2.0 * block.max_ref_norm);
+                *margin = 2.0 * (expansion + reach.abs() * 2f64.powi(-21));
+            }
+            arch.dispatch(CollectBelow {
+                values,
+                shift: 0.0,
+                start: block.start,
+                skip,
+                margin: *margin,
+                candidates,
+            });
+        },
+    );
+    per_query(queries.nrows(), |q, found| {
+        states[q].0.finish(found, |j| {
+            (rows_distance_sq(queries.row(q), reference.row(j)), j)
+        });
+    })
+}
+
+/// [`k_nearest_skipping`] by blocked brute force: on f32 products where they resolve the
+/// distances ([`sweep_resolves`]), else on f64 ones ([`brute_k_nearest_wide`]).
 fn brute_k_nearest(
     reference: ArrayView2<'_, f64>,
     queries: ArrayView2<'_, f64>,
     k: usize,
     skip: impl Fn(usize) -> Option<usize> + Sync,
 ) -> Neighbours {
-    brute_k_nearest_on(Arch::new(), reference, queries, k, skip)
+    if sweep_resolves(reference, queries, k, &skip) {
+        brute_k_nearest_on(Arch::new(), reference, queries, k, skip)
+    } else {
+        brute_k_nearest_wide(reference, queries, k, skip)
+    }
+}
+
+/// Whether the f32 sweep resolves the distances its queries' first limits show: a query's first
+/// limit is about the `k`-th smallest squared distance to the first block of reference rows;
+/// on a sample of queries (at most [`PROBE_PRODUCTS`] coordinate products in all, exact
+/// distances) its tenth percentile, in units of each query's f32 margin, must be at least
+/// `1 / MOST_F32_MARGIN` ([`MOST_F32_MARGIN`], as the self search decides).
+fn sweep_resolves(
+    reference: ArrayView2<'_, f64>,
+    queries: ArrayView2<'_, f64>,
+    k: usize,
+    skip: &(impl Fn(usize) -> Option<usize> + Sync),
+) -> bool {
+    let first = REF_BLOCK.min(reference.nrows());
+    let dims = reference.ncols().max(1);
+    if k == 0 || first <= k + 1 || queries.nrows() == 0 {
+        return true;
+    }
+    let Some(center) = reference.mean_axis(ndarray::Axis(0)) else {
+        return true;
+    };
+    let norm = |row: ArrayView1<'_, f64>| -> f64 {
+        row.iter()
+            .zip(&center)
+            .map(|(v, c)| (v - c) * (v - c))
+            .sum()
+    };
+    let max_ref_norm = (0..reference.nrows())
+        .into_par_iter()
+        .with_min_len(1024)
+        .map(|j| norm(reference.row(j)))
+        .reduce(|| 0.0, f64::max);
+    let samples = (PROBE_PRODUCTS / (first * dims))
+        .clamp(1, 256)
+        .min(queries.nrows());
+    let every = queries.nrows() / samples;
+    let mut ratios: Vec<f64> = (0..samples)
+        .into_par_iter()
+        .map(|s| {
+            let q = s * every;
+            let mut distances: Vec<f64> = (0..first)
+                .filter(|&j| skip(q) != Some(j))
+                .map(|j| rows_distance_sq(queries.row(q), reference.row(j)))
+                .collect();
+            let kth = *distances.select_nth_unstable_by(k - 1, f64::total_cmp).1;
+            let margin = tolerance(dims) * (norm(queries.row(q)) + 2.0 * max_ref_norm);
+            kth / margin
+        })
+        .collect();
+    let tenth = *ratios
+        .select_nth_unstable_by(samples / 10, f64::total_cmp)
+        .1;
+    // NaN: a zero margin (every row at the mean), nothing to resolve
+    tenth.is_nan() || tenth >= 1.0 / MOST_F32_MARGIN
 }
 
 /// [`brute_k_nearest`] with the SIMD instructions of `arch`.
@@ -1172,16 +1313,33 @@ fn block_round(blocks: usize, r: usize) -> Vec<(usize, usize)> {
 /// pass of fused tiles, whose values are offered to both blocks' rows ([`CrossTiles`]); the pairs
 /// of one round share no block and run in parallel, each row's candidates in one place. The
 /// limits and exact final distances are those of [`brute_k_nearest`] (with one margin for all
-/// pairs, the bound at the largest norm), so the result is the same.
+/// pairs, the bound at the largest norm), so the result is the same. Where a few blocks' first
+/// limits show that the f32 values cannot resolve the distances, the search runs on f64
+/// products instead ([`brute_k_nearest_wide`]).
 fn brute_self_nearest(x: ArrayView2<'_, f64>, k: usize) -> Neighbours {
-    brute_self_nearest_on(Arch::new(), x, k)
+    brute_self_nearest_on(Arch::new(), x, k, Widening::WhereNeeded)
+}
+
+/// Whether a search may turn to f64 products ([`brute_k_nearest_wide`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Widening {
+    /// Where the f32 values cannot resolve the distances.
+    WhereNeeded,
+    /// Never (tests of the f32 path on data it cannot resolve).
+    #[cfg(test)]
+    Never,
 }
 
 /// [`brute_self_nearest`] with the SIMD instructions of `arch` (tests compare the portable
-/// scalar path with the processor's).
-fn brute_self_nearest_on(arch: Arch, x: ArrayView2<'_, f64>, k: usize) -> Neighbours {
-    let order = spatial_order(x, SELF_BLOCK);
-    let x = rows_in_order(x, &order);
+/// scalar path with the processor's) and the given `widening`.
+fn brute_self_nearest_on(
+    arch: Arch,
+    rows: ArrayView2<'_, f64>,
+    k: usize,
+    widening: Widening,
+) -> Neighbours {
+    let order = spatial_order(rows, SELF_BLOCK);
+    let x = rows_in_order(rows, &order);
     let x = x.view();
     let n = x.nrows();
     let centring = Centring::new(x, None, true);
@@ -1214,7 +1372,7 @@ fn brute_self_nearest_on(arch: Arch, x: ArrayView2<'_, f64>, k: usize) -> Neighb
         .collect();
     // the block's own product holds both directions of every pair, and each row's first limit
     // comes from it
-    let diagonal = |(a, _): (usize, usize)| {
+    let diagonal = |a: usize| {
         let mut own = lock(a);
         let thread = rayon::current_thread_index().unwrap_or(0) % buffers.len();
         let mut partial = buffers[thread]
@@ -1240,9 +1398,15 @@ fn brute_self_nearest_on(arch: Arch, x: ArrayView2<'_, f64>, k: usize) -> Neighb
             });
         }
     };
-    block_round(starts.len(), 0)
-        .into_par_iter()
-        .for_each(diagonal);
+    // a few blocks spread over the order first: where their first limits show that the f32
+    // values cannot resolve the distances, the search runs on f64 products instead
+    let every = starts.len().div_ceil(RESOLUTION_BLOCKS);
+    let (sample, rest): (Vec<usize>, Vec<usize>) = (0..starts.len()).partition(|b| b % every == 0);
+    sample.par_iter().for_each(|&a| diagonal(a));
+    if widening == Widening::WhereNeeded && !resolves(&lists, &sample, margin) {
+        return brute_k_nearest_wide(rows, rows, k, Some);
+    }
+    rest.into_par_iter().for_each(diagonal);
     // the pairs of distinct blocks: on 16-bit integers where that resolves the distances, else
     // in f32
     #[cfg(target_arch = "x86_64")]
@@ -1304,6 +1468,26 @@ fn brute_self_nearest_on(arch: Arch, x: ArrayView2<'_, f64>, k: usize) -> Neighb
         indices,
         spans,
     }
+}
+
+/// Whether the f32 margin is at most [`MOST_F32_MARGIN`] of the tenth-percentile first limit of
+/// the candidate lists of the blocks `sample` (`true` when none has a finite limit: nothing to
+/// tell apart).
+fn resolves(lists: &[Mutex<Vec<Candidates>>], sample: &[usize], margin: f64) -> bool {
+    let mut limits: Vec<f32> = sample
+        .iter()
+        .flat_map(|&b| {
+            let lists = lists[b].lock().unwrap_or_else(PoisonError::into_inner);
+            lists.iter().map(|c| c.limit).collect::<Vec<_>>()
+        })
+        .filter(|l| l.is_finite())
+        .collect();
+    if limits.is_empty() {
+        return true;
+    }
+    let at = limits.len() / 10;
+    let tenth = f64::from(*limits.select_nth_unstable_by(at, f32::total_cmp).1);
+    margin <= MOST_F32_MARGIN * tenth
 }
 
 /// The rows of `x` in `order`, copied in parallel, a row at a time (ndarray's `select` here
@@ -1596,12 +1780,7 @@ mod tests {
             let wave = ((i * 7919 + j * 104_729) % 1009) as f64 / 1009.0;
             1e6 + wave * 10f64.powi(j as i32 % 7 - 3)
         });
-        let expected = naive(&reference, &reference, 6, true);
-        assert_same(
-            &brute_k_nearest(reference.view(), reference.view(), 6, Some),
-            &expected,
-        );
-        assert_same(&brute_self_nearest(reference.view(), 6), &expected);
+        assert_all_paths(&reference, 6);
         let far = Array2::from_shape_fn((40, 12), |(i, j)| {
             if i % 2 == 0 {
                 1e6 + (i * j) as f64 * 1e-4
@@ -1609,20 +1788,65 @@ mod tests {
                 -3e9 * (i + j) as f64
             }
         });
-        let nb = brute_k_nearest(reference.view(), far.view(), 3, |_| None);
-        assert_same(&nb, &naive(&reference, &far, 3, false));
+        let expected = naive(&reference, &far, 3, false);
+        assert_same(
+            &brute_k_nearest(reference.view(), far.view(), 3, |_| None),
+            &expected,
+        );
+        let f32_sweep = brute_k_nearest_on(Arch::new(), reference.view(), far.view(), 3, |_| None);
+        assert_same(&f32_sweep, &expected);
+        let wide = brute_k_nearest_wide(reference.view(), far.view(), 3, |_| None);
+        assert_same(&wide, &expected);
         // two clusters 2,000 apart, 0.01 between neighbours: after centring the norms are about
         // 10⁷ and the squared distances 10⁻⁴, far below f32's resolution of the expansion
         let clusters = Array2::from_shape_fn((600, 10), |(i, j)| {
             let side = if i % 2 == 0 { 1e3 } else { -1e3 };
             side + ((i * 31 + j * 17) % 97) as f64 * 1e-2
         });
-        let expected = naive(&clusters, &clusters, 4, true);
-        assert_same(
-            &brute_k_nearest(clusters.view(), clusters.view(), 4, Some),
-            &expected,
-        );
-        assert_same(&brute_self_nearest(clusters.view(), 4), &expected);
+        assert_all_paths(&clusters, 4);
+        // heavy tails (ADBench's PageBlocks: norms 10⁷ times the neighbours' squared distances):
+        // rows on a grid of unit steps, every 40th 10⁴ times as far out
+        let heavy = Array2::from_shape_fn((2000, 10), |(i, j)| {
+            let v = ((i * 7919 + j * 104_729) % 1009) as f64 + (i % 13) as f64 * 0.37;
+            if i % 40 == 0 {
+                v * 1e4
+            } else {
+                v
+            }
+        });
+        assert_all_paths(&heavy, 5);
+        // the f32 margin is a fifth of the neighbours' squared distances in the first case,
+        // beyond them in the next two; well below them for rows of one scale
+        let plain = Array2::from_shape_fn((1200, 8), |(i, j)| {
+            (((i * 7919 + j * 104_729) % 1009) as f64 / 97.0).sin()
+        });
+        let cases = [
+            (&reference, false),
+            (&clusters, false),
+            (&heavy, false),
+            (&plain, true),
+        ];
+        for (x, resolved) in cases {
+            let skip = |q: usize| Some(q);
+            assert_eq!(sweep_resolves(x.view(), x.view(), 4, &skip), resolved);
+        }
+    }
+
+    /// The self search, the query sweep and the f64 search — each on f32 products only and
+    /// where needed on f64 — give the naive search's neighbours of every row of `x`.
+    fn assert_all_paths(x: &Array2<f64>, k: usize) {
+        let expected = naive(x, x, k, true);
+        let paths = [
+            brute_k_nearest(x.view(), x.view(), k, Some),
+            brute_k_nearest_on(Arch::new(), x.view(), x.view(), k, Some),
+            brute_k_nearest_wide(x.view(), x.view(), k, Some),
+            brute_self_nearest(x.view(), k),
+            brute_self_nearest_on(Arch::new(), x.view(), k, Widening::Never),
+        ];
+        for (path, found) in paths.iter().enumerate() {
+            assert_eq!(found.queries(), x.nrows(), "path {path}");
+            assert_same(found, &expected);
+        }
     }
 
     #[test]
@@ -1676,7 +1900,8 @@ mod tests {
             assert_same(&brute_self_nearest(x.view(), k), &expected);
             assert_same(&self_nearest(Search::Exact, x.view(), k), &expected);
             // one-lane vectors (tiles of two rows): the portable path of machines without SIMD
-            assert_same(&brute_self_nearest_on(Arch::Scalar, x.view(), k), &expected);
+            let scalar = brute_self_nearest_on(Arch::Scalar, x.view(), k, Widening::WhereNeeded);
+            assert_same(&scalar, &expected);
             let scalar = brute_k_nearest_on(Arch::Scalar, x.view(), x.view(), k, Some);
             assert_same(&scalar, &expected);
         }
