@@ -1400,8 +1400,11 @@ fn brute_self_nearest_on(
     };
     // a few blocks spread over the order first: where their first limits show that the f32
     // values cannot resolve the distances, the search runs on f64 products instead
-    let every = starts.len().div_ceil(RESOLUTION_BLOCKS);
-    let (sample, rest): (Vec<usize>, Vec<usize>) = (0..starts.len()).partition(|b| b % every == 0);
+    let every = starts.len().div_ceil(RESOLUTION_BLOCKS).max(1);
+    let (sample, rest): (Vec<usize>, Vec<usize>) = block_round(starts.len(), 0)
+        .into_iter()
+        .map(|(a, _)| a)
+        .partition(|b| b % every == 0);
     sample.par_iter().for_each(|&a| diagonal(a));
     if widening == Widening::WhereNeeded && !resolves(&lists, &sample, margin) {
         return brute_k_nearest_wide(rows, rows, k, Some);
