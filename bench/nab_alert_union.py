@@ -16,7 +16,10 @@ The series are 0/1, so the bench's corpus threshold can only take every alert or
 and the level are fixed beforehand, as a tuning/evaluation split needs. Methods are named
 `a<cut>` and `a<cut>+<second><level>`. With a second detector there is also `ranked+<second>`:
 one ranking, ARTime's alerts at `0.75 + 0.25·score` above the second detector's peaks at half
-their value, for the bench's own threshold search over the corpus.
+their value, for the bench's own threshold search over the corpus; and, the other way round,
+`first+<second><level>`: the second detector's peaks at or above each level score 1, every
+other point 0.9 times ARTime's score, so that the bench's threshold search picks ARTime's cut
+with those peaks always alerted.
 """
 
 import argparse
@@ -84,6 +87,9 @@ def main():
             suppress = int(args.suppress) if args.suppress >= 1 else int(args.suppress * n)
             second = peaks(second, max(1, suppress))
             save(f"ranked+{name}", dataset, np.where(artime > 0, 0.75 + 0.25 * artime, 0.5 * second))
+            for level in levels:
+                below = 0.9 * np.clip(artime, 0.0, 1.0)
+                save(f"first+{name}{level}", dataset, np.where(second >= level, 1.0, below))
         for cut in cuts:
             alerts = artime >= cut
             save(f"a{cut}", dataset, alerts)
