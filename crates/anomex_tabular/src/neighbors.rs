@@ -551,6 +551,12 @@ impl<E> Block<'_, E> {
     pub fn exact_distance_sq(&self, j: usize) -> f64 {
         rows_distance_sq(self.query, self.reference.row(self.start + j))
     }
+
+    /// Reference row `row` as a position in the block, if it lies there.
+    fn position(&self, row: Option<usize>) -> Option<usize> {
+        row.filter(|r| (self.start..self.start + self.partial.len()).contains(r))
+            .map(|r| r - self.start)
+    }
 }
 
 impl Block<'_, f64> {
@@ -922,10 +928,7 @@ fn brute_k_nearest_wide(
         queries,
         |_| (Candidates::new(k), f64::INFINITY),
         |(candidates, margin), q, block| {
-            let end = block.start + block.partial.len();
-            let skip = skip(q)
-                .filter(|s| (block.start..end).contains(s))
-                .map(|s| s - block.start);
+            let skip = block.position(skip(q));
             let mut buffer = [0.0_f32; REF_BLOCK];
             let values = &mut buffer[..block.partial.len()];
             for (v, &p) in values.iter_mut().zip(block.partial) {
@@ -951,8 +954,17 @@ fn brute_k_nearest_wide(
             });
         },
     );
+    finished(reference, queries, |q| &states[q].0)
+}
+
+/// Every query's `k` nearest from its candidates `candidates(q)`, by exact distances.
+fn finished<'c>(
+    reference: ArrayView2<'_, f64>,
+    queries: ArrayView2<'_, f64>,
+    candidates: impl Fn(usize) -> &'c Candidates + Sync,
+) -> Neighbours {
     per_query(queries.nrows(), |q, found| {
-        states[q].0.finish(found, |j| {
+        candidates(q).finish(found, |j| {
             (rows_distance_sq(queries.row(q), reference.row(j)), j)
         });
     })
@@ -989,19 +1001,12 @@ fn sweep_resolves(
     if k == 0 || first <= k + 1 || queries.nrows() == 0 {
         return true;
     }
-    let Some(center) = reference.mean_axis(ndarray::Axis(0)) else {
-        return true;
-    };
-    let norm = |row: ArrayView1<'_, f64>| -> f64 {
-        row.iter()
-            .zip(&center)
-            .map(|(v, c)| (v - c) * (v - c))
-            .sum()
-    };
+    // the sweep's centre, unscaled (the ratios below do not depend on the scale)
+    let centring = Centring::new(reference, Some(queries), false);
     let max_ref_norm = (0..reference.nrows())
         .into_par_iter()
         .with_min_len(1024)
-        .map(|j| norm(reference.row(j)))
+        .map(|j| centring.norm(reference.row(j)))
         .reduce(|| 0.0, f64::max);
     let samples = (PROBE_PRODUCTS / (first * dims))
         .clamp(1, 256)
@@ -1016,7 +1021,7 @@ fn sweep_resolves(
                 .map(|j| rows_distance_sq(queries.row(q), reference.row(j)))
                 .collect();
             let kth = *distances.select_nth_unstable_by(k - 1, f64::total_cmp).1;
-            let margin = tolerance(dims) * (norm(queries.row(q)) + 2.0 * max_ref_norm);
+            let margin = tolerance(dims) * (centring.norm(queries.row(q)) + 2.0 * max_ref_norm);
             kth / margin
         })
         .collect();
@@ -1049,19 +1054,13 @@ fn brute_k_nearest_on(
                 values: block.partial,
                 shift: block.query_norm,
                 start: block.start,
-                skip: skip(q)
-                    .filter(|s| (block.start..block.start + block.partial.len()).contains(s))
-                    .map(|s| s - block.start),
+                skip: block.position(skip(q)),
                 margin: tolerance * (block.query_norm + 2.0 * block.max_ref_norm),
                 candidates: c,
             });
         },
     );
-    per_query(queries.nrows(), |q, found| {
-        candidates[q].finish(found, |j| {
-            (rows_distance_sq(queries.row(q), reference.row(j)), j)
-        });
-    })
+    finished(reference, queries, |q| &candidates[q])
 }
 
 /// How many f32 lanes the processor's SIMD vectors hold (as [`Arch::dispatch`] picks them).
@@ -1477,20 +1476,21 @@ fn brute_self_nearest_on(
 /// the candidate lists of the blocks `sample` (`true` when none has a finite limit: nothing to
 /// tell apart).
 fn resolves(lists: &[Mutex<Vec<Candidates>>], sample: &[usize], margin: f64) -> bool {
-    let mut limits: Vec<f32> = sample
+    let limits: Vec<f32> = sample
         .iter()
         .flat_map(|&b| {
             let lists = lists[b].lock().unwrap_or_else(PoisonError::into_inner);
             lists.iter().map(|c| c.limit).collect::<Vec<_>>()
         })
-        .filter(|l| l.is_finite())
         .collect();
-    if limits.is_empty() {
-        return true;
-    }
+    tenth_finite(limits).is_none_or(|tenth| margin <= MOST_F32_MARGIN * tenth)
+}
+
+/// The tenth-percentile finite limit, `None` if no limit is finite.
+fn tenth_finite(mut limits: Vec<f32>) -> Option<f64> {
+    limits.retain(|l| l.is_finite());
     let at = limits.len() / 10;
-    let tenth = f64::from(*limits.select_nth_unstable_by(at, f32::total_cmp).1);
-    margin <= MOST_F32_MARGIN * tenth
+    (!limits.is_empty()).then(|| f64::from(*limits.select_nth_unstable_by(at, f32::total_cmp).1))
 }
 
 /// The rows of `x` in `order`, copied in parallel, a row at a time (ndarray's `select` here

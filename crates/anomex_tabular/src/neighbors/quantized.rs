@@ -121,7 +121,7 @@ impl Quantizer {
     /// in than the f32 values (judged at the tenth percentile of the limits, by the growth of a
     /// ball's volume, `2·d·spread / distance`), or without a finite spread of the values, or
     /// for more features than 16 bits leave room for.
-    fn new(x: ArrayView2<'_, f64>, centring: &Centring, mut limits: Vec<f32>) -> Option<Self> {
+    fn new(x: ArrayView2<'_, f64>, centring: &Centring, limits: Vec<f32>) -> Option<Self> {
         let features = x.ncols();
         let most = ((f64::from(i32::MAX) / (4.0 * features as f64))
             .sqrt()
@@ -135,12 +135,7 @@ impl Quantizer {
         let unit = 1.0 / (per_unit * centring.scale);
         // each coordinate within half a unit (and f64's rounding of the products), two rows
         let spread = ((features as f64).sqrt() * (1.0 + 1e-9) + 1e-6) * unit;
-        limits.retain(|l| l.is_finite());
-        if limits.is_empty() {
-            return None;
-        }
-        let at = limits.len() / 10;
-        let tenth = f64::from(*limits.select_nth_unstable_by(at, f32::total_cmp).1);
+        let tenth = super::tenth_finite(limits)?;
         if 2.0 * features as f64 * spread > MOST_EXTRA * tenth.max(0.0).sqrt() {
             return None;
         }
