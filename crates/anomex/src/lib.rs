@@ -22,14 +22,15 @@ pub use outlier_model::{OutlierModel, Proba};
 
 /// The detector `anomex detect` uses on a univariate series when none is named: an
 /// [`ensemble`](crate::registry) of Sub-KNN and windowed PCA (window 100, TSB-AD's score) with
-/// ARTime's alerts ranked first ([`UNIVARIATE_DEFAULT_PARAMS`]). Chosen on NAB's 58 series with
-/// `anomex bench` (`docs/default-detector.md`): mean VUS-PR 0.435 against the best TSB-AD
-/// reference implementation's 0.399 on the same series, and NAB's corpus score 74.9 from the
-/// alerts (ARTime's published figure).
+/// ARTime's alerts ranked above them and the anomaly likelihood's peaks above those
+/// ([`UNIVARIATE_DEFAULT_PARAMS`]). Chosen on NAB's 58 series with `anomex bench`
+/// (`docs/default-detector.md`): mean VUS-PR 0.435 against the best TSB-AD reference
+/// implementation's 0.399 on the same series, and NAB's corpus score 75.2 (ARTime's alerts alone:
+/// 74.85, its published figure).
 pub const DEFAULT_DETECTOR: &str = "ensemble";
 
 /// The univariate default's parameters (its members are the ensemble's default members).
-pub const UNIVARIATE_DEFAULT_PARAMS: &[&str] = &["alerts=artime"];
+pub const UNIVARIATE_DEFAULT_PARAMS: &[&str] = &["alerts=artime", "peaks=likelihood"];
 
 /// What the rows of a data set are, for choosing a default detector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -547,7 +547,10 @@ mod default_choice {
         let (name, params) = chosen(&model(None, &[]), &one, None);
         assert_eq!(
             (name.as_str(), params),
-            (anomex::DEFAULT_DETECTOR, vec!["alerts=artime".to_string()])
+            (
+                anomex::DEFAULT_DETECTOR,
+                vec!["alerts=artime".to_string(), "peaks=likelihood".to_string()]
+            )
         );
         let (name, _) = chosen(&model(None, &[]), &two, None);
         assert_eq!(name, "sub_pca");
