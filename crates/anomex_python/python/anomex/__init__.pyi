@@ -456,4 +456,7 @@ class Ensemble(BaseDetector):
         contamination: float = 0.1,
         members: str = 'sub_knn+sub_pca:window=100;score=tsb_ad',
         alerts: str = 'none',
+        peaks: str = 'none',
+        peak_level: float = 0.8,
+        peak_suppress: float = 0.05,
     ) -> None: ...
