@@ -19,8 +19,9 @@
 //! Peaks: with `peaks=DETECTOR` (e.g. `likelihood`), a detector of calibrated scores in [0, 1]
 //! is fitted too; a row where its score reaches `peak_level` and beats each of the
 //! `peak_suppress` rows before it (a share of the scored rows, or a count: one event raises one
-//! peak, not a run of them; the first rows, without that many before them, raise none) scores `0.9 + 0.1 · score`, above every alert, so that a threshold
-//! chosen for the alerts always keeps these peaks. On NAB, with the likelihood's peaks, this lifts
+//! peak, not a run of them; the first rows, without that many before them, raise none) scores
+//! `0.9 + 0.1 · score`, above every alert, so that a threshold chosen for the alerts always
+//! keeps these peaks. On NAB, with the likelihood's peaks, this lifts
 //! ARTime's corpus score from 74.85 to 75.2 (`docs/default-detector.md`; the level 0.8 chosen on
 //! the tuning half). Cost of the peak rule: O(n) (a monotone queue).
 
@@ -234,50 +235,51 @@ impl Scorer for FittedEnsemble {
             None => vec![0.0; data.rows()],
         };
         let peaks = match &self.peaks {
-            Some(p) => {
-                let level = self.params.f64("peak_level")?;
-                let suppress = self.params.f64("peak_suppress")?;
-                let span = if suppress < 1.0 {
-                    (suppress * data.rows() as f64) as usize
-                } else {
-                    suppress as usize
-                };
-                let scores: Vec<f64> = p
-                    .score(data)?
-                    .combined
-                    .into_iter()
-                    .map(|s| if s.is_nan() { 0.0 } else { s.clamp(0.0, 1.0) })
-                    .collect();
-                let high = peaks(&scores, span.max(1));
-                scores
-                    .into_iter()
-                    .zip(high)
-                    .map(|(s, h)| if h && s >= level { s } else { 0.0 })
-                    .collect()
-            }
-            None => vec![0.0; data.rows()],
+            Some(p) => self.peak_scores(p.as_ref(), data)?,
+            None => vec![None; data.rows()],
         };
         Ok(Scores::single(
             mean.zip(alerts)
                 .zip(peaks)
-                .map(|((m, a), p)| {
-                    if p > 0.0 {
-                        0.9 + 0.1 * p
-                    } else if a > 0.0 {
-                        0.5 + 0.4 * a.min(1.0)
-                    } else {
-                        0.25 + (m / 3.0).atan() / (2.0 * std::f64::consts::PI)
-                    }
+                .map(|((m, a), p)| match p {
+                    Some(p) => 0.9 + 0.1 * p,
+                    None if a > 0.0 => 0.5 + 0.4 * a.min(1.0),
+                    None => 0.25 + (m / 3.0).atan() / (2.0 * std::f64::consts::PI),
                 })
                 .collect(),
         ))
     }
 }
 
+impl FittedEnsemble {
+    /// The peaks detector's score (clamped to [0, 1]) where it has a peak at or above the level.
+    fn peak_scores(&self, peaks: &dyn FittedDetector, data: &Frame) -> Result<Vec<Option<f64>>> {
+        let level = self.params.f64("peak_level")?;
+        let suppress = self.params.f64("peak_suppress")?;
+        let span = if suppress < 1.0 {
+            (suppress * data.rows() as f64) as usize
+        } else {
+            suppress as usize
+        };
+        let scores: Vec<f64> = peaks
+            .score(data)?
+            .combined
+            .into_iter()
+            .map(|s| if s.is_nan() { 0.0 } else { s.clamp(0.0, 1.0) })
+            .collect();
+        let high = local_peaks(&scores, span.max(1));
+        Ok(scores
+            .into_iter()
+            .zip(high)
+            .map(|(s, h)| (h && s >= level).then_some(s))
+            .collect())
+    }
+}
+
 /// Whether each score beats every one of the `span` scores before it; the first `span` rows,
 /// without that many before them, are no peaks. A queue holds the indices of the window's
 /// decreasing maxima, so the window's largest is at its front: O(n) over the series.
-fn peaks(scores: &[f64], span: usize) -> Vec<bool> {
+fn local_peaks(scores: &[f64], span: usize) -> Vec<bool> {
     let mut window: std::collections::VecDeque<usize> = std::collections::VecDeque::new();
     let mut out = Vec::with_capacity(scores.len());
     for (i, &s) in scores.iter().enumerate() {
@@ -530,7 +532,7 @@ mod tests {
             })
             .collect();
         for span in [1, 2, 5, 40, 1000] {
-            let got = peaks(&scores, span);
+            let got = local_peaks(&scores, span);
             for (i, &s) in scores.iter().enumerate() {
                 let expected = i >= span && scores[i - span..i].iter().all(|&b| s > b);
                 assert_eq!(got[i], expected, "span {span}, row {i}");
@@ -559,7 +561,7 @@ mod tests {
         let with = fit(&params);
         let got = with.score(&frame).unwrap().combined;
         let likelihood = default_scores("likelihood", &frame);
-        let high = peaks(&likelihood, 300);
+        let high = local_peaks(&likelihood, 300);
         let mut n_peaks = 0;
         for i in 0..v.len() {
             if high[i] && likelihood[i] >= 0.5 {
