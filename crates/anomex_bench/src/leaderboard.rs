@@ -40,12 +40,26 @@ pub struct Leaderboard {
     /// Per method, NAB's standard-profile score of the whole suite with one threshold
     /// ([`nab_corpus`]); empty when not computed.
     pub corpus_nab: BTreeMap<String, Option<f64>>,
+    /// Per method, the threshold of that score (written to `corpus_thresholds.json`).
+    pub corpus_thresholds: BTreeMap<String, f64>,
+    /// Whether the thresholds were given (from another run) rather than the best ones here.
+    pub corpus_held_out: bool,
 }
+
+/// NAB corpus scores and the thresholds that gave them, per method.
+pub type CorpusScores = (BTreeMap<String, Option<f64>>, BTreeMap<String, f64>);
 
 /// Per method, the NAB standard-profile score of the suite as one corpus (one threshold for all
 /// data sets, `anomex_metrics::nab::nab_corpus`), from the scores kept in `scores_dir` (the
-/// first seed of randomised methods); `None` for a method without scores on every data set.
-pub fn nab_corpus(jobs: &[Job], scores_dir: &Path) -> Result<BTreeMap<String, Option<f64>>> {
+/// first seed of randomised methods), and its threshold; `None` for a method without scores on
+/// every data set. With `fixed` (thresholds from another run, e.g. a tuning split) each method
+/// is scored at its threshold there instead of the best one here — a held-out score — and a
+/// method without one gets `None`.
+pub fn nab_corpus(
+    jobs: &[Job],
+    scores_dir: &Path,
+    fixed: Option<&BTreeMap<String, f64>>,
+) -> Result<CorpusScores> {
     let mut labels: BTreeMap<&str, (Vec<bool>, usize)> = BTreeMap::new();
     // method → (data set, its scores if kept)
     type Runs<'a> = Vec<(&'a str, Option<Vec<f64>>)>;
@@ -66,7 +80,7 @@ pub fn nab_corpus(jobs: &[Job], scores_dir: &Path) -> Result<BTreeMap<String, Op
             .map(|d| d.frame.column_vec(0));
         entry.push((name, scores));
     }
-    let mut out = BTreeMap::new();
+    let (mut out, mut thresholds) = (BTreeMap::new(), BTreeMap::new());
     for (method, runs) in per_method {
         let files: Option<Vec<(&[bool], &[f64])>> = runs
             .iter()
@@ -76,20 +90,23 @@ pub fn nab_corpus(jobs: &[Job], scores_dir: &Path) -> Result<BTreeMap<String, Op
                 (s.len() == l.len()).then(|| (&l[*start..], &s[*start..]))
             })
             .collect();
-        let score = match files {
-            Some(f) => {
-                anomex_metrics::nab::nab_corpus(
-                    &f,
-                    anomex_metrics::nab::STANDARD,
-                    anomex_metrics::Compat::Correct,
-                )?
-                .normalized
+        let (standard, compat) = (
+            anomex_metrics::nab::STANDARD,
+            anomex_metrics::Compat::Correct,
+        );
+        let score = match (files, fixed.map(|f| f.get(&method))) {
+            (Some(f), None) => Some(anomex_metrics::nab::nab_corpus(&f, standard, compat)?),
+            (Some(f), Some(Some(&t))) => {
+                Some(anomex_metrics::nab::nab_corpus_at(&f, standard, compat, t)?)
             }
-            None => None,
+            _ => None,
         };
-        out.insert(method, score);
+        if let Some(s) = score {
+            thresholds.insert(method.clone(), s.threshold);
+        }
+        out.insert(method, score.and_then(|s| s.normalized));
     }
-    Ok(out)
+    Ok((out, thresholds))
 }
 
 fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
@@ -237,6 +254,8 @@ pub fn build(suite: &str, metrics: &[String], outcomes: &[Outcome]) -> Leaderboa
         per_dataset,
         table,
         corpus_nab: BTreeMap::new(),
+        corpus_thresholds: BTreeMap::new(),
+        corpus_held_out: false,
     }
 }
 
@@ -280,7 +299,11 @@ impl Leaderboard {
         let mut h = vec!["rank".to_string(), "method".to_string()];
         h.extend(self.metrics.iter().cloned());
         if !self.corpus_nab.is_empty() {
-            h.push("NAB corpus".to_string());
+            h.push(if self.corpus_held_out {
+                "NAB corpus (held out)".to_string()
+            } else {
+                "NAB corpus".to_string()
+            });
         }
         h.extend(
             ["mean rank", "data sets", "failed", "seconds"]
@@ -308,8 +331,14 @@ impl Leaderboard {
              without a result there takes the last rank); `seconds` is fit + score time summed \
              over data sets; `NAB corpus` (when shown) is NAB's standard profile over the whole \
              suite with one threshold, scores in [0, 1] as they are and other data sets' scores \
-             min-max scaled.\n",
-            p = protocol.primary()
+             min-max scaled{held}.\n",
+            p = protocol.primary(),
+            held = if self.corpus_held_out {
+                ", at each method's threshold from another run (`--corpus-thresholds`), not the \
+                 best one for these data sets"
+            } else {
+                ""
+            }
         );
         let header = self.header();
         let _ = writeln!(md, "| {} |", header.join(" | "));
@@ -463,6 +492,11 @@ impl Leaderboard {
         put("leaderboard.md", self.markdown(protocol, command))?;
         put("leaderboard.csv", self.csv())?;
         put("per_dataset.csv", self.per_dataset_csv())?;
+        if !self.corpus_thresholds.is_empty() {
+            let json = serde_json::to_string_pretty(&self.corpus_thresholds)
+                .map_err(|e| Error::input(format!("corpus thresholds: {e}")))?;
+            put("corpus_thresholds.json", json + "\n")?;
+        }
         put(
             "leaderboard.html",
             self.html(protocol, command, jobs, &out.join("scores"), plots)?,

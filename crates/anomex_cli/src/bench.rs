@@ -9,6 +9,7 @@ use anomex_bench::runner::{self, Limits, Results, Worker};
 use anomex_data::suite::{self, Loader};
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -196,9 +197,31 @@ fn methods(a: &BenchArgs, loader: &Loader) -> Result<Vec<Method>> {
     Ok(out)
 }
 
+/// The thresholds of `--corpus-thresholds`: a JSON object of method → threshold, as an earlier
+/// run wrote it.
+fn corpus_thresholds(a: &BenchArgs, protocol: &Protocol) -> Result<Option<BTreeMap<String, f64>>> {
+    let Some(path) = &a.corpus_thresholds else {
+        return Ok(None);
+    };
+    if !protocol.metrics.iter().any(|m| m.starts_with("NAB")) {
+        bail!("--corpus-thresholds: the NAB corpus score needs a NAB metric in --metrics");
+    }
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("--corpus-thresholds: reading {}", path.display()))?;
+    let thresholds = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "--corpus-thresholds: {} is not a JSON object of method → threshold (as \
+             corpus_thresholds.json)",
+            path.display()
+        )
+    })?;
+    Ok(Some(thresholds))
+}
+
 pub fn bench(a: BenchArgs) -> Result<()> {
     let (suite_name, dir, loader) = suite_location(&a)?;
     let protocol = protocol(&a, &loader)?;
+    let fixed_thresholds = corpus_thresholds(&a, &protocol)?;
     let out = a
         .out
         .clone()
@@ -295,7 +318,9 @@ pub fn bench(a: BenchArgs) -> Result<()> {
     bar.finish_and_clear();
     let mut board = leaderboard::build(&suite_name, &protocol.metrics, &outcomes);
     if loader.is_series() && protocol.metrics.iter().any(|m| m.starts_with("NAB")) {
-        board.corpus_nab = leaderboard::nab_corpus(&jobs, &scores_dir)?;
+        (board.corpus_nab, board.corpus_thresholds) =
+            leaderboard::nab_corpus(&jobs, &scores_dir, fixed_thresholds.as_ref())?;
+        board.corpus_held_out = fixed_thresholds.is_some();
     }
     let command = std::env::args()
         .map(|s| if s.contains(' ') { format!("'{s}'") } else { s })

@@ -257,6 +257,10 @@ pub struct BenchArgs {
     /// Data sets: all, tuning:SHARE or evaluation:SHARE (a fixed split by name)
     #[arg(long, default_value = "all")]
     split: String,
+    /// NAB corpus scored at each method's threshold from an earlier run's corpus_thresholds.json
+    /// (e.g. a --split tuning:SHARE run) instead of the best threshold here: a held-out score
+    #[arg(long)]
+    corpus_thresholds: Option<PathBuf>,
     /// Only the first N data sets (by name)
     #[arg(long)]
     limit: Option<usize>,

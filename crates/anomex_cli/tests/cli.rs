@@ -687,6 +687,9 @@ fn synth_writes_labelled_series_that_detect_reads_back() {
     assert!(fails(d, &["synth", "-o", "x.csv", "--length", "3"]).contains("length"));
 }
 
+/// `anomex bench` on the folder [`bench_suite`] writes.
+const BENCH_SUITE: [&str; 5] = ["bench", "--suite", "suite", "--loader", "csv:label"];
+
 /// A folder of three labelled CSV series with one spike each.
 fn bench_suite(dir: &Path) -> PathBuf {
     let suite = dir.join("suite");
@@ -708,20 +711,19 @@ fn bench_runs_workers_resumes_and_guards() {
     let d = dir.path();
     bench_suite(d);
     let base = [
-        "bench",
-        "--suite",
-        "suite",
-        "--loader",
-        "csv:label",
-        "-d",
-        "zscore:window=50",
-        "-d",
-        "iforest",
-        "--seeds",
-        "0,1",
-        "--vus-window",
-        "20",
-    ];
+        &BENCH_SUITE[..],
+        &[
+            "-d",
+            "zscore:window=50",
+            "-d",
+            "iforest",
+            "--seeds",
+            "0,1",
+            "--vus-window",
+            "20",
+        ],
+    ]
+    .concat();
     let o = anomex(d, &base);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
@@ -841,6 +843,84 @@ fn artime_reproduces_the_published_nab_scores() {
             (1043, 0.592796)
         ]
     );
+}
+
+#[test]
+fn bench_scores_the_nab_corpus_at_another_runs_thresholds() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    bench_suite(d);
+    let run_with = |metrics: &str, more: &[&str]| {
+        let mut args = BENCH_SUITE.to_vec();
+        args.extend(["-d", "zscore:window=50", "-d", "mad", "--metrics", metrics]);
+        args.extend(more);
+        anomex(d, &args)
+    };
+    let run = |more: &[&str]| run_with("NAB-standard", more);
+    // the corpus column of a run's leaderboard.csv, per method
+    let corpus = |folder: &str| -> std::collections::BTreeMap<String, String> {
+        let text = std::fs::read_to_string(d.join(folder).join("leaderboard.csv")).unwrap();
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let col = header
+            .iter()
+            .position(|h| h.starts_with("NAB corpus"))
+            .unwrap();
+        lines
+            .map(|l| {
+                let cells: Vec<&str> = l.split(',').collect();
+                (
+                    cells[1].trim_matches('"').to_string(),
+                    cells[col].to_string(),
+                )
+            })
+            .collect()
+    };
+    let o = run(&["-o", "tuned"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let thresholds = d.join("tuned/corpus_thresholds.json");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&thresholds).unwrap()).unwrap();
+    for m in ["zscore(window=50)", "mad"] {
+        assert!(json[m].as_f64().is_some(), "{json}");
+    }
+    // at its own best thresholds a run scores what it scored
+    let path = thresholds.to_str().unwrap();
+    let o = run(&["-o", "same", "--corpus-thresholds", path]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(corpus("same"), corpus("tuned"));
+    let md = std::fs::read_to_string(d.join("same/leaderboard.md")).unwrap();
+    assert!(md.contains("NAB corpus (held out)"), "{md}");
+    // a threshold above every score detects nothing; a method without one gets no score
+    let high = d.join("high.json");
+    std::fs::write(&high, r#"{"zscore(window=50)": 1.1}"#).unwrap();
+    let o = run(&["-o", "high", "--corpus-thresholds", high.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (tuned, held) = (corpus("tuned"), corpus("high"));
+    let value = |m: &str, c: &std::collections::BTreeMap<String, String>| c[m].parse::<f64>();
+    assert!(
+        value("zscore(window=50)", &held).unwrap() < value("zscore(window=50)", &tuned).unwrap()
+    );
+    assert_eq!(held["mad"], "");
+    // bad files and a run without a NAB metric are refused by name
+    std::fs::write(d.join("bad.json"), "[1, 2]").unwrap();
+    for (file, metrics, needle) in [
+        ("bad.json", "NAB-standard", "JSON object"),
+        ("missing.json", "NAB-standard", "reading"),
+        ("high.json", "VUS-PR", "NAB metric"),
+    ] {
+        let path = d.join(file);
+        let o = run_with(
+            metrics,
+            &["-o", "x", "--corpus-thresholds", path.to_str().unwrap()],
+        );
+        assert!(!o.status.success());
+        let e = stderr(&o);
+        assert!(
+            e.contains("--corpus-thresholds") && e.contains(needle),
+            "{e}"
+        );
+    }
 }
 
 /// `anomex bench --suite nab` on the shared data with more arguments, in `dir`; it must succeed.

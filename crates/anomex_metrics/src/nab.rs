@@ -139,8 +139,14 @@ fn sweep_rows(
     Ok(rows)
 }
 
-/// Best total over thresholds: `(raw, threshold, number of scored windows)`.
-fn best_total(mut rows: Vec<Row>, n_windows: usize, p: Profile) -> (f64, f64, usize) {
+/// Best total over thresholds, or with `at` the total at that threshold (rows scoring at least
+/// it detected): `(raw, threshold, number of scored windows)`.
+fn best_total(
+    mut rows: Vec<Row>,
+    n_windows: usize,
+    p: Profile,
+    at: Option<f64>,
+) -> (f64, f64, usize) {
     // stable sort, highest score first, as Python's sorted(..., reverse=True)
     rows.sort_by(|a, b| b.score.total_cmp(&a.score));
     let mut best_in_window: Vec<Option<f64>> = vec![None; n_windows];
@@ -165,7 +171,10 @@ fn best_total(mut rows: Vec<Row>, n_windows: usize, p: Profile) -> (f64, f64, us
     let mut threshold = 1.1;
     let (mut best, mut best_threshold) = (f64::NEG_INFINITY, threshold);
     for r in &rows {
-        if r.score != threshold {
+        if at.is_some_and(|t| r.score < t) {
+            break;
+        }
+        if at.is_none() && r.score != threshold {
             let t = total(fp_sum, &best_in_window);
             if t > best {
                 (best, best_threshold) = (t, threshold);
@@ -181,6 +190,9 @@ fn best_total(mut rows: Vec<Row>, n_windows: usize, p: Profile) -> (f64, f64, us
         }
     }
     let t = total(fp_sum, &best_in_window);
+    if let Some(at) = at {
+        return (t, at, n_scored);
+    }
     if t > best {
         (best, best_threshold) = (t, threshold);
     }
@@ -189,7 +201,7 @@ fn best_total(mut rows: Vec<Row>, n_windows: usize, p: Profile) -> (f64, f64, us
 
 /// The NAB score of `scores` against `labels` under `profile` (see the module docs).
 pub fn nab(labels: &[bool], scores: &[f64], profile: Profile, compat: Compat) -> Result<NabScore> {
-    pooled(&[(labels, scores)], profile, compat, false)
+    pooled(&[(labels, scores)], profile, compat, false, None)
 }
 
 /// The NAB score of a corpus of labelled series with one threshold for all of them, as NAB's
@@ -205,15 +217,32 @@ pub fn nab_corpus(
     profile: Profile,
     compat: Compat,
 ) -> Result<NabScore> {
-    pooled(files, profile, compat, true)
+    pooled(files, profile, compat, true, None)
 }
 
-/// [`nab_corpus`]; `keep_unit`: scores that all lie in [0, 1] are not rescaled.
+/// [`nab_corpus`] at a threshold chosen beforehand (e.g. the one [`nab_corpus`] found on a tuning
+/// set) instead of the best one for these files: a held-out score. The scores are taken as they
+/// are or min-max scaled by the same rule as in [`nab_corpus`].
+pub fn nab_corpus_at(
+    files: &[(&[bool], &[f64])],
+    profile: Profile,
+    compat: Compat,
+    threshold: f64,
+) -> Result<NabScore> {
+    if threshold.is_nan() {
+        return Err(Error::input("NAB corpus: the threshold is not a number"));
+    }
+    pooled(files, profile, compat, true, Some(threshold))
+}
+
+/// [`nab_corpus`]; `keep_unit`: scores that all lie in [0, 1] are not rescaled; `at`: a fixed
+/// threshold instead of the best.
 fn pooled(
     files: &[(&[bool], &[f64])],
     profile: Profile,
     compat: Compat,
     keep_unit: bool,
+    at: Option<f64>,
 ) -> Result<NabScore> {
     let (mut rows, mut null_rows, mut windows_seen) = (Vec::new(), Vec::new(), 0);
     let in_unit = keep_unit
@@ -238,8 +267,9 @@ fn pooled(
         null_rows.extend(offset(sweep_rows(&null, &windows, profile, compat)?));
         windows_seen += windows.len();
     }
-    let (raw, threshold, n_scored) = best_total(rows, windows_seen, profile);
-    let (null, _, _) = best_total(null_rows, windows_seen, profile);
+    let (raw, threshold, n_scored) = best_total(rows, windows_seen, profile, at);
+    // the null detector's own best, as NAB normalises every score
+    let (null, _, _) = best_total(null_rows, windows_seen, profile, None);
     let perfect = n_scored as f64 * profile.tp;
     let normalized = (perfect != null).then(|| 100.0 * (raw - null) / (perfect - null));
     Ok(NabScore {
@@ -311,5 +341,35 @@ mod tests {
         let big = nab_corpus(&[(&a, &big)], STANDARD, Compat::Correct).unwrap();
         assert_eq!((big.raw, big.normalized), (one.raw, one.normalized));
         assert!(nab_corpus(&[(&a[..10], &sa)], STANDARD, Compat::Correct).is_err());
+    }
+
+    #[test]
+    fn a_fixed_threshold_scores_what_it_detects() {
+        let mut a = vec![false; 300];
+        a[200..210].iter_mut().for_each(|l| *l = true);
+        let sa: Vec<f64> = (0..300)
+            .map(|i| ((i * 37) % 11) as f64 / 22.0 + if a[i] { 0.45 } else { 0.0 })
+            .collect();
+        let mut b = vec![false; 400];
+        b[300..305].iter_mut().for_each(|l| *l = true);
+        let sb: Vec<f64> = (0..400).map(|i| ((i * 13) % 7) as f64 / 7.0).collect();
+        let files = [(&a[..], &sa[..]), (&b[..], &sb[..])];
+        let best = nab_corpus(&files, STANDARD, Compat::Correct).unwrap();
+        // at the best threshold, the best score
+        let at = nab_corpus_at(&files, STANDARD, Compat::Correct, best.threshold).unwrap();
+        assert_eq!(at, best);
+        // every other threshold scores at most the best one
+        for t in [0.0, 0.2, 0.5, 0.7, 0.9, 1.1] {
+            let s = nab_corpus_at(&files, STANDARD, Compat::Correct, t).unwrap();
+            assert_eq!(s.threshold, t);
+            assert!(s.raw <= best.raw + 1e-12, "{t}: {s:?} {best:?}");
+        }
+        // nothing detected: every scored window a miss, no false positive
+        let none = nab_corpus_at(&files, STANDARD, Compat::Correct, 1.1).unwrap();
+        assert_eq!(none.raw, -2.0 * STANDARD.fn_);
+        assert!(nab_corpus_at(&files, STANDARD, Compat::Correct, f64::NAN)
+            .unwrap_err()
+            .to_string()
+            .contains("threshold"));
     }
 }
