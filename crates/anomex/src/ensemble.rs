@@ -432,15 +432,11 @@ mod tests {
 
     #[test]
     fn score_is_the_mean_of_standardised_member_scores() {
-        let registry = crate::registry();
-        let entry = registry.get("ensemble").unwrap();
         let frame = series();
-        let fitted = entry
-            .create(&["members=zscore+mad"])
+        let got = fitted(&frame, &["members=zscore+mad"])
+            .score(&frame)
             .unwrap()
-            .fit(&frame)
-            .unwrap();
-        let got = fitted.score(&frame).unwrap().combined;
+            .combined;
         let member = |name: &str| {
             let s = default_scores(name, &frame);
             let scale = Scale::of(&s);
@@ -474,15 +470,23 @@ mod tests {
         v
     }
 
+    /// The ensemble with `pairs`, fitted on `frame`.
+    fn fitted(frame: &Frame, pairs: &[&str]) -> Box<dyn FittedDetector> {
+        entry().create(pairs).unwrap().fit(frame).unwrap()
+    }
+
+    /// The ensemble's parameters from `pairs`.
+    fn resolved(pairs: &[&str]) -> Params {
+        Params::resolve(&entry().params, pairs).unwrap()
+    }
+
     #[test]
     fn alerts_rank_first_and_the_rest_keep_the_members_order() {
-        let registry = crate::registry();
-        let entry = registry.get("ensemble").unwrap();
         let v = noisy_cycle();
         let frame = Frame::from_series(&v).unwrap();
-        let fit = |p: &[&str]| entry.create(p).unwrap().fit(&frame).unwrap();
-        let plain = fit(&["members=zscore+mad"]).score(&frame).unwrap().combined;
-        let with = fit(&["members=zscore+mad", "alerts=artime"]);
+        let plain_fit = fitted(&frame, &["members=zscore+mad"]);
+        let plain = plain_fit.score(&frame).unwrap().combined;
+        let with = fitted(&frame, &["members=zscore+mad", "alerts=artime"]);
         let got = with.score(&frame).unwrap().combined;
         let alerts = default_scores("artime", &frame);
         assert!(alerts.iter().any(|&a| a > 0.0));
@@ -508,11 +512,11 @@ mod tests {
         let state = with.state().unwrap();
         let loaded = load(with.params(), state.clone()).unwrap();
         assert_eq!(loaded.score(&frame).unwrap().combined, got);
-        let other = Params::resolve(&entry.params, &["members=zscore+mad"]).unwrap();
-        let e = load(&other, state).unwrap_err().to_string();
+        let e = load(&resolved(&["members=zscore+mad"]), state)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("alerting"), "{e}");
         // model files written before alerts hold (columns, members) and still load
-        let plain_fit = fit(&["members=zscore+mad"]);
         let mut old = plain_fit.state().unwrap();
         old.as_array_mut().unwrap().truncate(2);
         let loaded = load(plain_fit.params(), old).unwrap();
@@ -542,30 +546,22 @@ mod tests {
 
     #[test]
     fn peaks_rank_above_the_alerts() {
-        let registry = crate::registry();
-        let entry = registry.get("ensemble").unwrap();
         let v = noisy_cycle();
         let frame = Frame::from_series(&v).unwrap();
-        let fit = |p: &[&str]| entry.create(p).unwrap().fit(&frame).unwrap();
-        let alerted = fit(&["members=zscore+mad", "alerts=artime"])
-            .score(&frame)
-            .unwrap()
-            .combined;
-        let params = [
-            "members=zscore+mad",
-            "alerts=artime",
-            "peaks=likelihood",
-            "peak_level=0.5",
-            "peak_suppress=300",
-        ];
-        let with = fit(&params);
+        let alerts_only = ["members=zscore+mad", "alerts=artime"];
+        let alerted_fit = fitted(&frame, &alerts_only);
+        let alerted = alerted_fit.score(&frame).unwrap().combined;
+        let with_peaks = |suppress: &str| {
+            let peaks = ["peaks=likelihood", "peak_level=0.5", suppress];
+            fitted(&frame, &[&alerts_only[..], &peaks[..]].concat())
+        };
+        let with = with_peaks("peak_suppress=300");
         let got = with.score(&frame).unwrap().combined;
         let likelihood = default_scores("likelihood", &frame);
         let high = local_peaks(&likelihood, 300);
-        let mut n_peaks = 0;
+        let is_peak = |i: usize| high[i] && likelihood[i] >= 0.5;
         for i in 0..v.len() {
-            if high[i] && likelihood[i] >= 0.5 {
-                n_peaks += 1;
+            if is_peak(i) {
                 assert!(
                     (got[i] - (0.9 + 0.1 * likelihood[i])).abs() < 1e-12,
                     "row {i}"
@@ -575,41 +571,32 @@ mod tests {
             }
         }
         // the spike is a peak, and every peak scores above every alert
-        assert!(n_peaks >= 1 && high[3000] && likelihood[3000] >= 0.5);
+        assert!(is_peak(3000));
         let lowest_peak = (0..v.len())
-            .filter(|&i| high[i] && likelihood[i] >= 0.5)
+            .filter(|&i| is_peak(i))
             .map(|i| got[i])
             .fold(f64::INFINITY, f64::min);
         assert!(alerted.iter().all(|&a| a <= 0.9 && a < lowest_peak));
         // a share of the scored rows: 5 % of 6,000 is the same 300 rows
-        let share = fit(&[
-            "members=zscore+mad",
-            "alerts=artime",
-            "peaks=likelihood",
-            "peak_level=0.5",
-            "peak_suppress=0.05",
-        ]);
+        let share = with_peaks("peak_suppress=0.05");
         assert_eq!(share.score(&frame).unwrap().combined, got);
         // the model file keeps the peaks detector; files without one still load
         let state = with.state().unwrap();
         let loaded = load(with.params(), state.clone()).unwrap();
         assert_eq!(loaded.score(&frame).unwrap().combined, got);
-        let other =
-            Params::resolve(&entry.params, &["members=zscore+mad", "alerts=artime"]).unwrap();
-        let e = load(&other, state).unwrap_err().to_string();
+        let e = load(&resolved(&alerts_only), state)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("peaks"), "{e}");
-        let mut old = fit(&["members=zscore+mad", "alerts=artime"])
-            .state()
-            .unwrap();
+        let mut old = alerted_fit.state().unwrap();
         old.as_array_mut().unwrap().truncate(3);
-        let loaded = load(&other, old).unwrap();
+        let loaded = load(alerted_fit.params(), old).unwrap();
         assert_eq!(loaded.score(&frame).unwrap().combined, alerted);
     }
 
     #[test]
     fn members_are_checked() {
-        let registry = crate::registry();
-        let entry = registry.get("ensemble").unwrap();
+        let entry = entry();
         for (members, needle) in [
             ("members=zscore+nosuch", "nosuch"),
             ("members=+", "at least one"),
