@@ -450,7 +450,7 @@ impl ArtimeStream {
     fn step(&mut self, x: f64) -> f64 {
         self.seen += 1;
         shift_in(&mut self.step_values, x);
-        if self.seen % self.fit.step() as u64 != 0 {
+        if !self.seen.is_multiple_of(self.fit.step() as u64) {
             return 0.0;
         }
         self.downsampled += 1;

@@ -35,13 +35,16 @@
 //! pair serves both rows ([`self_nearest`]): the rows are put in k-d leaf order (close rows in
 //! one block), a block's own pairs come from one product (which sets every row's first limit),
 //! each pair of distinct blocks is computed once in register tiles whose values are offered to
-//! both blocks' rows, and the pairs of blocks are visited in rounds of a round-robin tournament,
-//! so that the pairs of one round touch disjoint rows and run in parallel without copies of the
-//! candidate lists. Half the arithmetic of the plain sweep, the same result. Where the processor
-//! has AVX2, those pairs run on the rows rounded to 16-bit integers (module `quantized`: two
-//! coordinates per multiply-add instruction, exact integer sums), unless the rounding would
-//! blur distances as short as the rows' first limits; the candidates' limits widen by the
-//! rounding's bound, so the result is again the exact search's.
+//! both blocks' rows, and the pairs of blocks are visited in rounds (block `a` with block
+//! `a XOR r` in round `r`), so that the pairs of one round touch disjoint rows and run in
+//! parallel without copies of the candidate lists. Half the arithmetic of the plain sweep, the
+//! same result. Where the processor has AVX2 (or AVX-512 with VNNI), those pairs run on the rows
+//! rounded to 16-bit integers (module `quantized`: two coordinates per multiply-add instruction,
+//! exact integer sums), unless the rounding would blur distances as short as the rows' first
+//! limits; the candidates' limits widen by the rounding's bound, so the result is again the
+//! exact search's. There a first pass over each block's nearest blocks, which keeps only the
+//! smallest values per SIMD lane, sets every row's limit near its `k`-th neighbour's value
+//! before any row is offered: a candidate list then takes about half as many rows.
 //!
 //! The f32 margin is a share of the largest norm from the mean. Where it is not small against
 //! the distances of the rows' first limits (heavy-tailed features, a few extreme rows: every
@@ -286,8 +289,10 @@ impl Centring {
 /// One query's candidates: the reference rows whose f32 value may still put them among the `k`
 /// nearest. Exact distances are computed once, for the survivors, at the end.
 struct Candidates {
-    /// (approximate squared distance in the centred, scaled units, reference row), in no order.
-    found: Vec<(f32, u32)>,
+    /// (approximate squared distance in the centred, scaled units, reference row) as one
+    /// integer ([`Candidates::entry`]: the value's [`order_key`] above the row, so that
+    /// integer order is value order), in no order.
+    found: Vec<u64>,
     /// Values above this cannot make the `k` nearest any more.
     limit: f32,
     /// What `limit` was widened from: a value that at least `k` candidates are at most.
@@ -324,10 +329,25 @@ impl Candidates {
     /// the list back once it holds [`Candidates::slack`] more than needed, which lowers the
     /// limit and keeps the cost per row seen constant.
     fn push(&mut self, v: f32, row: usize, margin: f64) {
-        self.found.push((v, row as u32));
+        self.found.push(Self::entry(v, row));
         if self.found.len() >= self.cap {
             self.prune(margin);
         }
+    }
+
+    /// Row `row` at value `v` as an entry of `found`.
+    fn entry(v: f32, row: usize) -> u64 {
+        u64::from(order_key(v)) << 32 | row as u64
+    }
+
+    /// The value of an entry of `found`.
+    fn value(entry: u64) -> f32 {
+        key_value((entry >> 32) as u32)
+    }
+
+    /// The row of an entry of `found`.
+    fn row(entry: u64) -> usize {
+        (entry & u64::from(u32::MAX)) as usize
     }
 
     /// Sets the first limit from the first block a query sees, before any row is offered
@@ -386,13 +406,9 @@ impl Candidates {
         if self.found.len() < self.k {
             return;
         }
-        let (_, kth, _) = self
-            .found
-            .select_nth_unstable_by(self.k - 1, |a, b| a.0.total_cmp(&b.0));
-        let kth = f64::from(kth.0);
-        self.widen(kth, margin);
-        let limit = self.limit;
-        self.found.retain(|c| c.0 <= limit);
+        let (_, &mut kth, _) = self.found.select_nth_unstable(self.k - 1);
+        self.widen(f64::from(Self::value(kth)), margin);
+        self.drop_above_limit();
         // many rows at one distance (duplicates) cannot be cut back: when less than the slack
         // is left, the list grows to twice what it kept (a list of ties is then not cut back
         // after every few rows). A usual cut-back keeps `k` and leaves the slack; growing
@@ -403,14 +419,62 @@ impl Candidates {
         }
     }
 
+    /// Lowers the limit to the `k`-th smallest of the values taken and `more` (values of other
+    /// rows than those taken, each a different row), where that is below the anchor, and drops
+    /// the rows above it.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    fn bound_by(&mut self, more: impl Iterator<Item = f32>, margin: f64) {
+        let mut values: Vec<f32> = self
+            .found
+            .iter()
+            .map(|&c| Self::value(c))
+            .chain(more)
+            .collect();
+        if values.len() < self.k {
+            return;
+        }
+        let (_, &mut kth, _) = values.select_nth_unstable_by(self.k - 1, f32::total_cmp);
+        if f64::from(kth) < self.anchor {
+            self.widen(f64::from(kth), margin);
+            self.drop_above_limit();
+        }
+    }
+
+    /// Drops the candidates whose value is above the limit.
+    fn drop_above_limit(&mut self) {
+        // every entry of a value at most the limit, whatever its row, is at most this
+        let last = Self::entry(self.limit, u32::MAX as usize);
+        self.found.retain(|&c| c <= last);
+    }
+
     /// The `k` nearest into `hits` as `(squared distance, index)`, sorted by distance then
     /// index (ties as scikit-learn's); `exact(row)` gives a candidate's squared distance and the
     /// index it is reported (and ordered among ties) by.
     fn finish(&self, hits: &mut Vec<(f64, usize)>, exact: impl Fn(usize) -> (f64, usize)) {
         hits.clear();
-        hits.extend(self.found.iter().map(|&(_, j)| exact(j as usize)));
+        hits.extend(self.found.iter().map(|&c| exact(Self::row(c))));
         keep_k(hits, self.k, None);
     }
+}
+
+/// `v` as an unsigned integer in the order of `f32::total_cmp` (the sign bit flipped for
+/// positive values, every bit for negative ones).
+fn order_key(v: f32) -> u32 {
+    let bits = v.to_bits();
+    if bits >> 31 == 1 {
+        !bits
+    } else {
+        bits | 1 << 31
+    }
+}
+
+/// The value of an [`order_key`].
+fn key_value(key: u32) -> f32 {
+    f32::from_bits(if key >> 31 == 1 {
+        key & !(1 << 31)
+    } else {
+        !key
+    })
 }
 
 /// The `k`-th smallest of `values` (`0 < k < values.len()`) but the one at `skip`. A pivot a
@@ -1284,25 +1348,26 @@ impl WithSimd for CrossTiles<'_> {
 
 /// How many rounds [`block_round`] makes of `blocks` blocks.
 fn rounds(blocks: usize) -> usize {
-    // the diagonal, then one round per player but one (the count made even)
-    blocks + blocks % 2
+    // the diagonal, then one round per nonzero XOR mask of the block numbers
+    blocks.next_power_of_two()
 }
 
 /// Round `r` of the pairs of blocks `(a, b)`, `a ≤ b`: over rounds `0..rounds(blocks)` every
 /// pair comes once, and the pairs of a round share no block (so that they can update their
-/// rows' candidates in parallel). Round 0 is the diagonal, the others are the rounds of a
-/// round-robin tournament (the circle method; a bye when the count is odd).
+/// rows' candidates in parallel). Round 0 is the diagonal; round `r > 0` pairs each block `a`
+/// with block `a XOR r` (a perfect matching of the blocks numbered below the next power of two,
+/// less the pairs past the end). Blocks in the k-d leaf order of [`spatial_order`] that differ
+/// in the low bits of their numbers lie close together, so the early rounds pair near blocks:
+/// the rows' limits shrink fast and the later, far pairs offer few rows. (A round-robin
+/// tournament's rounds, in no spatial order, offered more rows, which cost more than the
+/// arithmetic.)
 fn block_round(blocks: usize, r: usize) -> Vec<(usize, usize)> {
     if r == 0 {
         return (0..blocks).map(|b| (b, b)).collect();
     }
-    let players = blocks + blocks % 2;
-    let circle = players - 1;
-    let r = r - 1;
-    std::iter::once((circle, r))
-        .chain((1..players / 2).map(|i| ((r + i) % circle, (r + circle - i) % circle)))
-        .filter(|&(a, b)| a < blocks && b < blocks)
-        .map(|(a, b)| (a.min(b), a.max(b)))
+    (0..blocks)
+        .map(|a| (a, a ^ r))
+        .filter(|&(a, b)| a < b && b < blocks)
         .collect()
 }
 
@@ -1878,7 +1943,7 @@ mod tests {
 
     #[test]
     fn every_pair_of_blocks_once_in_rounds_of_disjoint_pairs() {
-        for blocks in 0..12 {
+        for blocks in 0..40 {
             let mut seen = std::collections::BTreeSet::new();
             for r in 0..rounds(blocks) {
                 let mut used = std::collections::BTreeSet::new();
@@ -1907,6 +1972,37 @@ mod tests {
             assert_same(&scalar, &expected);
             let scalar = brute_k_nearest_on(Arch::Scalar, x.view(), x.view(), k, Some);
             assert_same(&scalar, &expected);
+        }
+    }
+
+    #[test]
+    fn self_search_equals_every_pair_on_each_kernel() {
+        // 3,000 rows of 16 roughly standard normal features (sums of twelve uniforms from a
+        // SplitMix64 stream), every hundredth shifted: twelve blocks, the integer tiles and the
+        // first pass over near blocks
+        let x = Array2::from_shape_fn((3000, 16), |(i, j)| {
+            let uniform = |s: usize| {
+                let mut h = (((i * 16 + j) * 12 + s) as u64).wrapping_add(0x9E37_79B9_7F4A_7C15);
+                h = (h ^ (h >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                h = (h ^ (h >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                (h ^ (h >> 31)) as f64 / u64::MAX as f64
+            };
+            let v: f64 = (0..12).map(uniform).sum::<f64>() - 6.0;
+            if i % 100 == 0 {
+                v + 4.0
+            } else {
+                v
+            }
+        });
+        let mut arches = vec![Arch::new()];
+        #[cfg(target_arch = "x86_64")]
+        arches.extend(pulp::x86::V3::try_new().map(Arch::V3));
+        for k in [1, 5, 20, 37] {
+            let expected = naive(&x, &x, k, true);
+            for &arch in &arches {
+                let found = brute_self_nearest_on(arch, x.view(), k, Widening::Never);
+                assert_same(&found, &expected);
+            }
         }
     }
 

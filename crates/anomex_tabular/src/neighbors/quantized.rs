@@ -2,7 +2,16 @@
 //! integers, where the processor has AVX2: `vpmaddwd` multiplies sixteen pairs of 16-bit values
 //! and adds them pairwise in one instruction, so a tile takes two coordinates per multiply-add
 //! where f32 takes one (1.6× the pairs per second on the machine of docs/benchmarks.md, measured
-//! on the bare loops).
+//! on the bare loops). With AVX-512 and VNNI a group of sixteen rows fills one vector and
+//! `vpdpwssd` also adds the products onto the sums: one instruction per query row and
+//! coordinate pair for sixteen pairs of rows, a quarter of AVX2's.
+//!
+//! Before the offers, a first pass ([`LaneTops`]) runs each block against its nearest blocks
+//! (by the centres of their rows) and keeps, per query row and SIMD lane, the two smallest
+//! values: the `k`-th smallest of those and of the row's own block's candidates bounds its
+//! `k`-th nearest, so the row's limit starts close to its final value. Rows taken in no
+//! particular order lower a limit only step by step (about `k·ln(m/k)` of `m` rows are taken);
+//! the first pass costs a few blocks' arithmetic and takes none.
 //!
 //! The centred rows are rounded to integers of magnitude at most `M = ⌊√((2³¹ − 1) / 4d)⌋`
 //! (at most 2¹⁴ − 1, so that `−2 q` fits 16 bits; the largest centred value maps to `M`), so
@@ -19,14 +28,33 @@
 use super::{Candidates, Centring, PairLists};
 use ndarray::ArrayView2;
 use pulp::x86::V3;
-use pulp::{i16x16, i32x8, m32x8, Arch, Simd, WithSimd};
+use pulp::{i16x16, i32x8, m32x8, Arch, Simd};
 use rayon::prelude::*;
+use std::arch::x86_64::__m512i;
 use std::sync::{Mutex, PoisonError};
 
 /// Rows of a tile of [`IntTiles`]: twelve accumulators with the group's two vectors (tiles of
 /// four and five rows, which spill less, measured no faster).
 const TILE: usize = 6;
-/// Rows per panel group: two vectors of eight `i32` lanes.
+/// How many of a block's nearest blocks (by centre) the first pass reads for `k` neighbours:
+/// each row's limit then starts near its `k`-th neighbour's value, and the offers after it are
+/// fewer. The offers it saves grow with `k` (a row takes about `k·ln(m/k)` of `m` rows seen in
+/// no particular order), its cost does not: twelve blocks at `k` = 20 (20,000 × 16 standard
+/// normal rows: 37 offers a row after the own block instead of 65), fewer below.
+fn near_count(k: usize) -> usize {
+    (12 * k).div_ceil(20).min(12)
+}
+/// The smallest values the first pass keeps per lane (two per lane of a group): any `k` of
+/// them bound the `k`-th nearest.
+const LANE_TOPS: usize = 2 * WIDTH;
+/// Rows of a tile of the AVX-512 kernel: one accumulator per row (of 32 registers).
+const WIDE_TILE: usize = 12;
+/// Rows of a part of a tile in the first pass on 512-bit vectors: an accumulator and two
+/// kept vectors per row.
+const WIDE_PART: usize = 6;
+/// Rows of a part of a tile in the first pass on 256-bit vectors (six vectors per row).
+const NARROW_PART: usize = 2;
+/// Rows per panel group: two vectors of eight `i32` lanes, or one of sixteen.
 const WIDTH: usize = 16;
 /// `‖r‖²` of the padding rows of tiles and panels: padding rows are never offered, so it only
 /// has to keep every sum in range (real norms are at most `d·M² ≤ 2²⁹`).
@@ -47,13 +75,18 @@ pub(super) fn distinct_pairs(
     starts: &[usize],
     margin: f64,
 ) -> bool {
-    let simd = match arch {
+    // AVX-512 where the caller dispatches on it (tests run the AVX2 kernel by asking for it)
+    let kernel = match arch {
         Arch::Scalar => None,
-        _ => V3::try_new(),
+        Arch::V3(simd) => Some(Kernel::Narrow(simd)),
+        _ => Wide::try_new()
+            .map(Kernel::Wide)
+            .or_else(|| V3::try_new().map(Kernel::Narrow)),
     };
-    let Some(simd) = simd else {
+    let Some(kernel) = kernel else {
         return false;
     };
+    let tile = kernel.tile_rows();
     let lock = |b: usize| lists[b].lock().unwrap_or_else(PoisonError::into_inner);
     let limits = (0..lists.len()).flat_map(|b| lock(b).iter().map(|c| c.limit).collect::<Vec<_>>());
     let Some(quantizer) = Quantizer::new(x, centring, limits.collect()) else {
@@ -70,10 +103,35 @@ pub(super) fn distinct_pairs(
             let rows = lock(b).len();
             (
                 quantizer.panel(starts[b], rows),
-                quantizer.tiles(starts[b], rows),
+                quantizer.tiles(starts[b], rows, tile),
             )
         })
         .collect();
+    // first pass: each row's limit from its block's nearest blocks, before any offer
+    let k = lock(0).first().map_or(1, |c| c.k);
+    let near = near_blocks(&quantizer, starts, lists.len(), near_count(k));
+    // (each block's own lock only: another's might be held by a thread waiting for this one)
+    let sizes: Vec<usize> = (0..lists.len()).map(|b| lock(b).len()).collect();
+    (0..starts.len()).into_par_iter().for_each(|a| {
+        let mut own = lock(a);
+        let rows = own.len();
+        let mut tops = vec![NONE_KEPT; rows];
+        for &b in &near[a] {
+            let pass = LaneTops {
+                pairs: quantizer.pairs,
+                query_tiles: &packed[a].1,
+                panel: &packed[b].0,
+                panel_rows: sizes[b],
+                norms: &quantizer.norms[starts[a]..starts[a] + rows],
+                tops: &mut tops,
+            };
+            pass.run(kernel);
+        }
+        for (candidates, row) in own.iter_mut().zip(&tops) {
+            let values = row.iter().filter(|&&v| v != i32::MAX);
+            candidates.bound_by(values.map(|&v| quantizer.to_f32(v)), margin);
+        }
+    });
     super::distinct_rounds(lists, starts, margin, |a, b, lists| {
         let mut other_bars: Vec<i32> = lists
             .others
@@ -82,20 +140,118 @@ pub(super) fn distinct_pairs(
             .collect();
         other_bars.resize(lists.others.len().next_multiple_of(WIDTH), i32::MIN);
         let rows = lists.own.len();
-        Simd::vectorize(
-            simd,
-            IntTiles {
-                simd,
-                quantizer: &quantizer,
-                query_tiles: &packed[a].1,
-                panel: &packed[b].0,
-                norms: &quantizer.norms[starts[a]..starts[a] + rows],
-                lists,
-                other_bars: &mut other_bars,
-            },
-        );
+        let tiles = IntTiles {
+            quantizer: &quantizer,
+            query_tiles: &packed[a].1,
+            panel: &packed[b].0,
+            norms: &quantizer.norms[starts[a]..starts[a] + rows],
+            lists,
+            other_bars: &mut other_bars,
+        };
+        tiles.run(kernel);
     });
     true
+}
+
+/// For each of the `blocks` blocks (rows from `starts`), the `most` other blocks whose centres
+/// (of the rounded rows) are nearest to its own.
+fn near_blocks(
+    quantizer: &Quantizer,
+    starts: &[usize],
+    blocks: usize,
+    most: usize,
+) -> Vec<Vec<usize>> {
+    let width = 2 * quantizer.pairs;
+    let centres: Vec<Vec<f64>> = (0..blocks)
+        .into_par_iter()
+        .map(|b| {
+            let end = starts.get(b + 1).copied().unwrap_or(quantizer.norms.len());
+            let mut centre = vec![0.0; width];
+            for row in quantizer.values[starts[b] * width..end * width].chunks_exact(width) {
+                for (c, &v) in centre.iter_mut().zip(row) {
+                    *c += f64::from(v);
+                }
+            }
+            let count = (end - starts[b]).max(1) as f64;
+            centre.iter().map(|c| c / count).collect()
+        })
+        .collect();
+    (0..blocks)
+        .into_par_iter()
+        .map(|a| {
+            let mut others: Vec<(f64, usize)> = (0..blocks)
+                .filter(|&b| b != a)
+                .map(|b| {
+                    let d2 = centres[a]
+                        .iter()
+                        .zip(&centres[b])
+                        .map(|(x, y)| (x - y) * (x - y))
+                        .sum::<f64>();
+                    (d2, b)
+                })
+                .collect();
+            let most = most.min(others.len());
+            if most < others.len() {
+                others.select_nth_unstable_by(most, |x, y| x.0.total_cmp(&y.0));
+            }
+            others.truncate(most);
+            others.into_iter().map(|(_, b)| b).collect()
+        })
+        .collect()
+}
+
+pulp::simd_type! {
+    /// AVX-512 with its 16-bit dot product (VNNI): `vpdpwssd` multiplies thirty-two pairs of
+    /// 16-bit values, adds them pairwise and onto sixteen `i32` sums in one instruction (the
+    /// compiler fuses `vpmaddwd` and the addition into it where the feature is on).
+    struct Wide {
+        pub sse: "sse",
+        pub sse2: "sse2",
+        pub fxsr: "fxsr",
+        pub sse3: "sse3",
+        pub ssse3: "ssse3",
+        pub sse4_1: "sse4.1",
+        pub sse4_2: "sse4.2",
+        pub popcnt: "popcnt",
+        pub avx: "avx",
+        pub avx2: "avx2",
+        pub bmi1: "bmi1",
+        pub bmi2: "bmi2",
+        pub fma: "fma",
+        pub lzcnt: "lzcnt",
+        pub avx512f: "avx512f",
+        pub avx512bw: "avx512bw",
+        pub avx512vl: "avx512vl",
+        pub avx512vnni: "avx512vnni",
+    }
+}
+
+/// The tile kernel the processor runs.
+#[derive(Clone, Copy)]
+enum Kernel {
+    /// 512-bit vectors, a group of [`WIDTH`] rows in one, [`WIDE_TILE`] query rows a tile.
+    Wide(Wide),
+    /// 256-bit vectors (AVX2), a group in two, [`TILE`] query rows a tile.
+    Narrow(V3),
+}
+
+impl Kernel {
+    /// What the kernel runs on (test messages).
+    #[cfg(test)]
+    fn name(self) -> &'static str {
+        match self {
+            Kernel::Wide(_) => "AVX-512",
+            Kernel::Narrow(_) => "AVX2",
+        }
+    }
+
+    /// Query rows per tile.
+    fn tile_rows(self) -> usize {
+        match self {
+            Kernel::Wide(_) => WIDE_TILE,
+            Kernel::Narrow(_) => TILE,
+        }
+    }
 }
 
 /// The rows as integers, and how their squared distances become values of the f32 units.
@@ -200,13 +356,13 @@ impl Quantizer {
         packed
     }
 
-    /// Rows `start..start + rows` as the query tiles of [`IntTiles`]: tiles of [`TILE`] rows, a
+    /// Rows `start..start + rows` as the query tiles of [`IntTiles`]: tiles of `tile` rows, a
     /// line of their words of `−2 q` per coordinate pair (`2M` fits 16 bits).
-    fn tiles(&self, start: usize, rows: usize) -> Vec<i32> {
-        let mut packed = Vec::with_capacity(rows.div_ceil(TILE) * self.pairs * TILE);
-        for tile in (start..start + rows).step_by(TILE) {
+    fn tiles(&self, start: usize, rows: usize, tile: usize) -> Vec<i32> {
+        let mut packed = Vec::with_capacity(rows.div_ceil(tile) * self.pairs * tile);
+        for first in (start..start + rows).step_by(tile) {
             for p in 0..self.pairs {
-                packed.extend((tile..tile + TILE).map(|r| {
+                packed.extend((first..first + tile).map(|r| {
                     if r < start + rows {
                         self.word(r, p, -2)
                     } else {
@@ -234,14 +390,13 @@ impl Quantizer {
 }
 
 /// One pair of distinct blocks in both directions, as [`super::CrossTiles`] but on integers:
-/// a tile of [`TILE`] rows of block `a` and [`WIDTH`] rows of block `b` sums `vpmaddwd`
+/// a tile of rows of block `a` and a group of [`WIDTH`] rows of block `b` sum `vpmaddwd`
 /// products of `−2 q` and `r` onto `‖q‖² + ‖r‖²`, and only a group with a value below either
 /// row's bar goes through the offers. (Filtering a group by its columns' and rows' smallest
 /// values first measured no faster.)
 struct IntTiles<'a> {
-    simd: V3,
     quantizer: &'a Quantizer,
-    /// Block `a`'s rows packed by [`Quantizer::tiles`].
+    /// Block `a`'s rows packed by [`Quantizer::tiles`] (tiles of the kernel's size).
     query_tiles: &'a [i32],
     /// Block `b`'s rows packed by [`Quantizer::panel`].
     panel: &'a [i32],
@@ -274,11 +429,47 @@ impl IntTiles<'_> {
         own
     }
 
-    /// Tile `t` of block `a` (its rows `t·Q..t·Q + Q`) against every group of block `b`.
+    /// Offers query row `first + q`'s values `values` of group `g` in the lanes of `bits`
+    /// (those below either row's bar), then refreshes the row's bar in `bars[q]` if it took one.
     #[inline(always)]
-    fn tile(&mut self, t: usize) {
+    fn offer_lanes(
+        &mut self,
+        first: usize,
+        q: usize,
+        g: usize,
+        mut bits: u32,
+        values: &[i32],
+        bars: &mut [i32],
+    ) {
+        let mut took = false;
+        while bits != 0 {
+            let lane = bits.trailing_zeros() as usize;
+            took |= self.offer(first + q, g * WIDTH + lane, values[lane]);
+            bits &= bits - 1;
+        }
+        if took {
+            bars[q] = self.own_bar(first + q);
+        }
+    }
+
+    /// Every tile of block `a` on `kernel`.
+    fn run(mut self, kernel: Kernel) {
+        let tiles = self.lists.own.len().div_ceil(kernel.tile_rows());
+        match kernel {
+            Kernel::Wide(simd) => {
+                simd.vectorize(|| (0..tiles).for_each(|t| self.wide_tile(simd, t)))
+            }
+            Kernel::Narrow(simd) => {
+                simd.vectorize(|| (0..tiles).for_each(|t| self.narrow_tile(simd, t)))
+            }
+        }
+    }
+
+    /// Tile `t` of block `a` (its rows `t·Q..t·Q + Q`) against every group of block `b`, a
+    /// group in two vectors of eight lanes.
+    #[inline(always)]
+    fn narrow_tile(&mut self, simd: V3, t: usize) {
         const Q: usize = TILE;
-        let simd = self.simd;
         let pairs = self.quantizer.pairs;
         let first = t * Q;
         let words = &self.query_tiles[t * pairs * Q..(t + 1) * pairs * Q];
@@ -288,20 +479,7 @@ impl IntTiles<'_> {
         let mut bars: [i32; Q] = std::array::from_fn(|q| self.own_bar(first + q));
         let (groups, _) = V3::as_simd_i32s(self.panel);
         for (g, group) in groups.chunks_exact(2 * (pairs + 1)).enumerate() {
-            let (coordinates, row_norms) = group.split_at(2 * pairs);
-            let mut acc: [[i32x8; 2]; Q] = std::array::from_fn(|q| {
-                [0, 1].map(|v| simd.wrapping_add_i32x8(norms[q], row_norms[v]))
-            });
-            for (line, r) in words.chunks_exact(Q).zip(coordinates.chunks_exact(2)) {
-                let r: [i16x16; 2] = [pulp::cast(r[0]), pulp::cast(r[1])];
-                for q in 0..Q {
-                    let b: i16x16 = pulp::cast(simd.splat_i32x8(line[q]));
-                    for v in 0..2 {
-                        let products = simd.multiply_wrapping_add_adjacent_i16x16(b, r[v]);
-                        acc[q][v] = simd.wrapping_add_i32x8(acc[q][v], products);
-                    }
-                }
-            }
+            let acc = narrow_sums(simd, &norms, group, words, Q, 0);
             let span = g * WIDTH..(g + 1) * WIDTH;
             let (other, _) = V3::as_simd_i32s(&self.other_bars[span]);
             let other = [other[0], other[1]];
@@ -327,31 +505,245 @@ impl IntTiles<'_> {
             }
             for q in 0..Q {
                 let own = simd.splat_i32x8(bars[q]);
-                for v in 0..2 {
-                    let mut bits = below(acc[q][v], simd.max_i32x8(own, other[v]));
-                    let values: &[i32] = bytemuck::cast_slice(std::slice::from_ref(&acc[q][v]));
-                    let mut took = false;
-                    while bits != 0 {
-                        let lane = bits.trailing_zeros() as usize;
-                        took |= self.offer(first + q, g * WIDTH + v * 8 + lane, values[lane]);
-                        bits &= bits - 1;
-                    }
-                    if took {
-                        bars[q] = self.own_bar(first + q);
-                    }
+                let bits = [0, 1].map(|v| below(acc[q][v], simd.max_i32x8(own, other[v])));
+                let values: &[i32] = bytemuck::cast_slice(&acc[q]);
+                self.offer_lanes(first, q, g, bits[0] | (bits[1] << 8), values, &mut bars);
+            }
+        }
+    }
+
+    /// As [`IntTiles::narrow_tile`], a group in one vector of sixteen lanes: one fused
+    /// multiply-add instruction per query row and coordinate pair, and the comparisons give bit
+    /// masks directly.
+    #[inline(always)]
+    fn wide_tile(&mut self, simd: Wide, t: usize) {
+        const Q: usize = WIDE_TILE;
+        let f = simd.avx512f;
+        let pairs = self.quantizer.pairs;
+        let first = t * Q;
+        let words = &self.query_tiles[t * pairs * Q..(t + 1) * pairs * Q];
+        let norms: [__m512i; Q] = std::array::from_fn(|q| {
+            f._mm512_set1_epi32(self.norms.get(first + q).copied().unwrap_or(PADDING_NORM))
+        });
+        let mut bars: [i32; Q] = std::array::from_fn(|q| self.own_bar(first + q));
+        let lines: &[[i32; WIDTH]] = bytemuck::cast_slice(self.panel);
+        for (g, group) in lines.chunks_exact(pairs + 1).enumerate() {
+            let acc = wide_sums(simd, &norms, group, words, Q, 0);
+            let other_lines: &[[i32; WIDTH]] = bytemuck::cast_slice(&*self.other_bars);
+            let other: __m512i = pulp::cast(other_lines[g]);
+            // within the query's limit or the row's
+            let bits: [u16; Q] = std::array::from_fn(|q| {
+                f._mm512_cmplt_epi32_mask(
+                    acc[q],
+                    f._mm512_max_epi32(f._mm512_set1_epi32(bars[q]), other),
+                )
+            });
+            if bits.iter().all(|&b| b == 0) {
+                continue;
+            }
+            for q in 0..Q {
+                if bits[q] != 0 {
+                    let values: [i32; WIDTH] = pulp::cast(acc[q]);
+                    self.offer_lanes(first, q, g, u32::from(bits[q]), &values, &mut bars);
                 }
             }
         }
     }
 }
 
-impl WithSimd for IntTiles<'_> {
-    type Output = ();
+/// The squared distances of `R` query rows to the sixteen rows of one panel group (`group`:
+/// its line per coordinate pair, then its norms): the rows' words are at `offset..offset + R`
+/// of each line of `words` (lines of `tile` words), their norms `norms`; a vector per row.
+#[inline(always)]
+fn wide_sums<const R: usize>(
+    simd: Wide,
+    norms: &[__m512i; R],
+    group: &[[i32; WIDTH]],
+    words: &[i32],
+    tile: usize,
+    offset: usize,
+) -> [__m512i; R] {
+    let (f, bw) = (simd.avx512f, simd.avx512bw);
+    let (coordinates, row_norms) = group.split_at(group.len() - 1);
+    let row_norms: __m512i = pulp::cast(row_norms[0]);
+    let mut acc: [__m512i; R] = std::array::from_fn(|q| f._mm512_add_epi32(norms[q], row_norms));
+    for (line, r) in words.chunks_exact(tile).zip(coordinates) {
+        let r: __m512i = pulp::cast(*r);
+        for q in 0..R {
+            let products = bw._mm512_madd_epi16(f._mm512_set1_epi32(line[offset + q]), r);
+            acc[q] = f._mm512_add_epi32(acc[q], products);
+        }
+    }
+    acc
+}
 
+/// As [`wide_sums`] on 256-bit vectors: `group` a line of two vectors per coordinate pair, then
+/// the norms'; two vectors per row.
+#[inline(always)]
+fn narrow_sums<const R: usize>(
+    simd: V3,
+    norms: &[i32x8; R],
+    group: &[i32x8],
+    words: &[i32],
+    tile: usize,
+    offset: usize,
+) -> [[i32x8; 2]; R] {
+    let (coordinates, row_norms) = group.split_at(group.len() - 2);
+    let mut acc: [[i32x8; 2]; R] =
+        std::array::from_fn(|q| [0, 1].map(|v| simd.wrapping_add_i32x8(norms[q], row_norms[v])));
+    for (line, r) in words.chunks_exact(tile).zip(coordinates.chunks_exact(2)) {
+        let r: [i16x16; 2] = [pulp::cast(r[0]), pulp::cast(r[1])];
+        for q in 0..R {
+            let b: i16x16 = pulp::cast(simd.splat_i32x8(line[offset + q]));
+            for v in 0..2 {
+                let products = simd.multiply_wrapping_add_adjacent_i16x16(b, r[v]);
+                acc[q][v] = simd.wrapping_add_i32x8(acc[q][v], products);
+            }
+        }
+    }
+    acc
+}
+
+/// The first pass over one pair of blocks, one direction: each query row of block `a` keeps,
+/// per lane of block `b`'s groups, the two smallest values it met (no offers). Any `k` values
+/// of distinct rows bound the `k`-th nearest, and the two smallest of each lane are the
+/// smallest of sixteen disjoint sets of rows: their `k`-th smallest is within a few ranks of
+/// the `k`-th smallest of all the values met.
+struct LaneTops<'a> {
+    pairs: usize,
+    /// Block `a`'s rows packed by [`Quantizer::tiles`] (tiles of the kernel's size).
+    query_tiles: &'a [i32],
+    /// Block `b`'s rows packed by [`Quantizer::panel`].
+    panel: &'a [i32],
+    /// How many of the panel's rows are real (the rest pad the last group: never kept).
+    panel_rows: usize,
+    /// `‖q‖²` of block `a`'s rounded rows.
+    norms: &'a [i32],
+    /// Per row of block `a`: the smallest values per lane, then the second smallest.
+    tops: &'a mut [[i32; LANE_TOPS]],
+}
+
+/// A row's kept values before any pair of blocks (and a padding row's).
+const NONE_KEPT: [i32; LANE_TOPS] = [i32::MAX; LANE_TOPS];
+
+impl LaneTops<'_> {
+    /// Part `part` (of `part_rows` rows) of tile `t` (of `tile` rows): its first row and the
+    /// tile's words; `None` if it starts past the block's end.
+    fn part(
+        &self,
+        t: usize,
+        tile: usize,
+        part: usize,
+        part_rows: usize,
+    ) -> Option<(usize, &[i32])> {
+        let first = t * tile + part * part_rows;
+        let line = self.pairs * tile;
+        (first < self.norms.len()).then(|| (first, &self.query_tiles[t * line..(t + 1) * line]))
+    }
+
+    /// `‖q‖²` of row `row` of block `a` ([`PADDING_NORM`] past its end).
+    fn norm(&self, row: usize) -> i32 {
+        self.norms.get(row).copied().unwrap_or(PADDING_NORM)
+    }
+
+    /// Lanes of group `g` that hold a real row of the panel, as bits.
+    fn real_lanes(&self, g: usize) -> u16 {
+        let real = self.panel_rows.saturating_sub(g * WIDTH).min(WIDTH);
+        ((1_u32 << real) - 1) as u16
+    }
+
+    /// Every tile of block `a` on `kernel`, in parts of [`WIDE_PART`] or [`NARROW_PART`] rows.
+    fn run(mut self, kernel: Kernel) {
+        let tiles = self.norms.len().div_ceil(kernel.tile_rows());
+        match kernel {
+            Kernel::Wide(simd) => simd.vectorize(|| {
+                for t in 0..tiles {
+                    (0..WIDE_TILE / WIDE_PART).for_each(|part| self.wide_part(simd, t, part));
+                }
+            }),
+            Kernel::Narrow(simd) => simd.vectorize(|| {
+                for t in 0..tiles {
+                    (0..TILE / NARROW_PART).for_each(|part| self.narrow_part(simd, t, part));
+                }
+            }),
+        }
+    }
+
+    /// Rows `part·P..part·P + P` of tile `t` against every group of block `b`.
     #[inline(always)]
-    fn with_simd<S: Simd>(mut self, _: S) {
-        for t in 0..self.lists.own.len().div_ceil(TILE) {
-            self.tile(t);
+    fn wide_part(&mut self, simd: Wide, t: usize, part: usize) {
+        const P: usize = WIDE_PART;
+        let f = simd.avx512f;
+        let pairs = self.pairs;
+        let Some((first, words)) = self.part(t, WIDE_TILE, part, P) else {
+            return;
+        };
+        let rows = self.norms.len();
+        let norms: [__m512i; P] =
+            std::array::from_fn(|q| f._mm512_set1_epi32(self.norm(first + q)));
+        let top = |q: usize, half: usize| -> __m512i {
+            let kept = self.tops.get(first + q).copied().unwrap_or(NONE_KEPT);
+            let lanes: [[i32; WIDTH]; 2] = bytemuck::cast(kept);
+            pulp::cast(lanes[half])
+        };
+        let mut smallest: [__m512i; P] = std::array::from_fn(|q| top(q, 0));
+        let mut second: [__m512i; P] = std::array::from_fn(|q| top(q, 1));
+        let lines: &[[i32; WIDTH]] = bytemuck::cast_slice(self.panel);
+        let none = f._mm512_set1_epi32(i32::MAX);
+        for (g, group) in lines.chunks_exact(pairs + 1).enumerate() {
+            let acc = wide_sums(simd, &norms, group, words, WIDE_TILE, part * P);
+            let real = self.real_lanes(g);
+            for q in 0..P {
+                let value = f._mm512_mask_mov_epi32(none, real, acc[q]);
+                second[q] = f._mm512_min_epi32(second[q], f._mm512_max_epi32(smallest[q], value));
+                smallest[q] = f._mm512_min_epi32(smallest[q], value);
+            }
+        }
+        for q in 0..P.min(rows - first) {
+            let halves: [[i32; WIDTH]; 2] = [pulp::cast(smallest[q]), pulp::cast(second[q])];
+            self.tops[first + q] = bytemuck::cast(halves);
+        }
+    }
+
+    /// As [`LaneTops::wide_part`], a group in two vectors of eight lanes.
+    #[inline(always)]
+    fn narrow_part(&mut self, simd: V3, t: usize, part: usize) {
+        const P: usize = NARROW_PART;
+        let pairs = self.pairs;
+        let Some((first, words)) = self.part(t, TILE, part, P) else {
+            return;
+        };
+        let rows = self.norms.len();
+        let norms: [i32x8; P] = std::array::from_fn(|q| simd.splat_i32x8(self.norm(first + q)));
+        let top = |q: usize, quarter: usize| -> i32x8 {
+            let kept = self.tops.get(first + q).copied().unwrap_or(NONE_KEPT);
+            let lanes: [i32x8; 4] = bytemuck::cast(kept);
+            lanes[quarter]
+        };
+        // [smallest, second] per row, each two vectors (lanes 0..8, 8..16)
+        let mut smallest: [[i32x8; 2]; P] = std::array::from_fn(|q| [top(q, 0), top(q, 1)]);
+        let mut second: [[i32x8; 2]; P] = std::array::from_fn(|q| [top(q, 2), top(q, 3)]);
+        let (groups, _) = V3::as_simd_i32s(self.panel);
+        let none = simd.splat_i32x8(i32::MAX);
+        for (g, group) in groups.chunks_exact(2 * (pairs + 1)).enumerate() {
+            let acc = narrow_sums(simd, &norms, group, words, TILE, part * P);
+            let real = self.real_lanes(g);
+            let masks: [m32x8; 2] = [0, 8].map(|shift| {
+                let bits: [i32; 8] = std::array::from_fn(|l| -i32::from((real >> (shift + l)) & 1));
+                pulp::cast(bits)
+            });
+            for q in 0..P {
+                for v in 0..2 {
+                    let value = simd.select_i32x8(masks[v], acc[q][v], none);
+                    second[q][v] =
+                        simd.min_i32x8(second[q][v], simd.max_i32x8(smallest[q][v], value));
+                    smallest[q][v] = simd.min_i32x8(smallest[q][v], value);
+                }
+            }
+        }
+        for q in 0..P.min(rows - first) {
+            let quarters = [smallest[q][0], smallest[q][1], second[q][0], second[q][1]];
+            self.tops[first + q] = bytemuck::cast(quarters);
         }
     }
 }
@@ -370,26 +762,32 @@ mod tests {
         })
     }
 
+    /// The kernels this processor runs.
+    fn kernels() -> Vec<Kernel> {
+        let wide = Wide::try_new().map(Kernel::Wide);
+        let narrow = V3::try_new().map(Kernel::Narrow);
+        wide.into_iter().chain(narrow).collect()
+    }
+
     #[test]
     fn rounded_distances_are_within_the_spread_and_the_tiles_compute_them() {
-        let Some(simd) = V3::try_new() else {
+        let kernels = kernels();
+        if kernels.is_empty() {
             eprintln!("skipped: the processor has no AVX2");
-            return;
-        };
+        }
         let x = rows();
         let centring = Centring::new(x.view(), None, true);
         let quantizer = Quantizer::new(x.view(), &centring, vec![1.0; 10]).unwrap();
-        // the two blocks 0..140 and 140..300, every pair offered: limits +∞ and lists long
-        // enough never to be cut back
-        let (a, b): (usize, usize) = (140, 160);
-        let mut own: Vec<Candidates> = (0..a).map(|_| Candidates::new(400)).collect();
-        let mut others: Vec<Candidates> = (0..b).map(|_| Candidates::new(400)).collect();
-        let mut other_bars = vec![i32::MAX; b.next_multiple_of(WIDTH)];
-        let (tiles, panel) = (quantizer.tiles(0, a), quantizer.panel(a, b));
-        Simd::vectorize(
-            simd,
-            IntTiles {
-                simd,
+        for kernel in kernels {
+            // the two blocks 0..140 and 140..300, every pair offered: limits +∞ and lists long
+            // enough never to be cut back
+            let (a, b): (usize, usize) = (140, 160);
+            let mut own: Vec<Candidates> = (0..a).map(|_| Candidates::new(400)).collect();
+            let mut others: Vec<Candidates> = (0..b).map(|_| Candidates::new(400)).collect();
+            let mut other_bars = vec![i32::MAX; b.next_multiple_of(WIDTH)];
+            let tiles = quantizer.tiles(0, a, kernel.tile_rows());
+            let panel = quantizer.panel(a, b);
+            let int_tiles = IntTiles {
                 quantizer: &quantizer,
                 query_tiles: &tiles,
                 panel: &panel,
@@ -402,30 +800,84 @@ mod tests {
                     margin: 0.0,
                 },
                 other_bars: &mut other_bars,
-            },
-        );
+            };
+            int_tiles.run(kernel);
+            let stride = 2 * quantizer.pairs;
+            let rounded = |i: usize| &quantizer.values[i * stride..(i + 1) * stride];
+            for (i, candidates) in own.iter().enumerate() {
+                assert_eq!(candidates.found.len(), b, "{}: row {i}", kernel.name());
+                for &entry in &candidates.found {
+                    let (value, j) = (Candidates::value(entry), Candidates::row(entry));
+                    // the tiles' value is the rounded rows' squared distance, exactly
+                    let integer: i64 = rounded(i)
+                        .iter()
+                        .zip(rounded(j))
+                        .map(|(&p, &q)| (i64::from(p) - i64::from(q)).pow(2))
+                        .sum();
+                    assert_eq!(value, quantizer.to_f32(integer as i32), "pair ({i}, {j})");
+                    // its root within the spread of the true distance (in the same units)
+                    let truth =
+                        super::super::rows_distance_sq(x.row(i), x.row(j)).sqrt() / centring.scale;
+                    let off = (f64::from(value).sqrt() - truth).abs();
+                    assert!(off <= quantizer.spread, "pair ({i}, {j}): {off}");
+                }
+            }
+            // and the other direction holds the same pairs
+            assert!(others.iter().all(|c| c.found.len() == a));
+        }
+    }
+
+    #[test]
+    fn the_first_pass_keeps_each_lanes_two_smallest_values() {
+        let x = rows();
+        let centring = Centring::new(x.view(), None, true);
+        let quantizer = Quantizer::new(x.view(), &centring, vec![1.0; 10]).unwrap();
         let stride = 2 * quantizer.pairs;
         let rounded = |i: usize| &quantizer.values[i * stride..(i + 1) * stride];
-        for (i, candidates) in own.iter().enumerate() {
-            assert_eq!(candidates.found.len(), b, "row {i}");
-            for &(value, j) in &candidates.found {
-                let j = j as usize;
-                // the tiles' value is the rounded rows' squared distance, exactly
-                let integer: i64 = rounded(i)
-                    .iter()
-                    .zip(rounded(j))
-                    .map(|(&p, &q)| (i64::from(p) - i64::from(q)).pow(2))
-                    .sum();
-                assert_eq!(value, quantizer.to_f32(integer as i32), "pair ({i}, {j})");
-                // its root within the spread of the true distance (in the same units)
-                let truth =
-                    super::super::rows_distance_sq(x.row(i), x.row(j)).sqrt() / centring.scale;
-                let off = (f64::from(value).sqrt() - truth).abs();
-                assert!(off <= quantizer.spread, "pair ({i}, {j}): {off}");
+        let value = |i: usize, j: usize| -> i32 {
+            let sum: i64 = rounded(i)
+                .iter()
+                .zip(rounded(j))
+                .map(|(&p, &q)| (i64::from(p) - i64::from(q)).pow(2))
+                .sum();
+            sum as i32
+        };
+        // block a: rows 0..77 (a short last tile), block b: rows 77..300 (223 rows: a short
+        // last group, whose padding lanes must never be kept)
+        let (a, b) = (77, 223);
+        for kernel in kernels() {
+            let tiles = quantizer.tiles(0, a, kernel.tile_rows());
+            let panel = quantizer.panel(a, b);
+            // a value kept from an earlier pair of blocks stays where it is smaller
+            let mut tops = vec![NONE_KEPT; a];
+            tops[5][3] = 7;
+            let pass = LaneTops {
+                pairs: quantizer.pairs,
+                query_tiles: &tiles,
+                panel: &panel,
+                panel_rows: b,
+                norms: &quantizer.norms[..a],
+                tops: &mut tops,
+            };
+            pass.run(kernel);
+            for (i, kept) in tops.iter().enumerate() {
+                for lane in 0..WIDTH {
+                    let mut values: Vec<i32> =
+                        (lane..b).step_by(WIDTH).map(|j| value(i, a + j)).collect();
+                    if (i, lane) == (5, 3) {
+                        values.push(7);
+                    }
+                    values.sort_unstable();
+                    let expected = [values[0], values[1]];
+                    assert_eq!(
+                        [kept[lane], kept[WIDTH + lane]],
+                        expected,
+                        "{}: row {i}, lane {lane}",
+                        kernel.name()
+                    );
+                }
             }
         }
-        // and the other direction holds the same pairs
-        assert!(others.iter().all(|c| c.found.len() == a));
     }
 
     #[test]
