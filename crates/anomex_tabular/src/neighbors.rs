@@ -963,6 +963,10 @@ const MOST_F32_MARGIN: f64 = 0.1;
 
 /// Blocks of a self search whose first limits decide between f32 and f64 products.
 const RESOLUTION_BLOCKS: usize = 8;
+/// Up to this many neighbours the self search's integer first pass sets each row's first limit
+/// alone (it keeps 32 values per row: enough above the `k`-th to bound it closely), and the
+/// blocks' own pairs run on the integer tiles too; above, they run on f32 products first.
+const INTEGER_DIAGONAL_MAX_K: usize = 24;
 
 /// The most coordinate products the query sweep's choice between f32 and f64 may take.
 const PROBE_PRODUCTS: usize = 1 << 22;
@@ -1225,18 +1229,41 @@ struct CrossTiles<'a> {
 /// blocks' rows start.
 struct PairLists<'a> {
     own: &'a mut [Candidates],
+    /// Empty for a block against itself ([`PairLists::own_block`]).
     others: &'a mut [Candidates],
     query_start: usize,
     row_start: usize,
     margin: f64,
+    /// Whether block `b` is block `a`: only `own` takes rows, none its own row.
+    diagonal: bool,
 }
 
-impl PairLists<'_> {
+impl<'a> PairLists<'a> {
+    /// Block `a`'s rows (from `start`) against themselves.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    fn own_block(own: &'a mut [Candidates], start: usize, margin: f64) -> Self {
+        PairLists {
+            own,
+            others: &mut [],
+            query_start: start,
+            row_start: start,
+            margin,
+            diagonal: true,
+        }
+    }
+
     /// Offers the pair (row `i` of block `a`, row `j` of block `b`) at approximate squared
     /// distance `value` to whichever side's limit it is within; whether row `i` and row `j`
     /// took it (their limits may have moved).
     #[inline(always)]
     fn offer(&mut self, i: usize, j: usize, value: f32) -> (bool, bool) {
+        if self.diagonal {
+            let own = i != j && j < self.own.len() && value <= self.own_limit(i);
+            if own {
+                self.own[i].push(value, self.row_start + j, self.margin);
+            }
+            return (own, false);
+        }
         if i >= self.own.len() || j >= self.others.len() {
             return (false, false);
         }
@@ -1473,14 +1500,26 @@ fn brute_self_nearest_on(
     if widening == Widening::WhereNeeded && !resolves(&lists, &sample, margin) {
         return brute_k_nearest_wide(rows, rows, k, Some);
     }
-    rest.into_par_iter().for_each(diagonal);
-    // the pairs of distinct blocks: on 16-bit integers where that resolves the distances, else
-    // in f32
+    // the other blocks' own pairs are left to the integer tiles where the first pass's values
+    // can bound the `k`-th nearest without them; else they run here first
+    let late = if k <= INTEGER_DIAGONAL_MAX_K {
+        rest
+    } else {
+        rest.into_par_iter().for_each(diagonal);
+        Vec::new()
+    };
+    let mut seeded = vec![true; starts.len()];
+    for &a in &late {
+        seeded[a] = false;
+    }
+    // the pairs of blocks left: on 16-bit integers where that resolves the distances, else in
+    // f32
     #[cfg(target_arch = "x86_64")]
-    let on_integers = quantized::distinct_pairs(arch, x, &centring, &lists, &starts, margin);
+    let on_integers = quantized::self_pairs(arch, x, &centring, &lists, &starts, &seeded, margin);
     #[cfg(not(target_arch = "x86_64"))]
-    let on_integers = false;
+    let on_integers = seeded.is_empty();
     if !on_integers {
+        late.into_par_iter().for_each(diagonal);
         let width = 2 * arch.dispatch(LaneCount);
         let panels: Vec<(Vec<f32>, Vec<f32>)> = blocks
             .par_iter()
@@ -1596,6 +1635,7 @@ fn distinct_rounds(
                     query_start: starts[a],
                     row_start: starts[b],
                     margin,
+                    diagonal: false,
                 };
                 pair(a, b, lists);
             });

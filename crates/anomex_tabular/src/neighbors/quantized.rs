@@ -63,16 +63,18 @@ const PADDING_NORM: i32 = 1 << 29;
 /// percentile of the first limits (the relative growth of a ball's volume).
 const MOST_EXTRA: f64 = 0.1;
 
-/// Runs the rounds of the pairs of distinct blocks (blocks starting at `starts`, the
-/// candidates `lists` through the block diagonal) on integers, where the processor has AVX2
-/// (`arch` as the caller dispatches on) and the rounding resolves the distances the first limits
-/// show; `false` (nothing done) otherwise.
-pub(super) fn distinct_pairs(
+/// Runs the pairs of blocks (blocks starting at `starts`, the candidates `lists`) on integers,
+/// where the processor has AVX2 (`arch` as the caller dispatches on) and the rounding resolves
+/// the distances the first limits of the `seeded` blocks show (those whose own pairs were
+/// offered already): the first pass, the other blocks' own pairs, then the pairs of distinct
+/// blocks in rounds; `false` (nothing done) otherwise.
+pub(super) fn self_pairs(
     arch: Arch,
     x: ArrayView2<'_, f64>,
     centring: &Centring,
     lists: &[Mutex<Vec<Candidates>>],
     starts: &[usize],
+    seeded: &[bool],
     margin: f64,
 ) -> bool {
     // AVX-512 where the caller dispatches on it (tests run the AVX2 kernel by asking for it)
@@ -116,12 +118,15 @@ pub(super) fn distinct_pairs(
         let mut own = lock(a);
         let rows = own.len();
         let mut tops = vec![NONE_KEPT; rows];
-        for &b in &near[a] {
+        // its own block's values, where they are not among the candidates yet
+        let own_block = (!seeded[a]).then_some(a);
+        for &b in near[a].iter().chain(&own_block) {
             let pass = LaneTops {
                 pairs: quantizer.pairs,
                 query_tiles: &packed[a].1,
                 panel: &packed[b].0,
                 panel_rows: sizes[b],
+                diagonal: a == b,
                 norms: &quantizer.norms[starts[a]..starts[a] + rows],
                 tops: &mut tops,
             };
@@ -132,6 +137,24 @@ pub(super) fn distinct_pairs(
             candidates.bound_by(values.map(|&v| quantizer.to_f32(v)), margin);
         }
     });
+    // the blocks' own pairs not offered yet, each row's own row left out
+    (0..starts.len())
+        .into_par_iter()
+        .filter(|&a| !seeded[a])
+        .for_each(|a| {
+            let mut own = lock(a);
+            let rows = own.len();
+            let mut no_bars = vec![i32::MIN; rows.next_multiple_of(WIDTH)];
+            let tiles = IntTiles {
+                quantizer: &quantizer,
+                query_tiles: &packed[a].1,
+                panel: &packed[a].0,
+                norms: &quantizer.norms[starts[a]..starts[a] + rows],
+                lists: PairLists::own_block(&mut own, starts[a], margin),
+                other_bars: &mut no_bars,
+            };
+            tiles.run(kernel);
+        });
     super::distinct_rounds(lists, starts, margin, |a, b, lists| {
         let mut other_bars: Vec<i32> = lists
             .others
@@ -617,6 +640,8 @@ struct LaneTops<'a> {
     panel: &'a [i32],
     /// How many of the panel's rows are real (the rest pad the last group: never kept).
     panel_rows: usize,
+    /// Whether the panel is block `a` itself (a row's value to itself is never kept).
+    diagonal: bool,
     /// `‖q‖²` of block `a`'s rounded rows.
     norms: &'a [i32],
     /// Per row of block `a`: the smallest values per lane, then the second smallest.
@@ -650,6 +675,16 @@ impl LaneTops<'_> {
     fn real_lanes(&self, g: usize) -> u16 {
         let real = self.panel_rows.saturating_sub(g * WIDTH).min(WIDTH);
         ((1_u32 << real) - 1) as u16
+    }
+
+    /// `real` (lanes of group `g`) less the lane of query row `row` itself on the diagonal.
+    #[inline(always)]
+    fn other_rows(&self, real: u16, row: usize, g: usize) -> u16 {
+        if self.diagonal && row / WIDTH == g {
+            real & !(1 << (row % WIDTH))
+        } else {
+            real
+        }
     }
 
     /// Every tile of block `a` on `kernel`, in parts of [`WIDE_PART`] or [`NARROW_PART`] rows.
@@ -694,7 +729,8 @@ impl LaneTops<'_> {
             let acc = wide_sums(simd, &norms, group, words, WIDE_TILE, part * P);
             let real = self.real_lanes(g);
             for q in 0..P {
-                let value = f._mm512_mask_mov_epi32(none, real, acc[q]);
+                let lanes = self.other_rows(real, first + q, g);
+                let value = f._mm512_mask_mov_epi32(none, lanes, acc[q]);
                 second[q] = f._mm512_min_epi32(second[q], f._mm512_max_epi32(smallest[q], value));
                 smallest[q] = f._mm512_min_epi32(smallest[q], value);
             }
@@ -728,13 +764,16 @@ impl LaneTops<'_> {
         for (g, group) in groups.chunks_exact(2 * (pairs + 1)).enumerate() {
             let acc = narrow_sums(simd, &norms, group, words, TILE, part * P);
             let real = self.real_lanes(g);
-            let masks: [m32x8; 2] = [0, 8].map(|shift| {
-                let bits: [i32; 8] = std::array::from_fn(|l| -i32::from((real >> (shift + l)) & 1));
-                pulp::cast(bits)
-            });
             for q in 0..P {
+                let lanes = self.other_rows(real, first + q, g);
                 for v in 0..2 {
-                    let value = simd.select_i32x8(masks[v], acc[q][v], none);
+                    let value = if lanes == u16::MAX {
+                        acc[q][v]
+                    } else {
+                        let bits: [i32; 8] =
+                            std::array::from_fn(|l| -i32::from((lanes >> (8 * v + l)) & 1));
+                        simd.select_i32x8(pulp::cast(bits), acc[q][v], none)
+                    };
                     second[q][v] =
                         simd.min_i32x8(second[q][v], simd.max_i32x8(smallest[q][v], value));
                     smallest[q][v] = simd.min_i32x8(smallest[q][v], value);
@@ -798,6 +837,7 @@ mod tests {
                     query_start: 0,
                     row_start: a,
                     margin: 0.0,
+                    diagonal: false,
                 },
                 other_bars: &mut other_bars,
             };
@@ -856,10 +896,41 @@ mod tests {
                 query_tiles: &tiles,
                 panel: &panel,
                 panel_rows: b,
+                diagonal: false,
                 norms: &quantizer.norms[..a],
                 tops: &mut tops,
             };
             pass.run(kernel);
+            // and block a against itself, each row's own value left out
+            let mut own_tops = vec![NONE_KEPT; a];
+            let own_panel = quantizer.panel(0, a);
+            LaneTops {
+                pairs: quantizer.pairs,
+                query_tiles: &tiles,
+                panel: &own_panel,
+                panel_rows: a,
+                diagonal: true,
+                norms: &quantizer.norms[..a],
+                tops: &mut own_tops,
+            }
+            .run(kernel);
+            for (i, kept) in own_tops.iter().enumerate() {
+                for lane in 0..WIDTH {
+                    let mut values: Vec<i32> = (lane..a)
+                        .step_by(WIDTH)
+                        .filter(|&j| j != i)
+                        .map(|j| value(i, j))
+                        .chain([i32::MAX; 2])
+                        .collect();
+                    values.sort_unstable();
+                    assert_eq!(
+                        [kept[lane], kept[WIDTH + lane]],
+                        [values[0], values[1]],
+                        "{} (own block): row {i}, lane {lane}",
+                        kernel.name()
+                    );
+                }
+            }
             for (i, kept) in tops.iter().enumerate() {
                 for lane in 0..WIDTH {
                     let mut values: Vec<i32> =
