@@ -48,10 +48,10 @@ fn near_count(k: usize) -> usize {
 /// them bound the `k`-th nearest.
 const LANE_TOPS: usize = 2 * WIDTH;
 /// Rows of a tile of the AVX-512 kernel: one accumulator per row (of 32 registers).
-const WIDE_TILE: usize = 12;
+const WIDE_TILE: usize = 16;
 /// Rows of a part of a tile in the first pass on 512-bit vectors: an accumulator and two
 /// kept vectors per row.
-const WIDE_PART: usize = 6;
+const WIDE_PART: usize = 8;
 /// Rows of a part of a tile in the first pass on 256-bit vectors (six vectors per row).
 const NARROW_PART: usize = 2;
 /// Rows per panel group: two vectors of eight `i32` lanes, or one of sixteen.
