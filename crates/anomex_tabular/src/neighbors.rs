@@ -421,15 +421,12 @@ impl Candidates {
 
     /// Lowers the limit to the `k`-th smallest of the values taken and `more` (values of other
     /// rows than those taken, each a different row), where that is below the anchor, and drops
-    /// the rows above it.
+    /// the rows above it;
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-    fn bound_by(&mut self, more: impl Iterator<Item = f32>, margin: f64) {
-        let mut values: Vec<f32> = self
-            .found
-            .iter()
-            .map(|&c| Self::value(c))
-            .chain(more)
-            .collect();
+    /// `values` is scratch space (its contents are replaced).
+    fn bound_by(&mut self, more: impl Iterator<Item = f32>, values: &mut Vec<f32>, margin: f64) {
+        values.clear();
+        values.extend(self.found.iter().map(|&c| Self::value(c)).chain(more));
         if values.len() < self.k {
             return;
         }

@@ -132,9 +132,10 @@ pub(super) fn self_pairs(
             };
             pass.run(kernel);
         }
+        let mut scratch = Vec::with_capacity(LANE_TOPS + 2 * k);
         for (candidates, row) in own.iter_mut().zip(&tops) {
             let values = row.iter().filter(|&&v| v != i32::MAX);
-            candidates.bound_by(values.map(|&v| quantizer.to_f32(v)), margin);
+            candidates.bound_by(values.map(|&v| quantizer.to_f32(v)), &mut scratch, margin);
         }
     });
     // the blocks' own pairs not offered yet, each row's own row left out
