@@ -1,4 +1,4 @@
-//! The pairs of distinct blocks of the self search ([`super::brute_self_nearest`]) on 16-bit
+//! The pairs of blocks of the self search ([`super::brute_self_nearest`]) on 16-bit
 //! integers, where the processor has AVX2: `vpmaddwd` multiplies sixteen pairs of 16-bit values
 //! and adds them pairwise in one instruction, so a tile takes two coordinates per multiply-add
 //! where f32 takes one (1.6× the pairs per second on the machine of docs/benchmarks.md, measured
@@ -7,8 +7,9 @@
 //! coordinate pair for sixteen pairs of rows, a quarter of AVX2's.
 //!
 //! Before the offers, a first pass ([`LaneTops`]) runs each block against its nearest blocks
-//! (by the centres of their rows) and keeps, per query row and SIMD lane, the two smallest
-//! values: the `k`-th smallest of those and of the row's own block's candidates bounds its
+//! (by the centres of their rows), and against itself where its own pairs are left to the
+//! integer tiles, and keeps, per query row and SIMD lane, the two smallest values (a row's own
+//! value left out): the `k`-th smallest of those and of the row's candidates so far bounds its
 //! `k`-th nearest, so the row's limit starts close to its final value. Rows taken in no
 //! particular order lower a limit only step by step (about `k·ln(m/k)` of `m` rows are taken);
 //! the first pass costs a few blocks' arithmetic and takes none.
@@ -110,7 +111,9 @@ pub(super) fn self_pairs(
         })
         .collect();
     // first pass: each row's limit from its block's nearest blocks, before any offer
-    let k = lock(0).first().map_or(1, |c| c.k);
+    let k = (0..lists.len())
+        .find_map(|b| lock(b).first().map(|c| c.k))
+        .unwrap_or(1);
     let near = near_blocks(&quantizer, starts, lists.len(), near_count(k));
     // (each block's own lock only: another's might be held by a thread waiting for this one)
     let sizes: Vec<usize> = (0..lists.len()).map(|b| lock(b).len()).collect();
@@ -496,10 +499,9 @@ impl IntTiles<'_> {
         const Q: usize = TILE;
         let pairs = self.quantizer.pairs;
         let first = t * Q;
-        let words = &self.query_tiles[t * pairs * Q..(t + 1) * pairs * Q];
-        let norms: [i32x8; Q] = std::array::from_fn(|q| {
-            simd.splat_i32x8(self.norms.get(first + q).copied().unwrap_or(PADDING_NORM))
-        });
+        let words = tile_words(self.query_tiles, pairs, Q, t);
+        let norms: [i32x8; Q] =
+            std::array::from_fn(|q| simd.splat_i32x8(norm_or_padding(self.norms, first + q)));
         let mut bars: [i32; Q] = std::array::from_fn(|q| self.own_bar(first + q));
         let (groups, _) = V3::as_simd_i32s(self.panel);
         for (g, group) in groups.chunks_exact(2 * (pairs + 1)).enumerate() {
@@ -545,10 +547,9 @@ impl IntTiles<'_> {
         let f = simd.avx512f;
         let pairs = self.quantizer.pairs;
         let first = t * Q;
-        let words = &self.query_tiles[t * pairs * Q..(t + 1) * pairs * Q];
-        let norms: [__m512i; Q] = std::array::from_fn(|q| {
-            f._mm512_set1_epi32(self.norms.get(first + q).copied().unwrap_or(PADDING_NORM))
-        });
+        let words = tile_words(self.query_tiles, pairs, Q, t);
+        let norms: [__m512i; Q] =
+            std::array::from_fn(|q| f._mm512_set1_epi32(norm_or_padding(self.norms, first + q)));
         let mut bars: [i32; Q] = std::array::from_fn(|q| self.own_bar(first + q));
         let lines: &[[i32; WIDTH]] = bytemuck::cast_slice(self.panel);
         for (g, group) in lines.chunks_exact(pairs + 1).enumerate() {
@@ -649,6 +650,17 @@ struct LaneTops<'a> {
     tops: &'a mut [[i32; LANE_TOPS]],
 }
 
+/// The words of query tile `t` (of `tile` rows) in `query_tiles` ([`Quantizer::tiles`]).
+fn tile_words(query_tiles: &[i32], pairs: usize, tile: usize, t: usize) -> &[i32] {
+    let line = pairs * tile;
+    &query_tiles[t * line..(t + 1) * line]
+}
+
+/// `‖q‖²` of row `row` of `norms`, [`PADDING_NORM`] past their end.
+fn norm_or_padding(norms: &[i32], row: usize) -> i32 {
+    norms.get(row).copied().unwrap_or(PADDING_NORM)
+}
+
 /// A row's kept values before any pair of blocks (and a padding row's).
 const NONE_KEPT: [i32; LANE_TOPS] = [i32::MAX; LANE_TOPS];
 
@@ -663,13 +675,8 @@ impl LaneTops<'_> {
         part_rows: usize,
     ) -> Option<(usize, &[i32])> {
         let first = t * tile + part * part_rows;
-        let line = self.pairs * tile;
-        (first < self.norms.len()).then(|| (first, &self.query_tiles[t * line..(t + 1) * line]))
-    }
-
-    /// `‖q‖²` of row `row` of block `a` ([`PADDING_NORM`] past its end).
-    fn norm(&self, row: usize) -> i32 {
-        self.norms.get(row).copied().unwrap_or(PADDING_NORM)
+        (first < self.norms.len())
+            .then(|| (first, tile_words(self.query_tiles, self.pairs, tile, t)))
     }
 
     /// Lanes of group `g` that hold a real row of the panel, as bits.
@@ -716,7 +723,7 @@ impl LaneTops<'_> {
         };
         let rows = self.norms.len();
         let norms: [__m512i; P] =
-            std::array::from_fn(|q| f._mm512_set1_epi32(self.norm(first + q)));
+            std::array::from_fn(|q| f._mm512_set1_epi32(norm_or_padding(self.norms, first + q)));
         let top = |q: usize, half: usize| -> __m512i {
             let kept = self.tops.get(first + q).copied().unwrap_or(NONE_KEPT);
             let lanes: [[i32; WIDTH]; 2] = bytemuck::cast(kept);
@@ -751,7 +758,8 @@ impl LaneTops<'_> {
             return;
         };
         let rows = self.norms.len();
-        let norms: [i32x8; P] = std::array::from_fn(|q| simd.splat_i32x8(self.norm(first + q)));
+        let norms: [i32x8; P] =
+            std::array::from_fn(|q| simd.splat_i32x8(norm_or_padding(self.norms, first + q)));
         let top = |q: usize, quarter: usize| -> i32x8 {
             let kept = self.tops.get(first + q).copied().unwrap_or(NONE_KEPT);
             let lanes: [i32x8; 4] = bytemuck::cast(kept);
