@@ -27,7 +27,7 @@
 
 use crate::{
     model_file::{state_from, state_to},
-    Detector, Entry, Error, FittedDetector, Frame, Learning, ParamSpec, Params, Result, Scorer,
+    Detector, Entry, Error, Fit, FittedDetector, Frame, Learning, ParamSet, Params, Result, Scorer,
     Scores,
 };
 use anomex_core::DataKind;
@@ -36,57 +36,73 @@ use serde::{Deserialize, Serialize};
 /// The members when none are named, chosen on the NAB suite (`docs/bench.md`).
 pub const DEFAULT_MEMBERS: &str = "sub_knn+sub_pca:window=100;score=tsb_ad";
 
+anomex_core::params! {
+    /// Parameters of the ensemble.
+    pub struct EnsembleParams {
+        /// member detectors joined by +, each NAME or NAME:key=value;key=value
+        pub members: String = DEFAULT_MEMBERS.into();
+        /// a detector of sparse calibrated alerts (NAME or NAME:key=value;…) ranked above every
+        /// other row, scores then in [0, 1]; none = plain mean
+        pub alerts: String = "none".into();
+        /// a detector of calibrated scores in [0, 1] (NAME or NAME:key=value;…) whose peaks at or
+        /// above peak_level rank above the alerts, scores then in [0, 1]; none = no peaks
+        pub peaks: String = "none".into();
+        /// the peaks detector's score a peak must reach
+        pub peak_level: f64 = 0.8, in 0.0..=1.0;
+        /// rows before it a peak must beat: a share of the scored rows (< 1) or a count
+        pub peak_suppress: f64 = 0.05, in 1e-9..=1e9;
+    }
+    validate |p| {
+        parse_members(p)?;
+        parse_helper(p, Role::Alerts)?;
+        parse_helper(p, Role::Peaks)?;
+        Ok(())
+    }
+}
+
 /// The ensemble's registry entry.
 pub fn entry() -> Entry {
     Entry {
         name: "ensemble",
+        class: "Ensemble",
         summary:
             "mean of robustly standardised scores of several detectors (Aggarwal & Sathe, 2015)",
         learning: Learning::SemiSupervised,
         data: DataKind::Series,
         causal: false,
-        params: vec![
-            ParamSpec::text(
-                "members",
-                DEFAULT_MEMBERS,
-                "member detectors joined by +, each NAME or NAME:key=value;key=value",
-            ),
-            ParamSpec::text(
-                "alerts",
-                "none",
-                "a detector of sparse calibrated alerts (NAME or NAME:key=value;…) ranked above \
-                 every other row, scores then in [0, 1]; none = plain mean",
-            ),
-            ParamSpec::text(
-                "peaks",
-                "none",
-                "a detector of calibrated scores in [0, 1] (NAME or NAME:key=value;…) whose peaks \
-                 at or above peak_level rank above the alerts, scores then in [0, 1]; none = no \
-                 peaks",
-            ),
-            ParamSpec::float(
-                "peak_level",
-                0.8,
-                0.0,
-                1.0,
-                "the peaks detector's score a peak must reach",
-            ),
-            ParamSpec::float(
-                "peak_suppress",
-                0.05,
-                1e-9,
-                1e9,
-                "rows before it a peak must beat: a share of the scored rows (< 1) or a count",
-            ),
-        ],
+        explains: false,
+        params: EnsembleParams::specs(),
         build,
         load,
+    }
+}
+
+/// The two helper detectors an ensemble may have besides its members.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Alerts,
+    Peaks,
+}
+
+impl Role {
+    fn param(self) -> &'static str {
+        match self {
+            Role::Alerts => "alerts",
+            Role::Peaks => "peaks",
+        }
+    }
+    fn spec(self, p: &EnsembleParams) -> &str {
+        match self {
+            Role::Alerts => &p.alerts,
+            Role::Peaks => &p.peaks,
+        }
     }
 }
 
 #[derive(Debug)]
 struct Ensemble {
     params: Params,
+    typed: EnsembleParams,
     members: Vec<(String, Box<dyn Detector>)>,
     alerts: Option<Box<dyn Detector>>,
     peaks: Option<Box<dyn Detector>>,
@@ -118,6 +134,7 @@ impl Scale {
 #[derive(Debug)]
 struct FittedEnsemble {
     params: Params,
+    typed: EnsembleParams,
     members: Vec<(Box<dyn FittedDetector>, Scale)>,
     alerts: Option<Box<dyn FittedDetector>>,
     peaks: Option<Box<dyn FittedDetector>>,
@@ -139,21 +156,21 @@ fn parse_spec(m: &str) -> (String, Vec<String>) {
     }
 }
 
-/// The detector named by parameter `role` (`alerts` or `peaks`), if one is named.
-fn parse_helper(params: &Params, role: &str) -> Result<Option<(String, Vec<String>)>> {
-    match params.text(role)?.trim() {
+/// The detector named for `role`, if one is named.
+fn parse_helper(params: &EnsembleParams, role: Role) -> Result<Option<(String, Vec<String>)>> {
+    match role.spec(params).trim() {
         "none" | "" => Ok(None),
         "ensemble" => Err(Error::param(
-            role,
-            format!("an ensemble cannot raise an ensemble's {role}"),
+            role.param(),
+            format!("an ensemble cannot raise an ensemble's {}", role.param()),
         )),
         spec => Ok(Some(parse_spec(spec))),
     }
 }
 
 /// Members from `a+b:key=value;key=value+c`: names with optional parameters.
-fn parse_members(params: &Params) -> Result<Vec<(String, Vec<String>)>> {
-    let text = params.text("members")?;
+fn parse_members(params: &EnsembleParams) -> Result<Vec<(String, Vec<String>)>> {
+    let text = &params.members;
     let members: Vec<(String, Vec<String>)> = text
         .split('+')
         .map(str::trim)
@@ -173,8 +190,9 @@ fn parse_members(params: &Params) -> Result<Vec<(String, Vec<String>)>> {
 }
 
 fn build(params: &Params) -> Result<Box<dyn Detector>> {
+    let typed = EnsembleParams::from_params(params)?;
     let registry = crate::base_registry();
-    let members = parse_members(params)?
+    let members = parse_members(&typed)?
         .into_iter()
         .map(|(n, pairs)| {
             let d = registry.get(&n)?.create(&pairs)?;
@@ -182,63 +200,114 @@ fn build(params: &Params) -> Result<Box<dyn Detector>> {
         })
         .collect::<Result<_>>()?;
     let helper = |role| {
-        parse_helper(params, role)?
+        parse_helper(&typed, role)?
             .map(|(n, pairs)| registry.get(&n)?.create(&pairs))
             .transpose()
     };
     Ok(Box::new(Ensemble {
         params: params.clone(),
         members,
-        alerts: helper("alerts")?,
-        peaks: helper("peaks")?,
+        alerts: helper(Role::Alerts)?,
+        peaks: helper(Role::Peaks)?,
+        typed,
     }))
 }
 
-impl Detector for Ensemble {
-    fn fit(&self, train: &Frame) -> Result<Box<dyn FittedDetector>> {
+impl Ensemble {
+    /// Fits every member and helper on `train` and combines their training scores (each
+    /// member's in its training form: leave-one-out where the member is).
+    fn fit_all(&self, train: &Frame) -> Result<(FittedEnsemble, Scores)> {
+        let mut member_scores = Vec::with_capacity(self.members.len());
         let members = self
             .members
             .iter()
             .map(|(_, d)| {
-                let fitted = d.fit(train)?;
-                let scale = Scale::of(&fitted.score(train)?.combined);
-                Ok((fitted, scale))
+                let fit = d.fit_scored(train)?;
+                let scores = fit.train_scores.combined;
+                let scale = Scale::of(&scores);
+                member_scores.push(scores);
+                Ok((fit.model, scale))
             })
             .collect::<Result<_>>()?;
-        let fit = |d: &Option<Box<dyn Detector>>| d.as_ref().map(|d| d.fit(train)).transpose();
-        Ok(Box::new(FittedEnsemble {
+        let helper = |d: &Option<Box<dyn Detector>>| {
+            d.as_ref()
+                .map(|d| {
+                    d.fit_scored(train)
+                        .map(|f| (f.model, f.train_scores.combined))
+                })
+                .transpose()
+        };
+        let (alerts, alert_scores) = helper(&self.alerts)?.unzip();
+        let (peaks, peak_scores) = helper(&self.peaks)?.unzip();
+        let fitted = FittedEnsemble {
             params: self.params.clone(),
+            typed: self.typed.clone(),
             members,
-            alerts: fit(&self.alerts)?,
-            peaks: fit(&self.peaks)?,
+            alerts,
+            peaks,
             columns: train.cols(),
-        }))
+        };
+        let scores = fitted.combine(member_scores, alert_scores, peak_scores);
+        Ok((fitted, scores))
+    }
+}
+
+impl Detector for Ensemble {
+    fn fit(&self, train: &Frame) -> Result<Box<dyn FittedDetector>> {
+        Ok(Box::new(self.fit_all(train)?.0))
+    }
+    fn fit_scored(&self, train: &Frame) -> Result<Fit> {
+        let (fitted, train_scores) = self.fit_all(train)?;
+        Ok(Fit {
+            model: Box::new(fitted),
+            train_scores,
+        })
     }
 }
 
 impl Scorer for FittedEnsemble {
     fn score(&self, data: &Frame) -> Result<Scores> {
-        let mut total = vec![0.0; data.rows()];
-        for (member, scale) in &self.members {
-            let s = member.score(data)?.combined;
+        let members = self
+            .members
+            .iter()
+            .map(|(member, _)| Ok(member.score(data)?.combined))
+            .collect::<Result<_>>()?;
+        let helper = |d: &Option<Box<dyn FittedDetector>>| {
+            d.as_ref()
+                .map(|d| d.score(data).map(|s| s.combined))
+                .transpose()
+        };
+        Ok(self.combine(members, helper(&self.alerts)?, helper(&self.peaks)?))
+    }
+}
+
+impl FittedEnsemble {
+    /// One score per row from the members' scores (standardised by their training scale and
+    /// averaged), and the alerts' and peaks' scores where the ensemble has those helpers.
+    fn combine(
+        &self,
+        members: Vec<Vec<f64>>,
+        alerts: Option<Vec<f64>>,
+        peaks: Option<Vec<f64>>,
+    ) -> Scores {
+        let rows = members.first().map_or(0, Vec::len);
+        let mut total = vec![0.0; rows];
+        for (s, (_, scale)) in members.into_iter().zip(&self.members) {
             for (t, v) in total.iter_mut().zip(s) {
                 *t += (v - scale.median) / scale.spread;
             }
         }
         let k = self.members.len() as f64;
         let mean = total.into_iter().map(|t| t / k);
-        if self.alerts.is_none() && self.peaks.is_none() {
-            return Ok(Scores::single(mean.collect()));
+        if alerts.is_none() && peaks.is_none() {
+            return Scores::single(mean.collect());
         }
-        let alerts = match &self.alerts {
-            Some(a) => a.score(data)?.combined,
-            None => vec![0.0; data.rows()],
+        let alerts = alerts.unwrap_or_else(|| vec![0.0; rows]);
+        let peaks = match peaks {
+            Some(p) => self.peak_scores(p),
+            None => vec![None; rows],
         };
-        let peaks = match &self.peaks {
-            Some(p) => self.peak_scores(p.as_ref(), data)?,
-            None => vec![None; data.rows()],
-        };
-        Ok(Scores::single(
+        Scores::single(
             mean.zip(alerts)
                 .zip(peaks)
                 .map(|((m, a), p)| match p {
@@ -247,32 +316,28 @@ impl Scorer for FittedEnsemble {
                     None => 0.25 + (m / 3.0).atan() / (2.0 * std::f64::consts::PI),
                 })
                 .collect(),
-        ))
+        )
     }
-}
 
-impl FittedEnsemble {
     /// The peaks detector's score (clamped to [0, 1]) where it has a peak at or above the level.
-    fn peak_scores(&self, peaks: &dyn FittedDetector, data: &Frame) -> Result<Vec<Option<f64>>> {
-        let level = self.params.f64("peak_level")?;
-        let suppress = self.params.f64("peak_suppress")?;
+    fn peak_scores(&self, scores: Vec<f64>) -> Vec<Option<f64>> {
+        let level = self.typed.peak_level;
+        let suppress = self.typed.peak_suppress;
         let span = if suppress < 1.0 {
-            (suppress * data.rows() as f64) as usize
+            (suppress * scores.len() as f64) as usize
         } else {
             suppress as usize
         };
-        let scores: Vec<f64> = peaks
-            .score(data)?
-            .combined
+        let scores: Vec<f64> = scores
             .into_iter()
             .map(|s| if s.is_nan() { 0.0 } else { s.clamp(0.0, 1.0) })
             .collect();
         let high = local_peaks(&scores, span.max(1));
-        Ok(scores
+        scores
             .into_iter()
             .zip(high)
             .map(|(s, h)| (h && s >= level).then_some(s))
-            .collect())
+            .collect()
     }
 }
 
@@ -371,14 +436,18 @@ fn load(params: &Params, state: serde_json::Value) -> Result<Box<dyn FittedDetec
         Option<HelperState>,
     );
     let (columns, members, alerts, peaks): State = state_from(state)?;
-    let wanted = parse_members(params)?;
+    let typed = EnsembleParams::from_params(params)?;
+    let wanted = parse_members(&typed)?;
     if wanted.len() != members.len() || wanted.iter().zip(&members).any(|(w, m)| w.0 != m.name) {
         return Err(Error::ModelFile(
             "the ensemble's members do not match its parameters".into(),
         ));
     }
-    for (param, role, kept) in [("alerts", "alerting", &alerts), ("peaks", "peaks", &peaks)] {
-        if parse_helper(params, param)?.map(|a| a.0) != kept.as_ref().map(|a| a.name.clone()) {
+    for (param, role, kept) in [
+        (Role::Alerts, "alerting", &alerts),
+        (Role::Peaks, "peaks", &peaks),
+    ] {
+        if parse_helper(&typed, param)?.map(|a| a.0) != kept.as_ref().map(|a| a.name.clone()) {
             return Err(Error::ModelFile(format!(
                 "the ensemble's {role} detector does not match its parameters"
             )));
@@ -398,6 +467,7 @@ fn load(params: &Params, state: serde_json::Value) -> Result<Box<dyn FittedDetec
     };
     Ok(Box::new(FittedEnsemble {
         params: params.clone(),
+        typed,
         members,
         alerts: helper(alerts)?,
         peaks: helper(peaks)?,

@@ -13,12 +13,14 @@
 
 mod ensemble;
 mod outlier_model;
+pub mod pipeline;
 
 pub use anomex_core::*;
 pub use anomex_series as series;
 pub use anomex_tabular as tabular;
 pub use anomex_threshold as threshold;
 pub use outlier_model::{OutlierModel, Proba};
+pub use pipeline::{Detection, Pipeline, Span};
 
 /// The detector `anomex detect` uses on a univariate series when none is named: an
 /// [`ensemble`](crate::registry) of Sub-KNN and windowed PCA (window 100, TSB-AD's score) with
@@ -91,4 +93,32 @@ fn base_registry() -> Registry {
         unreachable!("built-in detectors clash: {e}");
     }
     r
+}
+
+/// The README's table of detectors, generated from the registry (`anomex list --markdown`;
+/// a test keeps the README equal to it): one row per detector with its Python class, the data
+/// it reads, how it learns, its capabilities and its summary.
+pub fn detector_table() -> String {
+    let mut out = String::from(
+        "| name | Python class | reads | learns | streams | explains | what |\n\
+         |---|---|---|---|---|---|---|\n",
+    );
+    let yes = |b: bool| if b { "yes" } else { "" };
+    for e in registry().entries() {
+        let name = if e.name == DEFAULT_DETECTOR {
+            format!("`{}` (default)", e.name)
+        } else {
+            format!("`{}`", e.name)
+        };
+        out.push_str(&format!(
+            "| {name} | `{}` | {} | {} | {} | {} | {} |\n",
+            e.class,
+            e.data.as_str(),
+            e.learning.as_str(),
+            yes(e.causal),
+            yes(e.explains),
+            e.summary.replace('|', "\\|"),
+        ));
+    }
+    out
 }

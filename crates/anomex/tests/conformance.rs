@@ -302,6 +302,12 @@ fn multivariate_scores_and_attribution() {
         let fitted = e.create::<&str>(&[]).unwrap().fit(&frame).unwrap();
         let s = fitted.score(&frame).unwrap();
         assert_eq!(s.combined.len(), frame.rows());
+        assert_eq!(
+            fitted.explain().is_some(),
+            e.explains,
+            "{}: explains flag vs explain()",
+            e.name
+        );
         let Some(explain) = fitted.explain() else {
             return;
         };
@@ -433,8 +439,23 @@ fn registry_names_are_unique_and_documented() {
     names.dedup();
     assert_eq!(names.len(), reg.entries().len());
     assert!(reg.get(anomex::DEFAULT_DETECTOR).is_ok());
+    let mut classes: Vec<_> = reg.entries().iter().map(|e| e.class).collect();
+    classes.sort_unstable();
+    classes.dedup();
+    assert_eq!(
+        classes.len(),
+        reg.entries().len(),
+        "Python class names clash"
+    );
     for e in reg.entries() {
         assert!(!e.summary.is_empty());
+        assert!(
+            e.class.starts_with(|c: char| c.is_ascii_uppercase())
+                && e.class.chars().all(|c| c.is_ascii_alphanumeric()),
+            "{}: `{}` is not a Python class name",
+            e.name,
+            e.class
+        );
         assert!(e.params.iter().all(|p| !p.doc.is_empty()), "{}", e.name);
         if e.name.starts_with("sub_") {
             assert_eq!(e.data, DataKind::Series, "{}", e.name);

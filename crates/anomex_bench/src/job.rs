@@ -211,6 +211,17 @@ fn detector_scores(
         _ => data.frame.rows(),
     };
     let frame = normalized(&data.frame, train_rows, job.protocol.normalization)?;
+    if train_rows == frame.rows() {
+        // fitted on every row: the training rows' own scores (leave-one-out where the
+        // detector is), as PyOD's `decision_scores_` and TSB-AD's protocol take them
+        let start = Instant::now();
+        let fit = detector.fit_scored(&frame)?;
+        return Ok((
+            fit.train_scores.combined,
+            start.elapsed().as_secs_f64(),
+            0.0,
+        ));
+    }
     let train = frame.slice_rows(0, train_rows)?;
     let start = Instant::now();
     let fitted = detector.fit(&train)?;

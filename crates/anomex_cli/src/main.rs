@@ -59,6 +59,9 @@ enum Command {
         /// Print JSON instead of text
         #[arg(long)]
         json: bool,
+        /// Print the README's Markdown table of detectors
+        #[arg(long, conflicts_with = "json")]
+        markdown: bool,
     },
 }
 
@@ -377,7 +380,7 @@ fn main() -> ExitCode {
         Command::Synth(a) => synth::synth(a),
         Command::Serve(a) => serve::serve(a),
         Command::Loadgen(a) => loadgen::loadgen(a),
-        Command::List { json } => run::list(json),
+        Command::List { json, markdown } => run::list(json, markdown),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

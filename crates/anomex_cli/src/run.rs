@@ -1,8 +1,9 @@
 //! The subcommands.
 
 use crate::{example, DetectArgs, FitArgs, InputArgs, ModelArgs, OutputArgs, ScoreArgs};
-use anomex::{model_file, spans, FittedDetector, Frame, Scores};
-use anomex_data::{output::ScoreTable, Dataset, Fill, Selection};
+use anomex::pipeline::Scored;
+use anomex::{model_file, spans, Detection, Frame, Pipeline};
+use anomex_data::{Dataset, Fill, Selection};
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
@@ -82,16 +83,41 @@ fn load(path: &Path, input: &InputArgs) -> Result<Dataset> {
     Ok(anomex_data::read(path, &selection(input)?)?)
 }
 
+/// Checks `--train-rows` against the data, naming the option.
+fn check_train_rows(train_rows: Option<usize>, rows: usize) -> Result<()> {
+    match train_rows {
+        Some(0) => bail!("--train-rows must be at least 1"),
+        Some(n) if n > rows => bail!("--train-rows {n} is more than the {rows} rows of the data"),
+        _ => Ok(()),
+    }
+}
+
+/// The training rows `--train-rows` names (all rows when it is not given).
 fn train_slice(frame: &Frame<'static>, train_rows: Option<usize>) -> Result<Frame<'static>> {
+    check_train_rows(train_rows, frame.rows())?;
     match train_rows {
         None => Ok(frame.clone()),
-        Some(0) => bail!("--train-rows must be at least 1"),
-        Some(n) if n > frame.rows() => bail!(
-            "--train-rows {n} is more than the {} rows of the data",
-            frame.rows()
-        ),
-        Some(n) => Ok(frame.slice_rows(0, n)?),
+        Some(n) => Ok(anomex::pipeline::training_rows(frame, n)?),
     }
+}
+
+/// The pipeline the command-line options ask for (`anomex::Pipeline` does the work).
+fn pipeline(model: &ModelArgs, out: &OutputArgs, file: Option<&Path>) -> Pipeline {
+    Pipeline {
+        detector: model.detector.clone(),
+        params: model.params.clone(),
+        shape: npz(file).then_some(anomex::DataShape::Vectors),
+        threshold: out.threshold.clone(),
+        train_rows: model.train_rows,
+        calibrate: out.calibrate,
+        explain: true,
+    }
+}
+
+/// `.npz` files hold vectors, as ADBench's: the default detector is then the vectors' one.
+fn npz(file: Option<&Path>) -> bool {
+    file.and_then(|f| f.extension())
+        .is_some_and(|e| e.eq_ignore_ascii_case("npz"))
 }
 
 pub fn detect(a: DetectArgs) -> Result<()> {
@@ -110,54 +136,29 @@ pub fn detect(a: DetectArgs) -> Result<()> {
         let path = a.file.clone().context("no input file given")?;
         (load(&path, &a.input)?, path.display().to_string(), None)
     };
-    let registry = anomex::registry();
     let frame = &dataset.frame;
-    let (name, params) = chosen(&a.model, frame, a.file.as_deref());
-    let entry = registry.get(&name)?;
-    let detector = entry.create(&params)?;
-    let train = train_slice(frame, a.model.train_rows)?;
-    progress.step(format!("fitting {} on {} rows", entry.name, train.rows()));
-    let fitted = detector.fit(&train)?;
-    progress.step(format!("scoring {} rows", frame.rows()));
-    let scores = fitted.score(frame)?;
+    check_train_rows(a.model.train_rows, frame.rows())?;
+    let found = pipeline(&a.model, &a.out, a.file.as_deref())
+        .run_observed(frame, &mut |step| progress.step(step))?;
     let mut out = a.out.clone();
     if a.example && out.report.is_none() {
         out.report = Some(PathBuf::from("report.html"));
     }
     let truth = dataset.labels.clone().or(example_truth);
-    finish(
-        &progress,
-        &source,
-        frame,
-        truth.as_deref(),
-        fitted.as_ref(),
-        &scores,
-        a.model.train_rows,
-        &out,
-    )
+    finish(&progress, &source, frame, truth.as_deref(), &found, &out)
 }
 
 /// The detector and its parameters: the one named, else the default for the data's shape
 /// (`.npz` files hold vectors, as ADBench's; otherwise one column is a univariate series and
 /// several a multivariate one); `--param`s apply to either.
 fn chosen(model: &ModelArgs, frame: &Frame, file: Option<&Path>) -> (String, Vec<String>) {
-    if let Some(d) = &model.detector {
-        return (d.clone(), model.params.clone());
+    Pipeline {
+        detector: model.detector.clone(),
+        params: model.params.clone(),
+        shape: npz(file).then_some(anomex::DataShape::Vectors),
+        ..Default::default()
     }
-    let npz = file
-        .and_then(|f| f.extension())
-        .is_some_and(|e| e.eq_ignore_ascii_case("npz"));
-    let shape = if npz {
-        anomex::DataShape::Vectors
-    } else if frame.cols() == 1 {
-        anomex::DataShape::Univariate
-    } else {
-        anomex::DataShape::Multivariate
-    };
-    let (name, defaults) = anomex::default_detector(shape);
-    let mut params: Vec<String> = defaults.iter().map(|p| p.to_string()).collect();
-    params.extend(model.params.iter().cloned());
-    (name.to_string(), params)
+    .chosen(frame)
 }
 
 pub fn fit(a: FitArgs) -> Result<()> {
@@ -220,14 +221,20 @@ pub fn score(a: ScoreArgs) -> Result<()> {
     let progress = Progress::new(a.out.timings);
     progress.step(format!("scoring {} rows", dataset.frame.rows()));
     let scores = fitted.score(&dataset.frame)?;
+    let labelling = Pipeline {
+        threshold: a.out.threshold.clone(),
+        train_rows: a.train_rows,
+        calibrate: a.out.calibrate,
+        explain: true,
+        ..Default::default()
+    };
+    let found = labelling.label(fitted, &dataset.frame, scores, Scored::AsNew)?;
     finish(
         &progress,
         &a.file.display().to_string(),
         &dataset.frame,
         dataset.labels.as_deref(),
-        fitted.as_ref(),
-        &scores,
-        a.train_rows,
+        &found,
         &a.out,
     )
 }
@@ -275,126 +282,58 @@ fn spans_hit(truth: &[bool], flagged: &[bool]) -> (usize, usize) {
     (hit, t.len())
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Writes the outputs asked for and prints the summary of a run.
 fn finish(
     progress: &Progress,
     source: &str,
     frame: &Frame,
     truth: Option<&[bool]>,
-    fitted: &dyn FittedDetector,
-    scores: &Scores,
-    train_rows: Option<usize>,
+    found: &Detection,
     out: &OutputArgs,
 ) -> Result<()> {
-    let policy_text = out
-        .threshold
-        .clone()
-        .unwrap_or_else(|| anomex::default_threshold(fitted.name()).to_string());
-    let mut policy = anomex::threshold::parse(&policy_text)?;
-    let train_scores = &scores.combined[..train_rows.unwrap_or(frame.rows()).min(frame.rows())];
-    progress.step("thresholding");
-    policy
-        .fit(train_scores)
-        .with_context(|| format!("fitting the `{policy_text}` threshold"))?;
-    let decision = policy.decide(&scores.combined)?;
-    let calibrated = if out.calibrate {
-        let c = anomex::threshold::Calibrator::fit(train_scores)?;
-        Some(
-            scores
-                .combined
-                .iter()
-                .map(|&s| c.calibrate(s))
-                .collect::<Vec<_>>(),
-        )
-    } else {
-        None
-    };
     if let Some(path) = &out.output {
         progress.step(format!("writing {}", path.display()));
-        ScoreTable {
-            timestamps: frame.timestamps(),
-            scores: &scores.combined,
-            labels: &decision.labels,
-            calibrated: calibrated.as_deref(),
-        }
-        .write(path)?;
+        found.write_scores(frame, path)?;
     }
     if let Some(path) = &out.report {
         progress.step(format!("writing {}", path.display()));
-        let columns: Vec<Vec<f64>> = (0..frame.cols()).map(|j| frame.column_vec(j)).collect();
-        let channels = frame
-            .column_names()
-            .iter()
-            .enumerate()
-            .map(|(j, name)| anomex_report::Channel {
-                name,
-                values: &columns[j],
-                score: scores.per_channel.as_ref().map(|p| p[j].as_slice()),
-            })
-            .collect();
-        let title = format!("anomex: {source}");
-        let html = anomex_report::Report {
-            title: &title,
-            detector: fitted.name(),
-            params: fitted.params().describe(),
-            threshold_policy: &policy_text,
-            timestamps: frame.timestamps(),
-            channels,
-            score: &scores.combined,
-            thresholds: &decision.thresholds,
-            flagged: &decision.labels,
-            truth,
-        }
-        .render()?;
+        let html = found.report_html(frame, &format!("anomex: {source}"), truth)?;
         std::fs::write(path, html).with_context(|| format!("writing {}", path.display()))?;
     }
     let time = |i: usize| frame.timestamps().map(|t| t[i].clone());
-    let found_spans = spans(&decision.labels);
-    let peak_row = |(a, b): (usize, usize)| {
-        (a..=b)
-            .max_by(|&i, &j| scores.combined[i].total_cmp(&scores.combined[j]))
-            .unwrap_or(a)
-    };
-    let attributions = match fitted.explain() {
-        Some(explain) if frame.cols() > 1 && !found_spans.is_empty() => {
-            progress.step("explaining the spans");
-            let rows: Vec<usize> = found_spans.iter().map(|&s| peak_row(s)).collect();
-            Some(explain.attributions(frame, &rows)?)
-        }
-        _ => None,
-    };
-    let found: Vec<SpanOut> = found_spans
+    let spans: Vec<SpanOut> = found
+        .spans
         .iter()
-        .enumerate()
-        .map(|(k, &(a, b))| SpanOut {
-            start: a,
-            end: b,
-            start_time: time(a),
-            end_time: time(b),
-            points: b - a + 1,
-            peak_score: scores.combined[peak_row((a, b))],
-            attribution: attributions.as_ref().map(|all| {
+        .map(|span| SpanOut {
+            start: span.start,
+            end: span.end,
+            start_time: time(span.start),
+            end_time: time(span.end),
+            points: span.end - span.start + 1,
+            peak_score: span.peak_score,
+            attribution: span.attribution.as_ref().map(|a| {
                 let mut named: Vec<(String, f64)> = frame
                     .column_names()
                     .iter()
                     .cloned()
-                    .zip(all[k].iter().copied())
+                    .zip(a.iter().copied())
                     .collect();
                 named.sort_by(|x, y| y.1.total_cmp(&x.1));
                 named
             }),
         })
         .collect();
+    let labels = &found.decision.labels;
     let summary = Summary {
         source,
-        detector: fitted.name(),
-        params: fitted.params().describe(),
-        threshold: &policy_text,
+        detector: found.model.name(),
+        params: found.model.params().describe(),
+        threshold: &found.threshold_policy,
         rows: frame.rows(),
         columns: frame.cols(),
-        flagged_points: decision.labels.iter().filter(|&&l| l).count(),
-        spans: found,
-        labelled_spans_hit: truth.map(|t| spans_hit(t, &decision.labels)),
+        flagged_points: labels.iter().filter(|&&l| l).count(),
+        spans,
+        labelled_spans_hit: truth.map(|t| spans_hit(t, labels)),
         output: out.output.as_ref().map(|p| p.display().to_string()),
         report: out.report.as_ref().map(|p| p.display().to_string()),
     };
@@ -467,23 +406,31 @@ struct ParamOut {
 #[derive(Serialize)]
 struct DetectorOut {
     name: &'static str,
+    class: &'static str,
     data: &'static str,
     learning: &'static str,
     streaming: bool,
+    explains: bool,
     summary: &'static str,
     params: Vec<ParamOut>,
 }
 
-pub fn list(json: bool) -> Result<()> {
+pub fn list(json: bool, markdown: bool) -> Result<()> {
+    if markdown {
+        outln!("{}", anomex::detector_table().trim_end());
+        return Ok(());
+    }
     let registry = anomex::registry();
     let detectors: Vec<DetectorOut> = registry
         .entries()
         .iter()
         .map(|e| DetectorOut {
             name: e.name,
+            class: e.class,
             data: e.data.as_str(),
             learning: e.learning.as_str(),
             streaming: e.causal,
+            explains: e.explains,
             summary: e.summary,
             params: e
                 .params

@@ -12,30 +12,37 @@
 
 use crate::model_file::{state_from, state_to};
 use crate::{
-    Detector, Entry, Error, Explain, FittedDetector, Frame, Learning, ParamSpec, Params, Result,
-    Scorer, Scores, Streaming,
+    About, Detector, Entry, Error, Explain, FittedDetector, Frame, Learning, ParamSet, Params,
+    Result, Scorer, Scores, Streaming,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::fmt::Debug;
 
-/// A univariate detector kernel.
+/// A univariate detector kernel: one module declares it whole (names, parameters, learning,
+/// whether it streams), and [`entry`] makes it a registry entry.
 pub trait SeriesKernel: Debug + Clone + Send + Sync + Sized + 'static {
+    /// The kernel's parameters ([`crate::params!`]); `combine` is added for multivariate input.
+    type Params: ParamSet;
     /// What the kernel learns from one training channel.
     type State: Serialize + DeserializeOwned + Debug + Clone + Send + Sync + 'static;
-    /// Registry name.
-    const NAME: &'static str;
-    /// Builds the kernel from resolved parameters.
-    fn from_params(params: &Params) -> Result<Self>;
+    /// Registry name, Python class name, one-line summary.
+    const ABOUT: About;
+    /// Whether the detector fits on a normal prefix or on the data it scores.
+    const LEARNING: Learning = Learning::Unsupervised;
+    /// For causal kernels, a per-point scorer whose outputs equal [`SeriesKernel::score`]: the
+    /// capability is this one declaration (`Some(Self::stream)`).
+    const STREAM: Option<StreamFn<Self>> = None;
+    /// Builds the kernel from checked parameters.
+    fn new(params: &Self::Params) -> Result<Self>;
     /// Learns from one training channel.
     fn fit(&self, train: &[f64]) -> Result<Self::State>;
     /// Scores one channel: one finite score per point, higher = more anomalous.
     fn score(&self, state: &Self::State, x: &[f64]) -> Result<Vec<f64>>;
-    /// A causal per-point scorer whose outputs equal [`SeriesKernel::score`], if the kernel is causal.
-    fn stream(&self, _state: &Self::State) -> Option<Box<dyn ChannelStream>> {
-        None
-    }
 }
+
+/// A causal kernel's stream constructor ([`SeriesKernel::STREAM`]).
+pub type StreamFn<K> = fn(&K, &<K as SeriesKernel>::State) -> Box<dyn ChannelStream>;
 
 /// Causal scoring of one channel, with its state as plain data (see [`Streaming`]).
 pub trait ChannelStream: Send {
@@ -47,31 +54,33 @@ pub trait ChannelStream: Send {
     fn restore(&mut self, snapshot: serde_json::Value) -> Result<()>;
 }
 
-/// Parameter shared by every channelwise detector.
-pub fn combine_param() -> ParamSpec {
-    ParamSpec::choice(
-        "combine",
-        "mean",
-        &["mean", "max"],
-        "how standardised channel scores are combined on multivariate input",
-    )
+crate::choice! {
+    /// How standardised channel scores are combined on multivariate input.
+    pub enum Combine { Mean = "mean", Max = "max" }
 }
 
-/// A registry entry for a channelwise kernel; `params` are the kernel's own, `combine` is added.
-pub fn entry<K: SeriesKernel>(
-    summary: &'static str,
-    learning: Learning,
-    causal: bool,
-    mut params: Vec<ParamSpec>,
-) -> Entry {
-    params.push(combine_param());
+crate::params! {
+    /// The parameter every channelwise detector adds to its kernel's.
+    pub struct ChannelOptions {
+        /// how standardised channel scores are combined on multivariate input
+        pub combine: Combine = Combine::Mean;
+    }
+}
+
+/// A channelwise detector's parameters: the kernel's and [`ChannelOptions`].
+type AllParams<K> = (<K as SeriesKernel>::Params, ChannelOptions);
+
+/// A registry entry for a channelwise kernel.
+pub fn entry<K: SeriesKernel>() -> Entry {
     Entry {
-        name: K::NAME,
-        summary,
-        learning,
+        name: K::ABOUT.name,
+        class: K::ABOUT.class,
+        summary: K::ABOUT.summary,
+        learning: K::LEARNING,
         data: crate::DataKind::Series,
-        causal,
-        params,
+        causal: K::STREAM.is_some(),
+        explains: true,
+        params: AllParams::<K>::specs(),
         build: build::<K>,
         load: load::<K>,
     }
@@ -97,12 +106,6 @@ fn load<K: SeriesKernel>(
     Ok(Box::new(FittedChannelwise { detector, state }))
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Combine {
-    Mean,
-    Max,
-}
-
 /// A kernel applied per channel.
 #[derive(Debug, Clone)]
 pub struct Channelwise<K: SeriesKernel> {
@@ -113,13 +116,10 @@ pub struct Channelwise<K: SeriesKernel> {
 
 impl<K: SeriesKernel> Channelwise<K> {
     pub fn new(params: Params) -> Result<Self> {
-        let combine = match params.text("combine")? {
-            "max" => Combine::Max,
-            _ => Combine::Mean,
-        };
+        let (kernel, options) = AllParams::<K>::from_params(&params)?;
         Ok(Channelwise {
-            kernel: K::from_params(&params)?,
-            combine,
+            kernel: K::new(&kernel)?,
+            combine: options.combine,
             params,
         })
     }
@@ -220,7 +220,7 @@ impl<K: SeriesKernel> FittedChannelwise<K> {
                     .kernel
                     .score(&self.state.channels[j], &data.column_vec(j))
                     .map_err(|e| in_column(e, data, j))?;
-                crate::ensure_finite(&s, K::NAME)?;
+                crate::ensure_finite(&s, K::ABOUT.name)?;
                 Ok(s)
             })
             .collect()
@@ -277,7 +277,7 @@ impl<K: SeriesKernel> Explain for FittedChannelwise<K> {
 
 impl<K: SeriesKernel> FittedDetector for FittedChannelwise<K> {
     fn name(&self) -> &str {
-        K::NAME
+        K::ABOUT.name
     }
     fn params(&self) -> &Params {
         &self.detector.params
@@ -292,12 +292,13 @@ impl<K: SeriesKernel> FittedDetector for FittedChannelwise<K> {
         Some(self)
     }
     fn streaming(&self) -> Option<Box<dyn Streaming>> {
+        let stream = K::STREAM?;
         let streams = self
             .state
             .channels
             .iter()
-            .map(|s| self.detector.kernel.stream(s))
-            .collect::<Option<Vec<_>>>()?;
+            .map(|s| stream(&self.detector.kernel, s))
+            .collect();
         Some(Box::new(ChannelwiseStream {
             fitted: self.clone(),
             streams,

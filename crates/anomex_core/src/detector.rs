@@ -39,6 +39,28 @@ pub fn ensure_finite(scores: &[f64], detector: &str) -> Result<()> {
 pub trait Detector: Send + Sync + Debug {
     /// Learns from `train` (normal data for semi-supervised detectors, any data otherwise).
     fn fit(&self, train: &Frame) -> Result<Box<dyn FittedDetector>>;
+
+    /// Learns from `train` and returns the training rows' own scores with the model (PyOD's
+    /// `decision_scores_`). Where the method scores its training rows differently from new rows
+    /// (a row is not its own nearest neighbour), these are the training form; [`Scorer::score`]
+    /// always scores its input as new rows, whatever it holds. By default: fit, then score
+    /// `train`.
+    fn fit_scored(&self, train: &Frame) -> Result<Fit> {
+        let model = self.fit(train)?;
+        let train_scores = model.score(train)?;
+        Ok(Fit {
+            model,
+            train_scores,
+        })
+    }
+}
+
+/// A fitted model with the scores of the rows it was fitted on ([`Detector::fit_scored`]).
+#[derive(Debug)]
+pub struct Fit {
+    pub model: Box<dyn FittedDetector>,
+    /// One score per training row, as the method scores its training data.
+    pub train_scores: Scores,
 }
 
 /// A fitted model scores any frame with the same columns.
@@ -74,6 +96,11 @@ pub trait Explain {
     fn attributions(&self, data: &Frame, rows: &[usize]) -> Result<Vec<Vec<f64>>> {
         rows.iter().map(|&r| self.attribution(data, r)).collect()
     }
+    /// Attributions of rows of the training frame itself, matching the training scores of
+    /// [`Detector::fit_scored`] (leave-one-out where the method is); by default as new rows.
+    fn training_attributions(&self, train: &Frame, rows: &[usize]) -> Result<Vec<Vec<f64>>> {
+        self.attributions(train, rows)
+    }
 }
 
 /// A fitted detector as the registry, the model file, the CLI and the service see it.
@@ -92,11 +119,6 @@ pub trait FittedDetector: Scorer + Debug {
     }
     /// A fresh causal streaming state, for detectors that are causal.
     fn streaming(&self) -> Option<Box<dyn Streaming>> {
-        None
-    }
-    /// The combined scores of the rows it was fitted on, for detectors that keep them (PyOD's
-    /// `decision_scores_`): what scoring the training frame again would give, without doing it.
-    fn training_scores(&self) -> Option<&[f64]> {
         None
     }
 }

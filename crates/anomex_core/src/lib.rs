@@ -12,13 +12,15 @@ pub mod online;
 mod params;
 mod registry;
 pub mod stats;
+pub mod typed;
 pub mod windows;
 
 pub use detector::{
-    ensure_finite, Decision, Detector, Explain, FittedDetector, Learning, Scorer, Scores,
+    ensure_finite, Decision, Detector, Explain, Fit, FittedDetector, Learning, Scorer, Scores,
     Streaming, Threshold,
 };
 pub use error::{Error, Result};
 pub use frame::{spans, Frame, Labels};
 pub use params::{Kind, ParamSpec, Params, Value};
-pub use registry::{BuildFn, DataKind, Entry, LoadFn, Registry};
+pub use registry::{About, BuildFn, DataKind, Entry, LoadFn, Registry};
+pub use typed::{Choice, ParamSet, ParamType};

@@ -13,8 +13,8 @@
 
 use crate::model_file::{restore_if_same, state_from, state_to};
 use crate::{
-    DataKind, Detector, Entry, Error, FittedDetector, Frame, Learning, ParamSpec, Params, Result,
-    Scorer, Scores, Streaming,
+    About, DataKind, Detector, Entry, Error, FittedDetector, Frame, Learning, ParamSet, Params,
+    Result, Scorer, Scores, Streaming,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -24,10 +24,12 @@ use std::fmt::Debug;
 pub trait OnlineModel:
     Serialize + DeserializeOwned + Debug + Clone + Send + Sync + 'static
 {
-    /// Registry name.
-    const NAME: &'static str;
+    /// The model's parameters ([`crate::params!`]).
+    type Params: ParamSet;
+    /// Registry name, Python class name, one-line summary.
+    const ABOUT: About;
     /// A model for the columns of `train`, before it has seen any row.
-    fn new(params: &Params, train: &Frame) -> Result<Self>;
+    fn new(params: &Self::Params, train: &Frame) -> Result<Self>;
     /// Number of values per point.
     fn n_columns(&self) -> usize;
     /// Scores `point` against what was learned so far (`None` while warming up), then learns it.
@@ -36,14 +38,16 @@ pub trait OnlineModel:
 }
 
 /// A registry entry for an online learner.
-pub fn entry<M: OnlineModel>(summary: &'static str, params: Vec<ParamSpec>) -> Entry {
+pub fn entry<M: OnlineModel>() -> Entry {
     Entry {
-        name: M::NAME,
-        summary,
+        name: M::ABOUT.name,
+        class: M::ABOUT.class,
+        summary: M::ABOUT.summary,
         learning: Learning::Unsupervised,
         data: DataKind::Series,
         causal: true,
-        params,
+        explains: false,
+        params: M::Params::specs(),
         build: build::<M>,
         load: load::<M>,
     }
@@ -51,8 +55,8 @@ pub fn entry<M: OnlineModel>(summary: &'static str, params: Vec<ParamSpec>) -> E
 
 fn build<M: OnlineModel>(params: &Params) -> Result<Box<dyn Detector>> {
     Ok(Box::new(Online::<M> {
+        typed: M::Params::from_params(params)?,
         params: params.clone(),
-        model: std::marker::PhantomData,
     }))
 }
 
@@ -60,6 +64,7 @@ fn load<M: OnlineModel>(
     params: &Params,
     state: serde_json::Value,
 ) -> Result<Box<dyn FittedDetector>> {
+    M::Params::from_params(params)?;
     Ok(Box::new(FittedOnline::<M> {
         params: params.clone(),
         model: state_from(state)?,
@@ -68,14 +73,14 @@ fn load<M: OnlineModel>(
 
 /// The unfitted detector: its parameters.
 #[derive(Debug, Clone)]
-pub struct Online<M> {
+pub struct Online<M: OnlineModel> {
+    typed: M::Params,
     params: Params,
-    model: std::marker::PhantomData<M>,
 }
 
 impl<M: OnlineModel> Detector for Online<M> {
     fn fit(&self, train: &Frame) -> Result<Box<dyn FittedDetector>> {
-        let mut model = M::new(&self.params, train)?;
+        let mut model = M::new(&self.typed, train)?;
         let mut point = vec![0.0; train.cols()];
         for i in 0..train.rows() {
             point
@@ -108,14 +113,14 @@ impl<M: OnlineModel> Scorer for FittedOnline<M> {
                 model.update(&point).unwrap_or(0.0)
             })
             .collect();
-        crate::ensure_finite(&scores, M::NAME)?;
+        crate::ensure_finite(&scores, M::ABOUT.name)?;
         Ok(Scores::single(scores))
     }
 }
 
 impl<M: OnlineModel> FittedDetector for FittedOnline<M> {
     fn name(&self) -> &str {
-        M::NAME
+        M::ABOUT.name
     }
     fn params(&self) -> &Params {
         &self.params
@@ -151,7 +156,7 @@ impl<M: OnlineModel> Streaming for OnlineStream<M> {
             |theirs, ours| {
                 format!(
                     "a {} snapshot of {} columns for a model of {}",
-                    M::NAME,
+                    M::ABOUT.name,
                     theirs.n_columns(),
                     ours.n_columns()
                 )

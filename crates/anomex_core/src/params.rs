@@ -254,6 +254,21 @@ impl Params {
             .ok_or_else(|| Error::param(name, "not declared by this detector"))
     }
 
+    /// The stored value of a declared parameter; `None` is `auto`.
+    pub fn value(&self, name: &str) -> Result<Option<&Value>> {
+        self.get(name)
+    }
+
+    /// Sets one parameter (`None` = `auto`); typed parameter sets write themselves with it.
+    pub fn set(&mut self, name: &str, value: Option<Value>) {
+        self.0.insert(name.to_string(), value);
+    }
+
+    /// Adds every parameter of `other` (a wrapper's own beside its kernel's).
+    pub fn extend(&mut self, other: Params) {
+        self.0.extend(other.0);
+    }
+
     /// An integer parameter as `usize`; `None` when `auto`.
     pub fn usize_or_auto(&self, name: &str) -> Result<Option<usize>> {
         match self.get(name)? {

@@ -25,15 +25,30 @@ impl DataKind {
     }
 }
 
+/// What a detector says of itself: the names it is known by and one line for listings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct About {
+    /// Registry name (`--detector`, model files, the service).
+    pub name: &'static str,
+    /// Python class name: PyOD's or TSB-AD's where the method has one there.
+    pub class: &'static str,
+    /// One line: the method and where it comes from.
+    pub summary: &'static str,
+}
+
 /// One registered detector.
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub name: &'static str,
+    /// Python class name.
+    pub class: &'static str,
     pub summary: &'static str,
     pub learning: Learning,
     pub data: DataKind,
     /// Whether the fitted model offers [`crate::Streaming`] with streaming = batch.
     pub causal: bool,
+    /// Whether the fitted model offers [`crate::Explain`] (per-column attribution).
+    pub explains: bool,
     pub params: Vec<ParamSpec>,
     pub build: BuildFn,
     pub load: LoadFn,

@@ -91,6 +91,7 @@ fn registry_json() -> String {
                 .collect();
             serde_json::json!({
                 "name": e.name,
+                "class": e.class,
                 "summary": e.summary,
                 "learning": e.learning.as_str(),
                 "data": match e.data {
@@ -98,6 +99,7 @@ fn registry_json() -> String {
                     anomex::DataKind::Vectors => "vectors",
                 },
                 "causal": e.causal,
+                "explains": e.explains,
                 "params": params,
             })
         })

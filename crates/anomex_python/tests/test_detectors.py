@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import pandas as pd
 import pytest
 
 import anomex
-from anomex import _stubgen
+from anomex import _native, _stubgen
 from conftest import REPO, sine_with_spikes
 
 VECTOR = [
@@ -25,7 +26,8 @@ SERIES = [name for name, cls in anomex.DETECTORS.items() if cls._data == "series
 
 
 def test_every_registered_detector_has_a_class_and_the_stub_is_current():
-    assert len(anomex.DETECTORS) == len(anomex.CLASS_NAMES) == 35
+    registered = json.loads(_native.registry_json())
+    assert len(anomex.DETECTORS) == len(anomex.CLASS_NAMES) == len(registered) >= 35
     assert {"IForest", "KNN", "LOF", "ECOD", "COPOD", "HBOS", "SubPCA", "RRCF"} <= set(anomex.DETECTORS)
     committed = (REPO / "crates/anomex_python/python/anomex/__init__.pyi").read_text()
     assert committed == _stubgen.stub(), "run `python -m anomex._stubgen > __init__.pyi`"
@@ -254,3 +256,20 @@ def test_the_gil_is_released_while_rust_computes():
     finally:
         sys.setswitchinterval(old)
     assert ticks > 0
+
+
+@pytest.mark.parametrize("name", ["KNN", "LOF"])
+@pytest.mark.parametrize("features", [4, 20])
+def test_new_rows_score_alike_in_any_order_or_subset(name, features):
+    # scikit-learn's sample-order and subset invariance: `decision_function` scores its input
+    # as new rows whatever it holds, the training rows included
+    rng = np.random.default_rng(features)
+    X = rng.normal(size=(300, features))
+    det = anomex.DETECTORS[name]().fit(X)
+    whole = det.decision_function(X)
+    order = rng.permutation(300)
+    np.testing.assert_allclose(det.decision_function(X[order]), whole[order], rtol=1e-12)
+    subset = order[:97]
+    np.testing.assert_allclose(det.decision_function(X[subset]), whole[subset], rtol=1e-12)
+    # the training scores leave each row out of its own neighbours, as PyOD's do
+    assert not np.allclose(det.decision_scores_, whole)

@@ -5,9 +5,9 @@
 //! measurement and the figures are in `docs/benchmarks.md`.
 
 use anomex_core::channelwise::SeriesKernel;
-use anomex_core::Params;
+
 use anomex_series::matrix_profile::matrix_profile;
-use anomex_series::rolling::{Ewma, RollingMad, RollingZScore};
+use anomex_series::rolling::{Ewma, RollingMad, RollingParams, RollingZScore};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use std::hint::black_box;
 
@@ -39,17 +39,15 @@ fn bench_matrix_profile(c: &mut Criterion) {
     g.finish();
 }
 
-fn params(specs: &[anomex_core::ParamSpec], pairs: &[&str]) -> Params {
-    Params::resolve(specs, pairs).expect("valid parameters")
+/// The stream constructor of a causal kernel.
+fn stream_of<K: SeriesKernel>(_: &K) -> Option<anomex_core::channelwise::StreamFn<K>> {
+    K::STREAM
 }
 
 fn bench_streaming(c: &mut Criterion) {
     let n = 1_000_000;
     let x = walk(n);
-    let win = [anomex_core::ParamSpec::int(
-        "window", 100, 2, 1_000_000, "w",
-    )];
-    let alpha = [anomex_core::ParamSpec::float("alpha", 0.05, 0.0, 1.0, "a")];
+    let win = RollingParams { window: Some(100) };
     let mut g = c.benchmark_group("streaming_1M_points");
     g.sample_size(10);
     g.throughput(Throughput::Elements(n as u64));
@@ -59,7 +57,7 @@ fn bench_streaming(c: &mut Criterion) {
             let st = k.fit(&x[..1000]).expect("fit");
             g.bench_function($name, |b| {
                 b.iter_batched(
-                    || k.stream(&st).expect("causal"),
+                    || (stream_of(&k).expect("causal"))(&k, &st),
                     |mut s| {
                         let mut acc = 0.0;
                         for &v in &x {
@@ -72,15 +70,9 @@ fn bench_streaming(c: &mut Criterion) {
             });
         };
     }
-    stream_bench!(
-        "zscore_w100",
-        RollingZScore::from_params(&params(&win, &[])).expect("p")
-    );
-    stream_bench!(
-        "mad_w100",
-        RollingMad::from_params(&params(&win, &[])).expect("p")
-    );
-    stream_bench!("ewma", Ewma::from_params(&params(&alpha, &[])).expect("p"));
+    stream_bench!("zscore_w100", RollingZScore::new(&win).expect("p"));
+    stream_bench!("mad_w100", RollingMad::new(&win).expect("p"));
+    stream_bench!("ewma", Ewma::new(&Default::default()).expect("p"));
     g.finish();
 }
 

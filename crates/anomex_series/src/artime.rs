@@ -42,9 +42,9 @@
 //! artime --normalize none` scores 74.85377223215792 on the standard profile, the figure NAB
 //! publishes for ARTime to the last digit (CLI tests, when the NAB data is present).
 
-use anomex_core::channelwise::{ChannelStream, SeriesKernel};
+use anomex_core::channelwise::{ChannelStream, SeriesKernel, StreamFn};
 use anomex_core::model_file::{restore_if_same, state_to};
-use anomex_core::{Error, ParamSpec, Params, Result};
+use anomex_core::{About, Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
@@ -58,44 +58,34 @@ const SHORT_SERIES: usize = 5000;
 /// The upper vigilance never exceeds this.
 const MAX_UPPER_VIGILANCE: f64 = 0.97;
 
-/// The detector's parameters.
-pub fn params() -> Vec<ParamSpec> {
-    vec![
-        ParamSpec::int(
-            "feature_window",
-            8,
-            2,
-            1024,
-            "downsampled points per feature window (a power of two: Haar transform)",
-        ),
-        ParamSpec::int(
-            "levels",
-            80,
-            1,
-            100_000,
-            "discretisation levels over the training range",
-        ),
-        ParamSpec::float(
-            "chomp",
-            0.075,
-            0.0,
-            1.0,
-            "a level this close to the running median (as a share of the range) is snapped to it",
-        ),
-        ParamSpec::float(
-            "vigilance",
-            0.8,
-            0.0,
-            1.0,
-            "vigilance the first one is searched from",
-        ),
-        ParamSpec::int_auto(
-            "probation",
-            1,
-            10_000_000,
-            "points before the first score; auto = 15 % of the training series (at most 750, at least two feature windows)",
-        ),
-    ]
+anomex_core::params! {
+    /// Parameters of [`Artime`] (the reference's settings).
+    pub struct ArtimeParams {
+        /// downsampled points per feature window (a power of two: Haar transform)
+        pub feature_window: usize = 8, in 2..=1024;
+        /// discretisation levels over the training range
+        pub levels: usize = 80, in 1..=100_000;
+        /// a level this close to the running median (as a share of the range) is snapped to it
+        pub chomp: f64 = 0.075, in 0.0..=1.0;
+        /// vigilance the first one is searched from
+        pub vigilance: f64 = 0.8, in 0.0..=1.0;
+        /// points before the first score; auto = 15 % of the training series (at most 750, at
+        /// least two feature windows)
+        pub probation: Option<usize> = None, in 1..=10_000_000;
+    }
+    validate |p| {
+        if p.feature_window.is_power_of_two() {
+            Ok(())
+        } else {
+            Err(Error::param(
+                "feature_window",
+                format!(
+                    "{} is not a power of two (the Haar transform halves it)",
+                    p.feature_window
+                ),
+            ))
+        }
+    }
 }
 
 /// ARTime's settings.
@@ -118,22 +108,21 @@ pub struct ArtimeFit {
 }
 
 impl SeriesKernel for Artime {
+    type Params = ArtimeParams;
     type State = ArtimeFit;
-    const NAME: &'static str = "artime";
-    fn from_params(p: &Params) -> Result<Self> {
-        let window = p.usize("feature_window")?;
-        if !window.is_power_of_two() {
-            return Err(Error::param(
-                "feature_window",
-                format!("{window} is not a power of two (the Haar transform halves it)"),
-            ));
-        }
+    const ABOUT: About = About {
+        name: "artime",
+        class: "ARTime",
+        summary: "ARTime: adaptive-resonance categories of downsampled wavelet features (Hampton 2021, NAB)",
+    };
+    const STREAM: Option<StreamFn<Self>> = Some(|_, state| Box::new(ArtimeStream::new(*state)));
+    fn new(p: &ArtimeParams) -> Result<Self> {
         Ok(Artime {
-            window,
-            levels: p.usize("levels")?,
-            chomp: p.f64("chomp")?,
-            vigilance: p.f64("vigilance")?,
-            probation: p.usize_or_auto("probation")?,
+            window: p.feature_window,
+            levels: p.levels,
+            chomp: p.chomp,
+            vigilance: p.vigilance,
+            probation: p.probation,
         })
     }
     fn fit(&self, train: &[f64]) -> Result<ArtimeFit> {
@@ -177,9 +166,6 @@ impl SeriesKernel for Artime {
     fn score(&self, state: &ArtimeFit, x: &[f64]) -> Result<Vec<f64>> {
         let mut stream = ArtimeStream::new(*state);
         Ok(x.iter().map(|&v| stream.step(v)).collect())
-    }
-    fn stream(&self, state: &ArtimeFit) -> Option<Box<dyn ChannelStream>> {
-        Some(Box::new(ArtimeStream::new(*state)))
     }
 }
 
@@ -708,9 +694,10 @@ impl ChannelStream for ArtimeStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use anomex_core::ParamSet;
 
     fn settings(pairs: &[&str]) -> Result<Artime> {
-        Artime::from_params(&Params::resolve(&params(), pairs)?)
+        Artime::new(&ArtimeParams::parse(pairs)?)
     }
 
     /// A noisy cycle of 100 points around 10, a spike at 3,000 and a shift up at 4,500..4,600.

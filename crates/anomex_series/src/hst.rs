@@ -22,7 +22,7 @@
 //! − 1)·8` bytes (splits, then the two masses): 61 KB with the defaults (10 trees, height 8).
 
 use anomex_core::online::{unit_scaling, OnlineModel};
-use anomex_core::{Frame, Params, Result};
+use anomex_core::{About, Frame, Result};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -90,13 +90,32 @@ impl HalfSpaceTrees {
     }
 }
 
-impl OnlineModel for HalfSpaceTrees {
-    const NAME: &'static str = "hst";
+anomex_core::params! {
+    /// Parameters of Half-Space Trees (defaults as River's `HalfSpaceTrees`, but for the window).
+    pub struct HstParams {
+        /// trees in the ensemble
+        pub n_trees: usize = 10, in 1..=1000;
+        /// depth of every tree
+        pub height: u32 = 8, in 1..=20;
+        /// points per mass window; auto = two periods of the training series, at least 250
+        pub window: Option<usize> = None, in 2..=crate::MAX_WINDOW;
+        /// random seed; the same seed gives the same scores
+        pub seed: u64 = 0, in 0..=i64::MAX;
+    }
+}
 
-    fn new(params: &Params, train: &Frame) -> Result<Self> {
-        let n_trees = params.usize("n_trees")?;
-        let height = params.usize("height")? as u32;
-        let window = crate::stream_memory(params.usize_or_auto("window")?, 250, train);
+impl OnlineModel for HalfSpaceTrees {
+    type Params = HstParams;
+    const ABOUT: About = About {
+        name: "hst",
+        class: "HalfSpaceTrees",
+        summary: "Half-Space Trees: mass in random half-space trees over tumbling windows (Tan et al. 2011)",
+    };
+
+    fn new(params: &HstParams, train: &Frame) -> Result<Self> {
+        let n_trees = params.n_trees;
+        let height = params.height;
+        let window = crate::stream_memory(params.window, 250, train);
         let (low, span) = unit_scaling(train)?;
         let mut model = HalfSpaceTrees {
             n_trees,
@@ -114,7 +133,7 @@ impl OnlineModel for HalfSpaceTrees {
         let nodes = model.nodes_per_tree() * n_trees;
         model.reference = vec![0; nodes];
         model.latest = vec![0; nodes];
-        let mut rng = ChaCha8Rng::seed_from_u64(params.usize("seed")? as u64);
+        let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
         for _ in 0..n_trees {
             model.build_tree(&mut rng);
         }
@@ -176,9 +195,11 @@ impl OnlineModel for HalfSpaceTrees {
 mod tests {
     use super::*;
 
-    fn params(window: usize) -> Params {
-        Params::resolve(&crate::hst_params(), &[format!("window={window}")])
-            .unwrap_or_else(|e| panic!("{e}"))
+    fn params(window: usize) -> HstParams {
+        HstParams {
+            window: Some(window),
+            ..HstParams::default()
+        }
     }
 
     #[test]

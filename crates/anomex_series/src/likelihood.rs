@@ -27,9 +27,9 @@
 //! and `history` averages, ≈ 8 bytes each (≈ 78 KB with the defaults). Cost: O(1) per point.
 
 use crate::rolling::RunningWindow;
-use anomex_core::channelwise::{ChannelStream, SeriesKernel};
+use anomex_core::channelwise::{ChannelStream, SeriesKernel, StreamFn};
 use anomex_core::model_file::{restore_if_same, state_to};
-use anomex_core::{Error, ParamSpec, Params, Result};
+use anomex_core::{About, Error, Result};
 use serde::{Deserialize, Serialize};
 
 /// Numenta's floors on the fitted distribution of averaged novelties.
@@ -55,93 +55,69 @@ pub struct Likelihood {
     pub range_tolerance: Option<f64>,
 }
 
-/// The detector's parameters.
-pub fn params() -> Vec<ParamSpec> {
-    vec![
-        ParamSpec::int(
-            "window",
-            1000,
-            2,
-            1_000_000,
-            "previous points the novelty z-score is taken against",
-        ),
-        ParamSpec::int(
-            "short_window",
-            50,
-            2,
-            1_000_000,
-            "recent points a second novelty z-score is taken against; the larger one counts",
-        ),
-        ParamSpec::float(
-            "scale",
-            5.0,
-            1e-6,
-            1e6,
-            "z-score that maps to a novelty of 1 − 1/e",
-        ),
-        ParamSpec::int(
-            "averaging",
-            10,
-            1,
-            100_000,
-            "novelties averaged before the likelihood",
-        ),
-        ParamSpec::int(
-            "learning",
-            288,
-            0,
-            10_000_000,
-            "first points whose averages the distribution leaves out",
-        ),
-        ParamSpec::int(
-            "estimation",
-            100,
-            1,
-            10_000_000,
-            "averages collected before the first likelihood (½ until then)",
-        ),
-        ParamSpec::int(
-            "history",
-            8640,
-            2,
-            10_000_000,
-            "latest averages the distribution is fitted to",
-        ),
-        ParamSpec::text(
-            "range_tolerance",
-            "0.05",
-            "a value beyond the range seen so far by this share of its width scores 1; off = never",
-        ),
-    ]
+anomex_core::params! {
+    /// Parameters of [`Likelihood`] (Numenta's defaults for the averaging, learning, estimation
+    /// and history lengths).
+    pub struct LikelihoodParams {
+        /// previous points the novelty z-score is taken against
+        pub window: usize = 1000, in 2..=1_000_000;
+        /// recent points a second novelty z-score is taken against; the larger one counts
+        pub short_window: usize = 50, in 2..=1_000_000;
+        /// z-score that maps to a novelty of 1 − 1/e
+        pub scale: f64 = 5.0, in 1e-6..=1e6;
+        /// novelties averaged before the likelihood
+        pub averaging: usize = 10, in 1..=100_000;
+        /// first points whose averages the distribution leaves out
+        pub learning: usize = 288, in 0..=10_000_000;
+        /// averages collected before the first likelihood (½ until then)
+        pub estimation: usize = 100, in 1..=10_000_000;
+        /// latest averages the distribution is fitted to
+        pub history: usize = 8640, in 2..=10_000_000;
+        /// a value beyond the range seen so far by this share of its width scores 1; off = never
+        pub range_tolerance: String = "0.05".into();
+    }
+    validate |p| { p.tolerance().map(|_| ()) }
+}
+
+impl LikelihoodParams {
+    /// `range_tolerance` as a number; `None` for `off`.
+    fn tolerance(&self) -> Result<Option<f64>> {
+        match self.range_tolerance.as_str() {
+            "off" => Ok(None),
+            text => text
+                .parse::<f64>()
+                .ok()
+                .filter(|t| t.is_finite() && *t >= 0.0)
+                .map(Some)
+                .ok_or_else(|| {
+                    Error::param(
+                        "range_tolerance",
+                        format!("`{text}` is neither a number ≥ 0 nor `off`"),
+                    )
+                }),
+        }
+    }
 }
 
 impl SeriesKernel for Likelihood {
+    type Params = LikelihoodParams;
     type State = Likelihood;
-    const NAME: &'static str = "likelihood";
-    fn from_params(p: &Params) -> Result<Self> {
-        let range_tolerance = match p.text("range_tolerance")? {
-            "off" => None,
-            text => Some(
-                text.parse::<f64>()
-                    .ok()
-                    .filter(|t| t.is_finite() && *t >= 0.0)
-                    .ok_or_else(|| {
-                        Error::param(
-                            "range_tolerance",
-                            format!("`{text}` is neither a number ≥ 0 nor `off`"),
-                        )
-                    })?,
-            ),
-        };
+    const ABOUT: About = About {
+        name: "likelihood",
+        class: "AnomalyLikelihood",
+        summary: "anomaly likelihood of a rolling novelty score, calibrated to [0, 1] (Ahmad et al. 2017, NAB)",
+    };
+    const STREAM: Option<StreamFn<Self>> = Some(|_, state| Box::new(LikelihoodStream::new(*state)));
+    fn new(p: &LikelihoodParams) -> Result<Self> {
         Ok(Likelihood {
-            window: p.usize("window")?,
-            short_window: p.usize("short_window")?,
-            scale: p.f64("scale")?,
-            averaging: p.usize("averaging")?,
-            learning: p.usize("learning")?,
-            estimation: p.usize("estimation")?,
-            history: p.usize("history")?,
-            range_tolerance,
+            window: p.window,
+            short_window: p.short_window,
+            scale: p.scale,
+            averaging: p.averaging,
+            learning: p.learning,
+            estimation: p.estimation,
+            history: p.history,
+            range_tolerance: p.tolerance()?,
         })
     }
     fn fit(&self, _train: &[f64]) -> Result<Likelihood> {
@@ -150,9 +126,6 @@ impl SeriesKernel for Likelihood {
     fn score(&self, state: &Likelihood, x: &[f64]) -> Result<Vec<f64>> {
         let mut stream = LikelihoodStream::new(*state);
         Ok(x.iter().map(|&v| stream.step(v)).collect())
-    }
-    fn stream(&self, state: &Likelihood) -> Option<Box<dyn ChannelStream>> {
-        Some(Box::new(LikelihoodStream::new(*state)))
     }
 }
 
@@ -262,9 +235,10 @@ impl ChannelStream for LikelihoodStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use anomex_core::ParamSet;
 
     fn settings() -> Likelihood {
-        Likelihood::from_params(&Params::resolve::<&str>(&params(), &[]).unwrap()).unwrap()
+        Likelihood::new(&LikelihoodParams::default()).unwrap()
     }
 
     #[test]
@@ -312,8 +286,8 @@ mod tests {
 
     #[test]
     fn the_range_check_can_be_switched_off_and_bad_tolerances_are_refused() {
-        let p = Params::resolve(&params(), &["range_tolerance=off"]).unwrap();
-        let off = Likelihood::from_params(&p).unwrap();
+        let p = LikelihoodParams::parse(&["range_tolerance=off"]).unwrap();
+        let off = Likelihood::new(&p).unwrap();
         assert!(off.range_tolerance.is_none());
         let mut stream = LikelihoodStream::new(off);
         for i in 0..50 {
@@ -321,8 +295,9 @@ mod tests {
         }
         assert!(stream.step(100.0) < 1.0);
         for bad in ["-0.1", "much", "NaN"] {
-            let p = Params::resolve(&params(), &[format!("range_tolerance={bad}")]).unwrap();
-            let e = Likelihood::from_params(&p).unwrap_err().to_string();
+            let e = LikelihoodParams::parse(&[format!("range_tolerance={bad}")])
+                .unwrap_err()
+                .to_string();
             assert!(e.contains("range_tolerance"), "{e}");
         }
     }

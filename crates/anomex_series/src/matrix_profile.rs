@@ -17,7 +17,7 @@
 use crate::period::find_length;
 use anomex_core::channelwise::SeriesKernel;
 use anomex_core::windows::{check_window, window_scores_to_points};
-use anomex_core::{Error, Params, Result};
+use anomex_core::{About, Error, Result};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -200,13 +200,24 @@ pub struct MpState {
     pub window: usize,
 }
 
+anomex_core::params! {
+    /// Parameters of [`MatrixProfile`].
+    pub struct MatrixProfileParams {
+        /// window length in points; auto = TSB-AD's autocorrelation rule
+        pub window: Option<usize> = None, in 2..=crate::MAX_WINDOW;
+    }
+}
+
 impl SeriesKernel for MatrixProfile {
+    type Params = MatrixProfileParams;
     type State = MpState;
-    const NAME: &'static str = "matrix_profile";
-    fn from_params(p: &Params) -> Result<Self> {
-        Ok(MatrixProfile {
-            window: p.usize_or_auto("window")?,
-        })
+    const ABOUT: About = About {
+        name: "matrix_profile",
+        class: "MatrixProfile",
+        summary: "matrix-profile discord: z-normalised distance to the nearest non-trivial match (STOMP/SCAMP)",
+    };
+    fn new(p: &MatrixProfileParams) -> Result<Self> {
+        Ok(MatrixProfile { window: p.window })
     }
     fn fit(&self, train: &[f64]) -> Result<MpState> {
         let window = self.window.unwrap_or_else(|| find_length(train));

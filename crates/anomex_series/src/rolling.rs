@@ -6,9 +6,9 @@
 //! batch and `None` when streaming. Cost: O(1) per point for z-score and EWMA, O(w) for MAD.
 
 use crate::period::find_length;
-use anomex_core::channelwise::{ChannelStream, SeriesKernel};
+use anomex_core::channelwise::{ChannelStream, SeriesKernel, StreamFn};
 use anomex_core::model_file::{restore_if_same, state_to};
-use anomex_core::{Error, Params, Result};
+use anomex_core::{About, Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
@@ -59,10 +59,20 @@ pub struct WindowState {
     pub window: usize,
 }
 
+anomex_core::params! {
+    /// Parameters of the rolling detectors. A period-long window (the automatic rule) would put
+    /// a whole cycle of a seasonal signal into the baseline, so they default to a fixed short
+    /// window and take `auto` on request.
+    pub struct RollingParams {
+        /// points in the baseline window; auto = TSB-AD's autocorrelation rule
+        pub window: Option<usize> = Some(50), in 2..=crate::MAX_WINDOW;
+    }
+}
+
 /// A statistic computed over the previous `window` points; [`Rolling`] turns it into a kernel.
 pub trait WindowStatistic: std::fmt::Debug + Clone + Send + Sync + 'static {
-    /// Registry name of the detector.
-    const NAME: &'static str;
+    /// Registry name, Python class name, summary of the detector.
+    const ABOUT: About;
     /// A fresh causal scorer for the given window.
     fn stream(window: usize) -> Box<dyn ChannelStream>;
 }
@@ -76,11 +86,13 @@ pub struct Rolling<S> {
 }
 
 impl<S: WindowStatistic> SeriesKernel for Rolling<S> {
+    type Params = RollingParams;
     type State = WindowState;
-    const NAME: &'static str = S::NAME;
-    fn from_params(p: &Params) -> Result<Self> {
+    const ABOUT: About = S::ABOUT;
+    const STREAM: Option<StreamFn<Self>> = Some(|_, state| S::stream(state.window));
+    fn new(p: &RollingParams) -> Result<Self> {
         Ok(Rolling {
-            window: p.usize_or_auto("window")?,
+            window: p.window,
             statistic: std::marker::PhantomData,
         })
     }
@@ -91,9 +103,6 @@ impl<S: WindowStatistic> SeriesKernel for Rolling<S> {
     }
     fn score(&self, state: &WindowState, x: &[f64]) -> Result<Vec<f64>> {
         Ok(run_stream(S::stream(state.window), x))
-    }
-    fn stream(&self, state: &WindowState) -> Option<Box<dyn ChannelStream>> {
-        Some(S::stream(state.window))
     }
 }
 
@@ -108,7 +117,11 @@ pub struct ZScore;
 pub type RollingZScore = Rolling<ZScore>;
 
 impl WindowStatistic for ZScore {
-    const NAME: &'static str = "zscore";
+    const ABOUT: About = About {
+        name: "zscore",
+        class: "ZScore",
+        summary: "rolling z-score against the previous `window` points (causal)",
+    };
     fn stream(window: usize) -> Box<dyn ChannelStream> {
         Box::new(ZScoreStream {
             values: RunningWindow::new(window),
@@ -201,7 +214,11 @@ pub struct MedianMad;
 pub type RollingMad = Rolling<MedianMad>;
 
 impl WindowStatistic for MedianMad {
-    const NAME: &'static str = "mad";
+    const ABOUT: About = About {
+        name: "mad",
+        class: "MAD",
+        summary: "rolling robust z-score, median and MAD of the previous `window` points (causal)",
+    };
     fn stream(window: usize) -> Box<dyn ChannelStream> {
         Box::new(MadStream {
             window,
@@ -302,22 +319,32 @@ pub struct Ewma {
     alpha: f64,
 }
 
+anomex_core::params! {
+    /// Parameters of [`Ewma`].
+    pub struct EwmaParams {
+        /// smoothing factor; warm-up is ceil(1/alpha) points
+        pub alpha: f64 = 0.05, in 1e-6..=1.0;
+    }
+}
+
 impl SeriesKernel for Ewma {
+    type Params = EwmaParams;
     type State = ();
-    const NAME: &'static str = "ewma";
-    fn from_params(p: &Params) -> Result<Self> {
-        Ok(Ewma {
-            alpha: p.f64("alpha")?,
-        })
+    const ABOUT: About = About {
+        name: "ewma",
+        class: "EWMA",
+        summary:
+            "deviation from an exponentially weighted mean, in EW standard deviations (causal)",
+    };
+    const STREAM: Option<StreamFn<Self>> = Some(Ewma::stream_for);
+    fn new(p: &EwmaParams) -> Result<Self> {
+        Ok(Ewma { alpha: p.alpha })
     }
     fn fit(&self, _train: &[f64]) -> Result<()> {
         Ok(())
     }
     fn score(&self, state: &(), x: &[f64]) -> Result<Vec<f64>> {
         Ok(run_stream(self.stream_for(state), x))
-    }
-    fn stream(&self, state: &()) -> Option<Box<dyn ChannelStream>> {
-        Some(self.stream_for(state))
     }
 }
 

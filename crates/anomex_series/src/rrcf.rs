@@ -25,7 +25,7 @@
 //! (40 trees of 256 points, one column, shingle 4); more where `auto` finds a long period.
 
 use anomex_core::online::{unit_scaling, OnlineModel};
-use anomex_core::{Frame, Params, Result};
+use anomex_core::{About, Frame, Result};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -297,21 +297,41 @@ pub struct RandomCutForest {
     trees: Vec<Tree>,
 }
 
-impl OnlineModel for RandomCutForest {
-    const NAME: &'static str = "rrcf";
+anomex_core::params! {
+    /// Parameters of Robust Random Cut Forest (defaults as the `rrcf` streaming example, but for
+    /// the tree size).
+    pub struct RrcfParams {
+        /// trees in the forest
+        pub n_trees: usize = 40, in 1..=1000;
+        /// points each tree remembers; auto = two periods of the training series, at least 256
+        pub tree_size: Option<usize> = None, in 2..=crate::MAX_WINDOW;
+        /// consecutive rows joined into one point
+        pub shingle: usize = 4, in 1..=1000;
+        /// random seed; the same seed gives the same scores
+        pub seed: u64 = 0, in 0..=i64::MAX;
+    }
+}
 
-    fn new(params: &Params, train: &Frame) -> Result<Self> {
-        let shingle = params.usize("shingle")?;
+impl OnlineModel for RandomCutForest {
+    type Params = RrcfParams;
+    const ABOUT: About = About {
+        name: "rrcf",
+        class: "RRCF",
+        summary: "Robust Random Cut Forest: collusive displacement in a sliding window (Guha et al. 2016)",
+    };
+
+    fn new(params: &RrcfParams, train: &Frame) -> Result<Self> {
+        let shingle = params.shingle;
         let (low, span) = unit_scaling(train)?;
         let dims = train.cols() * shingle;
-        let mut seeds = ChaCha8Rng::seed_from_u64(params.usize("seed")? as u64);
-        let trees = (0..params.usize("n_trees")?)
+        let mut seeds = ChaCha8Rng::seed_from_u64(params.seed);
+        let trees = (0..params.n_trees)
             .map(|_| Tree::new(dims, seeds.random()))
             .collect();
         Ok(RandomCutForest {
             columns: train.cols(),
             shingle,
-            tree_size: crate::stream_memory(params.usize_or_auto("tree_size")?, 256, train),
+            tree_size: crate::stream_memory(params.tree_size, 256, train),
             low,
             span,
             recent: VecDeque::with_capacity(dims),

@@ -14,7 +14,7 @@
 use crate::period::{dominant_period, FALLBACK_WINDOW};
 use anomex_core::channelwise::SeriesKernel;
 use anomex_core::stats::{median, median_mad};
-use anomex_core::{Error, Params, Result};
+use anomex_core::{About, Error, Result};
 use serde::{Deserialize, Serialize};
 
 /// Seasonal-residual kernel.
@@ -83,13 +83,25 @@ pub fn residual(x: &[f64], period: usize) -> Vec<f64> {
         .collect()
 }
 
+anomex_core::params! {
+    /// Parameters of [`SeasonalResidual`].
+    pub struct SeasonalParams {
+        /// seasonal period in points; auto = from the autocorrelation
+        pub period: Option<usize> = None, in 2..=crate::MAX_WINDOW;
+    }
+}
+
 impl SeriesKernel for SeasonalResidual {
+    type Params = SeasonalParams;
     type State = SeasonalState;
-    const NAME: &'static str = "shesd";
-    fn from_params(p: &Params) -> Result<Self> {
-        Ok(SeasonalResidual {
-            period: p.usize_or_auto("period")?,
-        })
+    const ABOUT: About = About {
+        name: "shesd",
+        class: "SHESD",
+        summary:
+            "robust seasonal-decomposition residual, the S-H-ESD statistic (Hochenbaum et al. 2017)",
+    };
+    fn new(p: &SeasonalParams) -> Result<Self> {
+        Ok(SeasonalResidual { period: p.period })
     }
     fn fit(&self, train: &[f64]) -> Result<SeasonalState> {
         Ok(SeasonalState {

@@ -10,7 +10,7 @@
 //! Cost: O(n log n).
 
 use anomex_core::channelwise::SeriesKernel;
-use anomex_core::{Error, Params, Result};
+use anomex_core::{About, Error, Result};
 use rustfft::num_complex::Complex;
 use rustfft::FftPlanner;
 
@@ -82,14 +82,31 @@ impl SpectralResidual {
     }
 }
 
+anomex_core::params! {
+    /// Parameters of [`SpectralResidual`] (the paper's settings).
+    pub struct SpectralResidualParams {
+        /// frequencies averaged for the log-amplitude
+        pub mag_window: usize = 3, in 1..=1000;
+        /// points averaged for the saliency baseline
+        pub score_window: usize = 40, in 1..=100_000;
+        /// points predicted past the end before the transform
+        pub extend: usize = 5, in 0..=1000;
+    }
+}
+
 impl SeriesKernel for SpectralResidual {
+    type Params = SpectralResidualParams;
     type State = ();
-    const NAME: &'static str = "spectral_residual";
-    fn from_params(p: &Params) -> Result<Self> {
+    const ABOUT: About = About {
+        name: "spectral_residual",
+        class: "SpectralResidual",
+        summary: "spectral-residual saliency (Ren et al., KDD 2019)",
+    };
+    fn new(p: &SpectralResidualParams) -> Result<Self> {
         Ok(SpectralResidual {
-            mag_window: p.usize("mag_window")?,
-            score_window: p.usize("score_window")?,
-            extend: p.usize("extend")?,
+            mag_window: p.mag_window,
+            score_window: p.score_window,
+            extend: p.extend,
         })
     }
     fn fit(&self, _train: &[f64]) -> Result<()> {

@@ -26,7 +26,7 @@
 use crate::period::find_length;
 use anomex_core::channelwise::SeriesKernel;
 use anomex_core::windows::{check_window, window_scores_to_points};
-use anomex_core::{Error, Params, Result};
+use anomex_core::{About, Error, Learning, Result};
 use faer::{Mat, Side};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -60,15 +60,38 @@ fn standardised_block(x: &[f64], start: usize, rows: usize, st: &SubPcaState) ->
     })
 }
 
-impl SeriesKernel for SubPca {
-    type State = SubPcaState;
-    const NAME: &'static str = "sub_pca";
+anomex_core::choice! {
+    /// The window score of [`SubPca`].
+    pub enum WindowScore { Reconstruction = "reconstruction", TsbAd = "tsb_ad" }
+}
 
-    fn from_params(p: &Params) -> Result<Self> {
+anomex_core::params! {
+    /// Parameters of [`SubPca`].
+    pub struct SubPcaParams {
+        /// window length in points; auto = TSB-AD's autocorrelation rule
+        pub window: Option<usize> = None, in 2..=crate::MAX_WINDOW;
+        /// principal components kept; auto = 90 % of the variance
+        pub n_components: Option<usize> = None, in 1..=crate::MAX_WINDOW;
+        /// window score: reconstruction error, or TSB-AD's weighted axis distance
+        pub score: WindowScore = WindowScore::Reconstruction;
+    }
+}
+
+impl SeriesKernel for SubPca {
+    type Params = SubPcaParams;
+    type State = SubPcaState;
+    const ABOUT: About = About {
+        name: "sub_pca",
+        class: "SubPCA",
+        summary: "PCA reconstruction error of sliding windows (Sub-PCA, TSB-AD)",
+    };
+    const LEARNING: Learning = Learning::SemiSupervised;
+
+    fn new(p: &SubPcaParams) -> Result<Self> {
         Ok(SubPca {
-            window: p.usize_or_auto("window")?,
-            n_components: p.usize_or_auto("n_components")?,
-            tsb_ad: p.text("score")? == "tsb_ad",
+            window: p.window,
+            n_components: p.n_components,
+            tsb_ad: p.score == WindowScore::TsbAd,
         })
     }
 

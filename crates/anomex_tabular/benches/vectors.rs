@@ -4,7 +4,6 @@
 //! `cargo bench -p anomex_tabular --bench vectors`. The side-by-side figures against PyOD come
 //! from `bench/peers/tabular_speed.py`.
 
-use anomex_core::Params;
 use anomex_tabular::ecdf::{Copod, Ecod};
 use anomex_tabular::hbos::Hbos;
 use anomex_tabular::iforest::IsolationForest;
@@ -31,13 +30,12 @@ fn data(rows: usize, cols: usize) -> Array2<f64> {
 }
 
 fn kernel<K: VectorKernel>(pairs: &[&str]) -> K {
-    let params = Params::resolve(&K::param_specs(), pairs).expect("valid parameters");
-    K::from_params(&params).expect("valid parameters")
+    K::from_pairs(pairs).expect("valid parameters")
 }
 
 fn fit<K: VectorKernel>(c: &mut Criterion, kernel: K, rows: usize, cols: usize) {
     let x = data(rows, cols);
-    let mut g = c.benchmark_group(K::NAME);
+    let mut g = c.benchmark_group(K::ABOUT.name);
     g.sample_size(10);
     g.throughput(Throughput::Elements(rows as u64));
     g.bench_function(format!("fit_{rows}x{cols}"), |b| {

@@ -15,8 +15,8 @@
 //! Per-feature contributions are the terms of the sum. Cost: O(n log n · d) to fit, O(m log(n m)
 //! · d) to score m new rows.
 
-use crate::VectorKernel;
-use anomex_core::{Error, ParamSpec, Params, Result};
+use crate::{ContributionsFn, VectorKernel};
+use anomex_core::{About, Error, Result};
 use ndarray::{ArrayView1, ArrayView2};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -409,8 +409,8 @@ fn fit_with(
 
 /// How the per-feature tail terms combine: the one difference between ECOD and COPOD.
 pub trait TailRule: std::fmt::Debug + Clone + Send + Sync + 'static {
-    const NAME: &'static str;
-    const SUMMARY: &'static str;
+    /// Registry name, Python class name, summary of the detector.
+    const ABOUT: About;
     fn term(left: f64, right: f64, skew: f64) -> f64;
 }
 
@@ -419,8 +419,11 @@ pub trait TailRule: std::fmt::Debug + Clone + Send + Sync + 'static {
 pub struct EcodRule;
 
 impl TailRule for EcodRule {
-    const NAME: &'static str = "ecod";
-    const SUMMARY: &'static str = "empirical-CDF tail probabilities (ECOD; Li et al., TKDE 2022)";
+    const ABOUT: About = About {
+        name: "ecod",
+        class: "ECOD",
+        summary: "empirical-CDF tail probabilities (ECOD; Li et al., TKDE 2022)",
+    };
     fn term(l: f64, r: f64, s: f64) -> f64 {
         l.max(r).max(s)
     }
@@ -431,9 +434,11 @@ impl TailRule for EcodRule {
 pub struct CopodRule;
 
 impl TailRule for CopodRule {
-    const NAME: &'static str = "copod";
-    const SUMMARY: &'static str =
-        "empirical copula tail probabilities (COPOD; Li et al., ICDM 2020)";
+    const ABOUT: About = About {
+        name: "copod",
+        class: "COPOD",
+        summary: "empirical copula tail probabilities (COPOD; Li et al., ICDM 2020)",
+    };
     fn term(l: f64, r: f64, s: f64) -> f64 {
         s.max((l + r) / 2.0)
     }
@@ -449,13 +454,11 @@ pub type Ecod = Tails<EcodRule>;
 pub type Copod = Tails<CopodRule>;
 
 impl<R: TailRule> VectorKernel for Tails<R> {
+    type Params = ();
     type State = SortedColumns;
-    const NAME: &'static str = R::NAME;
-    const SUMMARY: &'static str = R::SUMMARY;
-    fn param_specs() -> Vec<ParamSpec> {
-        Vec::new()
-    }
-    fn from_params(_: &Params) -> Result<Self> {
+    const ABOUT: About = R::ABOUT;
+    const CONTRIBUTIONS: Option<ContributionsFn<Self>> = Some(Tails::contributions);
+    fn new(_: &()) -> Result<Self> {
         Ok(Tails(std::marker::PhantomData))
     }
     fn fit(&self, x: ArrayView2<'_, f64>) -> Result<(SortedColumns, Vec<f64>)> {
@@ -465,18 +468,18 @@ impl<R: TailRule> VectorKernel for Tails<R> {
         st.check(x)?;
         Ok(row_sums(&st.new_terms(x, R::term)))
     }
-    const EXPLAINS: bool = true;
+}
+
+impl<R: TailRule> Tails<R> {
     fn contributions(
         &self,
         st: &SortedColumns,
         x: ArrayView2<'_, f64>,
         rows: &[usize],
         training: bool,
-    ) -> Option<Result<Vec<Vec<f64>>>> {
-        if let Err(e) = st.check(x) {
-            return Some(Err(e));
-        }
-        Some(Ok(if training {
+    ) -> Result<Vec<Vec<f64>>> {
+        st.check(x)?;
+        Ok(if training {
             // a training row's counts come from the sorted training values alone
             rows.iter()
                 .map(|&i| st.training_row_terms(x.row(i), R::term))
@@ -487,7 +490,7 @@ impl<R: TailRule> VectorKernel for Tails<R> {
             rows.iter()
                 .map(|&i| terms.iter().map(|t| t[i]).collect())
                 .collect()
-        }))
+        })
     }
 }
 
@@ -648,12 +651,9 @@ mod tests {
             .collect();
         rows[10][1] = 50.0;
         let x = Array2::from_shape_fn((rows.len(), 3), |(i, j)| rows[i][j]);
-        let ecod = Ecod::from_params(&Params::default()).unwrap();
+        let ecod = Ecod::new(&()).unwrap();
         let (st, scores) = ecod.fit(x.view()).unwrap();
-        let c = ecod
-            .contributions(&st, x.view(), &[10], true)
-            .unwrap()
-            .unwrap();
+        let c = ecod.contributions(&st, x.view(), &[10], true).unwrap();
         assert!((c[0].iter().sum::<f64>() - scores[10]).abs() < 1e-12);
         let top = (0..3).max_by(|&a, &b| c[0][a].total_cmp(&c[0][b])).unwrap();
         assert_eq!(top, 1);
@@ -665,22 +665,8 @@ mod tests {
         rows.push([30.0, -20.0]);
         let x = Array2::from_shape_fn((rows.len(), 2), |(i, j)| rows[i][j]);
         for (scores, name) in [
-            (
-                Ecod::from_params(&Params::default())
-                    .unwrap()
-                    .fit(x.view())
-                    .unwrap()
-                    .1,
-                "ecod",
-            ),
-            (
-                Copod::from_params(&Params::default())
-                    .unwrap()
-                    .fit(x.view())
-                    .unwrap()
-                    .1,
-                "copod",
-            ),
+            (Ecod::new(&()).unwrap().fit(x.view()).unwrap().1, "ecod"),
+            (Copod::new(&()).unwrap().fit(x.view()).unwrap().1, "copod"),
         ] {
             let arg = (0..scores.len())
                 .max_by(|&a, &b| scores[a].total_cmp(&scores[b]))

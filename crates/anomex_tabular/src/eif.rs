@@ -12,8 +12,10 @@
 //! O(n · T · log ψ · d) to score.
 
 use crate::iforest::isolation_scores;
+use crate::iforest::ForestParams;
 use crate::VectorKernel;
-use anomex_core::{Error, ParamSpec, Params, Result};
+use anomex_core::typed::Seed;
+use anomex_core::{About, Error, Result};
 use ndarray::ArrayView2;
 use rand::seq::index::sample;
 use rand::Rng;
@@ -157,32 +159,29 @@ fn check(f: &HyperForest, cols: usize) -> Result<()> {
     Ok(())
 }
 
-impl VectorKernel for ExtendedIsolationForest {
-    type State = HyperForest;
-    const NAME: &'static str = "eif";
-    const SUMMARY: &'static str =
-        "extended isolation forest with random hyperplane splits (Hariri et al., TKDE 2021)";
-    fn param_specs() -> Vec<ParamSpec> {
-        let mut specs = crate::forest_params();
-        specs.extend([
-            ParamSpec::int(
-                "extension_level",
-                0,
-                0,
-                1_000_000,
-                "non-zero normal components minus one; auto = all (d − 1); 0 = axis-parallel",
-            )
-            .auto_default(),
-            ParamSpec::seed(),
-        ]);
-        specs
+anomex_core::params! {
+    /// The hyperplanes of [`ExtendedIsolationForest`].
+    pub struct ExtensionParams {
+        /// non-zero normal components minus one; auto = all (d − 1); 0 = axis-parallel
+        pub extension_level: Option<usize> = None, in 0..=1_000_000;
     }
-    fn from_params(p: &Params) -> Result<Self> {
+}
+
+impl VectorKernel for ExtendedIsolationForest {
+    type Params = ((ForestParams, ExtensionParams), Seed);
+    type State = HyperForest;
+    const ABOUT: About = About {
+        name: "eif",
+        class: "EIF",
+        summary:
+            "extended isolation forest with random hyperplane splits (Hariri et al., TKDE 2021)",
+    };
+    fn new(((forest, extension), seed): &Self::Params) -> Result<Self> {
         Ok(ExtendedIsolationForest {
-            n_estimators: p.usize("n_estimators")?,
-            max_samples: p.usize("max_samples")?,
-            extension_level: p.usize_or_auto("extension_level")?,
-            seed: p.usize("seed")? as u64,
+            n_estimators: forest.n_estimators,
+            max_samples: forest.max_samples,
+            extension_level: extension.extension_level,
+            seed: seed.seed,
         })
     }
     fn fit(&self, x: ArrayView2<'_, f64>) -> Result<(HyperForest, Vec<f64>)> {
@@ -229,8 +228,7 @@ mod tests {
     use ndarray::Array2;
 
     fn params(extra: &[&str]) -> ExtendedIsolationForest {
-        let p = Params::resolve(&ExtendedIsolationForest::param_specs(), extra).unwrap();
-        ExtendedIsolationForest::from_params(&p).unwrap()
+        ExtendedIsolationForest::from_pairs(extra).unwrap()
     }
 
     #[test]

@@ -11,7 +11,7 @@
 
 use crate::gaussian::{weighted_mean_cov, Gaussian};
 use crate::VectorKernel;
-use anomex_core::{Error, ParamSpec, Params, Result};
+use anomex_core::{About, Error, Result};
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
@@ -97,39 +97,37 @@ impl Gmm {
     }
 }
 
-impl VectorKernel for Gmm {
-    type State = Mixture;
-    const NAME: &'static str = "gmm";
-    const SUMMARY: &'static str =
-        "Gaussian mixture negative log-likelihood (EM, full covariances), PyOD defaults";
-    fn param_specs() -> Vec<ParamSpec> {
-        vec![
-            ParamSpec::int("n_components", 1, 1, 10_000, "mixture components"),
-            ParamSpec::float(
-                "reg_covar",
-                1e-6,
-                0.0,
-                1e12,
-                "added to the covariances' diagonals",
-            ),
-            ParamSpec::float(
-                "tol",
-                1e-3,
-                0.0,
-                1e12,
-                "stop when the mean log-likelihood moves less",
-            ),
-            ParamSpec::int("max_iter", 100, 1, 1_000_000, "EM rounds at most"),
-            ParamSpec::seed(),
-        ]
+anomex_core::params! {
+    /// Parameters of [`Gmm`] (PyOD's defaults, scikit-learn's `GaussianMixture`).
+    pub struct GmmParams {
+        /// mixture components
+        pub n_components: usize = 1, in 1..=10_000;
+        /// added to the covariances' diagonals
+        pub reg_covar: f64 = 1e-6, in 0.0..=1e12;
+        /// stop when the mean log-likelihood moves less
+        pub tol: f64 = 1e-3, in 0.0..=1e12;
+        /// EM rounds at most
+        pub max_iter: usize = 100, in 1..=1_000_000;
+        /// random seed; the same seed gives the same scores
+        pub seed: u64 = 0, in 0..=i64::MAX;
     }
-    fn from_params(p: &Params) -> Result<Self> {
+}
+
+impl VectorKernel for Gmm {
+    type Params = GmmParams;
+    type State = Mixture;
+    const ABOUT: About = About {
+        name: "gmm",
+        class: "GMM",
+        summary: "Gaussian mixture negative log-likelihood (EM, full covariances), PyOD defaults",
+    };
+    fn new(p: &GmmParams) -> Result<Self> {
         Ok(Gmm {
-            k: p.usize("n_components")?,
-            reg_covar: p.f64("reg_covar")?,
-            tol: p.f64("tol")?,
-            max_iter: p.usize("max_iter")?,
-            seed: p.usize("seed")? as u64,
+            k: p.n_components,
+            reg_covar: p.reg_covar,
+            tol: p.tol,
+            max_iter: p.max_iter,
+            seed: p.seed,
         })
     }
     fn fit(&self, x: ArrayView2<'_, f64>) -> Result<(Mixture, Vec<f64>)> {
@@ -183,8 +181,7 @@ mod tests {
     #[test]
     fn one_component_is_the_gaussian_log_density() {
         let x = ndarray::array![[0.0], [2.0], [4.0]];
-        let p = Params::resolve::<&str>(&Gmm::param_specs(), &[]).unwrap();
-        let (_, s) = Gmm::from_params(&p).unwrap().fit(x.view()).unwrap();
+        let (_, s) = Gmm::from_pairs::<&str>(&[]).unwrap().fit(x.view()).unwrap();
         // mean 2, variance 8/3 + 1e-6
         let var = 8.0 / 3.0 + 1e-6;
         let expected = 0.5 * ((2.0 * std::f64::consts::PI * var).ln() + 4.0 / var);
@@ -196,8 +193,7 @@ mod tests {
         let x = Array2::from_shape_fn((200, 2), |(i, j)| {
             (if i % 2 == 0 { 0.0 } else { 20.0 }) + ((i * 7 + j * 3) % 11) as f64 / 10.0
         });
-        let p = Params::resolve::<&str>(&Gmm::param_specs(), &["n_components=2"]).unwrap();
-        let g = Gmm::from_params(&p).unwrap();
+        let g = Gmm::from_pairs::<&str>(&["n_components=2"]).unwrap();
         let (m, _) = g.fit(x.view()).unwrap();
         let between = ndarray::array![[10.0, 0.5]];
         let inside = ndarray::array![[0.5, 0.5]];

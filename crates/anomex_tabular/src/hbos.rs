@@ -8,8 +8,8 @@
 //! outside the range take the edge bin when within `tol` bin widths of it, else the lowest term.
 //! The score is minus the sum of the terms. Cost: O(n · d) to fit and to score.
 
-use crate::VectorKernel;
-use anomex_core::{ParamSpec, Params, Result};
+use crate::{ContributionsFn, VectorKernel};
+use anomex_core::{About, Result};
 use ndarray::ArrayView2;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -109,11 +109,6 @@ fn densities(edges: &[f64], counts: &[usize], n: usize) -> Vec<f64> {
         .enumerate()
         .map(|(k, &c)| c as f64 / (n as f64 * (edges[k + 1] - edges[k])))
         .collect()
-}
-
-/// The `n_bins` parameter: 10 (PyOD's default) or `auto`.
-pub(crate) fn bins_param(doc: &'static str) -> ParamSpec {
-    ParamSpec::int("n_bins", 10, 1, 100_000, doc).or_auto()
 }
 
 /// The Birgé–Rozenblac number of bins as PyOD's `get_optimal_n_bins` computes it: the `b` in
@@ -359,36 +354,37 @@ fn fit_histograms<T: BinIndex>(
     (HbosState { edges, terms }, scores)
 }
 
-impl VectorKernel for Hbos {
-    type State = HbosState;
-    const NAME: &'static str = "hbos";
-    const WINDOWED_NAME: Option<&'static str> = Some("sub_hbos");
-    const SUMMARY: &'static str = "histogram-based outlier score (Goldstein & Dengel, 2012)";
-    const WINDOWED_SUMMARY: &'static str = "histogram-based outlier score on sliding windows";
-    fn param_specs() -> Vec<ParamSpec> {
-        vec![
-            bins_param("histogram bins per feature; auto = Birgé–Rozenblac per feature"),
-            ParamSpec::float(
-                "alpha",
-                0.1,
-                0.0,
-                1.0,
-                "added to each bin density before the logarithm",
-            ),
-            ParamSpec::float(
-                "tol",
-                0.5,
-                0.0,
-                1.0,
-                "how far outside the range (in bin widths) still counts as the edge bin",
-            ),
-        ]
+anomex_core::params! {
+    /// Parameters of [`Hbos`] (PyOD's defaults).
+    pub struct HbosParams {
+        /// histogram bins per feature; auto = Birgé–Rozenblac per feature
+        pub n_bins: Option<usize> = Some(10), in 1..=100_000;
+        /// added to each bin density before the logarithm
+        pub alpha: f64 = 0.1, in 0.0..=1.0;
+        /// how far outside the range (in bin widths) still counts as the edge bin
+        pub tol: f64 = 0.5, in 0.0..=1.0;
     }
-    fn from_params(p: &Params) -> Result<Self> {
+}
+
+impl VectorKernel for Hbos {
+    type Params = HbosParams;
+    type State = HbosState;
+    const ABOUT: About = About {
+        name: "hbos",
+        class: "HBOS",
+        summary: "histogram-based outlier score (Goldstein & Dengel, 2012)",
+    };
+    const WINDOWED: Option<About> = Some(About {
+        name: "sub_hbos",
+        class: "SubHBOS",
+        summary: "histogram-based outlier score on sliding windows",
+    });
+    const CONTRIBUTIONS: Option<ContributionsFn<Self>> = Some(Hbos::contributions);
+    fn new(p: &HbosParams) -> Result<Self> {
         Ok(Hbos {
-            n_bins: p.usize_or_auto("n_bins")?,
-            alpha: p.f64("alpha")?,
-            tol: p.f64("tol")?,
+            n_bins: p.n_bins,
+            alpha: p.alpha,
+            tol: p.tol,
         })
     }
     fn fit(&self, x: ArrayView2<'_, f64>) -> Result<(HbosState, Vec<f64>)> {
@@ -423,7 +419,9 @@ impl VectorKernel for Hbos {
                 .sum::<f64>()
         }))
     }
-    const EXPLAINS: bool = true;
+}
+
+impl Hbos {
     /// How far each value's bin falls below its feature's densest bin (in log2 units): zero for
     /// the most common values. The score is the sum of the negated terms, so these shares rank
     /// the features exactly as their terms do.
@@ -433,8 +431,8 @@ impl VectorKernel for Hbos {
         x: ArrayView2<'_, f64>,
         rows: &[usize],
         _training: bool,
-    ) -> Option<Result<Vec<Vec<f64>>>> {
-        Some(lookups(st, x.ncols(), self.tol).map(|lookups| {
+    ) -> Result<Vec<Vec<f64>>> {
+        lookups(st, x.ncols(), self.tol).map(|lookups| {
             let highest: Vec<f64> = st
                 .terms
                 .iter()
@@ -450,7 +448,7 @@ impl VectorKernel for Hbos {
                         .collect()
                 })
                 .collect()
-        }))
+        })
     }
 }
 
@@ -574,8 +572,7 @@ mod tests {
             _ => (i as f64 * 0.01).sin(),
         });
         for bins in ["n_bins=7", "n_bins=10", "n_bins=auto"] {
-            let h = Hbos::from_params(&Params::resolve(&Hbos::param_specs(), &[bins]).unwrap())
-                .unwrap();
+            let h = Hbos::from_pairs(&[bins]).unwrap();
             let (st, training) = h.fit(x.view()).unwrap();
             let again = h.score(&st, x.view()).unwrap();
             assert_eq!(
@@ -607,13 +604,9 @@ mod tests {
     fn contributions_name_the_odd_feature() {
         let mut x = ndarray::Array2::from_shape_fn((200, 3), |(i, j)| ((i * (j + 2)) % 17) as f64);
         x[[5, 2]] = 80.0;
-        let h = Hbos::from_params(&Params::resolve::<&str>(&Hbos::param_specs(), &[]).unwrap())
-            .unwrap();
+        let h = Hbos::from_pairs::<&str>(&[]).unwrap();
         let (st, _) = h.fit(x.view()).unwrap();
-        let c = h
-            .contributions(&st, x.view(), &[0, 5], true)
-            .unwrap()
-            .unwrap();
+        let c = h.contributions(&st, x.view(), &[0, 5], true).unwrap();
         assert!(c.iter().flatten().all(|&v| v >= 0.0));
         assert!(c[1][2] > c[1][0] && c[1][2] > c[1][1]);
     }

@@ -9,8 +9,9 @@
 //! forest is the same for any number of threads. Cost: O(T · ψ log ψ) to fit, O(n · T · log ψ)
 //! to score, O(T · ψ) memory.
 
-use crate::VectorKernel;
-use anomex_core::{Error, ParamSpec, Params, Result};
+use crate::{ContributionsFn, VectorKernel};
+use anomex_core::typed::Seed;
+use anomex_core::{About, Error, Result};
 use ndarray::ArrayView2;
 use rand::seq::index::sample;
 use rand::Rng;
@@ -311,22 +312,35 @@ fn check_forest(f: &Forest, cols: usize) -> Result<()> {
     Ok(())
 }
 
-impl VectorKernel for IsolationForest {
-    type State = Forest;
-    const NAME: &'static str = "iforest";
-    const WINDOWED_NAME: Option<&'static str> = Some("sub_iforest");
-    const SUMMARY: &'static str = "isolation forest (Liu, Ting & Zhou, ICDM 2008), PyOD defaults";
-    const WINDOWED_SUMMARY: &'static str = "isolation forest on sliding windows";
-    fn param_specs() -> Vec<ParamSpec> {
-        let mut specs = crate::forest_params();
-        specs.push(ParamSpec::seed());
-        specs
+anomex_core::params! {
+    /// The ensemble-size and sample-size parameters of the isolation forests (PyOD's defaults).
+    pub struct ForestParams {
+        /// number of trees
+        pub n_estimators: usize = 100, in 1..=100_000;
+        /// rows drawn for each tree (at most the rows available)
+        pub max_samples: usize = 256, in 2..=10_000_000;
     }
-    fn from_params(p: &Params) -> Result<Self> {
+}
+
+impl VectorKernel for IsolationForest {
+    type Params = (ForestParams, Seed);
+    type State = Forest;
+    const ABOUT: About = About {
+        name: "iforest",
+        class: "IForest",
+        summary: "isolation forest (Liu, Ting & Zhou, ICDM 2008), PyOD defaults",
+    };
+    const WINDOWED: Option<About> = Some(About {
+        name: "sub_iforest",
+        class: "SubIForest",
+        summary: "isolation forest on sliding windows",
+    });
+    const CONTRIBUTIONS: Option<ContributionsFn<Self>> = Some(IsolationForest::contributions);
+    fn new((forest, seed): &(ForestParams, Seed)) -> Result<Self> {
         Ok(IsolationForest {
-            n_estimators: p.usize("n_estimators")?,
-            max_samples: p.usize("max_samples")?,
-            seed: p.usize("seed")? as u64,
+            n_estimators: forest.n_estimators,
+            max_samples: forest.max_samples,
+            seed: seed.seed,
         })
     }
     fn fit(&self, x: ArrayView2<'_, f64>) -> Result<(Forest, Vec<f64>)> {
@@ -354,7 +368,9 @@ impl VectorKernel for IsolationForest {
             tree.add_paths(rows, x.ncols(), totals)
         }))
     }
-    const EXPLAINS: bool = true;
+}
+
+impl IsolationForest {
     /// The score split by the features the row's isolation paths split on: every tree's path
     /// counts once, shared equally by its splits (a simplified DIFFI: Carletti, Terzi & Susto,
     /// "Interpretable Anomaly Detection with DIFFI", 2023). The shares sum to the score.
@@ -364,9 +380,9 @@ impl VectorKernel for IsolationForest {
         x: ArrayView2<'_, f64>,
         rows: &[usize],
         _training: bool,
-    ) -> Option<Result<Vec<Vec<f64>>>> {
+    ) -> Result<Vec<Vec<f64>>> {
         let picked = x.select(ndarray::Axis(0), rows);
-        Some(self.score(f, picked.view()).map(|scores| {
+        self.score(f, picked.view()).map(|scores| {
             let cols = x.ncols();
             (0..picked.nrows())
                 .into_par_iter()
@@ -389,7 +405,7 @@ impl VectorKernel for IsolationForest {
                         .collect()
                 })
                 .collect()
-        }))
+        })
     }
 }
 
@@ -436,7 +452,7 @@ mod tests {
             seed: 1,
         };
         let (f, s) = k.fit(x.view()).unwrap();
-        let c = k.contributions(&f, x.view(), &[50], true).unwrap().unwrap();
+        let c = k.contributions(&f, x.view(), &[50], true).unwrap();
         assert!((c[0].iter().sum::<f64>() - s[50]).abs() < 1e-12);
         assert!(c[0][2] > c[0][0] + c[0][1], "{:?}", c[0]);
     }

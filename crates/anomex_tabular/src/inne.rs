@@ -10,7 +10,7 @@
 //! count. Cost: O(t · ψ² · d) to fit, O(n · t · ψ · d) to score; memory O(t · ψ · d).
 
 use crate::VectorKernel;
-use anomex_core::{Error, ParamSpec, Params, Result};
+use anomex_core::{About, Error, Result};
 use ndarray::ArrayView2;
 use rand::seq::index::sample;
 use rand_chacha::ChaCha8Rng;
@@ -90,29 +90,31 @@ impl Member {
     }
 }
 
-impl VectorKernel for Inne {
-    type State = Ensemble;
-    const NAME: &'static str = "inne";
-    const SUMMARY: &'static str =
-        "isolation with nearest-neighbour ensembles (iNNE; Bandaragoda et al., 2018), PyOD defaults";
-    fn param_specs() -> Vec<ParamSpec> {
-        vec![
-            ParamSpec::int("n_estimators", 200, 1, 100_000, "ensemble members"),
-            ParamSpec::int(
-                "max_samples",
-                8,
-                2,
-                1_000_000,
-                "centres per member (at most the rows available)",
-            ),
-            ParamSpec::seed(),
-        ]
+anomex_core::params! {
+    /// Parameters of [`Inne`] (PyOD's defaults).
+    pub struct InneParams {
+        /// ensemble members
+        pub n_estimators: usize = 200, in 1..=100_000;
+        /// centres per member (at most the rows available)
+        pub max_samples: usize = 8, in 2..=1_000_000;
+        /// random seed; the same seed gives the same scores
+        pub seed: u64 = 0, in 0..=i64::MAX;
     }
-    fn from_params(p: &Params) -> Result<Self> {
+}
+
+impl VectorKernel for Inne {
+    type Params = InneParams;
+    type State = Ensemble;
+    const ABOUT: About = About {
+        name: "inne",
+        class: "INNE",
+        summary: "isolation with nearest-neighbour ensembles (iNNE; Bandaragoda et al., 2018), PyOD defaults",
+    };
+    fn new(p: &InneParams) -> Result<Self> {
         Ok(Inne {
-            n_estimators: p.usize("n_estimators")?,
-            max_samples: p.usize("max_samples")?,
-            seed: p.usize("seed")? as u64,
+            n_estimators: p.n_estimators,
+            max_samples: p.max_samples,
+            seed: p.seed,
         })
     }
     fn fit(&self, x: ArrayView2<'_, f64>) -> Result<(Ensemble, Vec<f64>)> {
@@ -169,8 +171,7 @@ mod tests {
     fn far_row_scores_highest_for_any_thread_count() {
         let mut x = Array2::from_shape_fn((300, 2), |(i, j)| ((i * 7 + j * 11) % 13) as f64);
         x[[42, 0]] = 90.0;
-        let p = Params::resolve::<&str>(&Inne::param_specs(), &[]).unwrap();
-        let inne = Inne::from_params(&p).unwrap();
+        let inne = Inne::from_pairs::<&str>(&[]).unwrap();
         let (_, s) = inne.fit(x.view()).unwrap();
         let arg = (0..s.len()).max_by(|&a, &b| s[a].total_cmp(&s[b])).unwrap();
         assert_eq!(arg, 42);

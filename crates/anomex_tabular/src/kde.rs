@@ -11,7 +11,7 @@
 use crate::knn::Reference;
 use crate::neighbors::sweep;
 use crate::VectorKernel;
-use anomex_core::{ParamSpec, Params, Result};
+use anomex_core::{About, Result};
 use ndarray::ArrayView2;
 
 /// KDE detector.
@@ -63,23 +63,25 @@ impl Kde {
     }
 }
 
-impl VectorKernel for Kde {
-    type State = Reference;
-    const NAME: &'static str = "kde";
-    const SUMMARY: &'static str =
-        "Gaussian kernel density, negative log (Parzen, 1962), PyOD defaults";
-    fn param_specs() -> Vec<ParamSpec> {
-        vec![ParamSpec::float(
-            "bandwidth",
-            1.0,
-            1e-300,
-            1e300,
-            "kernel bandwidth h (in the data's units)",
-        )]
+anomex_core::params! {
+    /// Parameters of [`Kde`] (PyOD's defaults).
+    pub struct KdeParams {
+        /// kernel bandwidth h (in the data's units)
+        pub bandwidth: f64 = 1.0, in 1e-300..=1e300;
     }
-    fn from_params(p: &Params) -> Result<Self> {
+}
+
+impl VectorKernel for Kde {
+    type Params = KdeParams;
+    type State = Reference;
+    const ABOUT: About = About {
+        name: "kde",
+        class: "KDE",
+        summary: "Gaussian kernel density, negative log (Parzen, 1962), PyOD defaults",
+    };
+    fn new(p: &KdeParams) -> Result<Self> {
         Ok(Kde {
-            bandwidth: p.f64("bandwidth")?,
+            bandwidth: p.bandwidth,
         })
     }
     fn fit(&self, x: ArrayView2<'_, f64>) -> Result<(Reference, Vec<f64>)> {

@@ -22,7 +22,7 @@
 //!   nearest centre (every cluster counts, as in TSB-AD).
 
 use crate::VectorKernel;
-use anomex_core::{Error, ParamSpec, Params, Result};
+use anomex_core::{About, Error, Result};
 use ndarray::{Array2, ArrayView1, ArrayView2};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -249,24 +249,49 @@ fn nearest_distances(st: &Centres, x: ArrayView2<'_, f64>) -> Result<Vec<f64>> {
     Ok(assign(c.view(), x).iter().map(|a| a.1.sqrt()).collect())
 }
 
-fn min_share_param(default: f64) -> ParamSpec {
-    ParamSpec::float(
-        "min_cluster_share",
-        default,
-        0.0,
-        1.0,
-        "clusters with fewer training rows than this share are not references",
-    )
+anomex_core::params! {
+    /// Parameters of [`KMeansDistance`] (scikit-learn's `KMeans` defaults).
+    pub struct KMeansParams {
+        /// number of k-means clusters
+        pub n_clusters: usize = 8, in 1..=100_000;
+        /// clusters with fewer training rows than this share are not references
+        pub min_cluster_share: f64 = 0.01, in 0.0..=1.0;
+        /// random seed; the same seed gives the same scores
+        pub seed: u64 = 0, in 0..=i64::MAX;
+    }
 }
 
-fn clusters_param(default: i64) -> ParamSpec {
-    ParamSpec::int(
-        "n_clusters",
-        default,
-        1,
-        100_000,
-        "number of k-means clusters",
-    )
+anomex_core::params! {
+    /// Parameters of [`KMeansAd`] (TSB-AD's defaults).
+    pub struct KMeansAdParams {
+        /// number of k-means clusters
+        pub n_clusters: usize = 20, in 1..=100_000;
+        /// clusters with fewer training rows than this share are not references
+        pub min_cluster_share: f64 = 0.0, in 0.0..=1.0;
+        /// random seed; the same seed gives the same scores
+        pub seed: u64 = 0, in 0..=i64::MAX;
+    }
+}
+
+anomex_core::choice! {
+    /// Whether CBLOF multiplies each score by its cluster's size (PyOD's `use_weights`).
+    pub enum Weights { Unweighted = "false", BySize = "true" }
+}
+
+anomex_core::params! {
+    /// Parameters of [`Cblof`] (PyOD's defaults).
+    pub struct CblofParams {
+        /// number of k-means clusters
+        pub n_clusters: usize = 8, in 1..=100_000;
+        /// share of the rows the large clusters hold at least
+        pub alpha: f64 = 0.9, in 0.0..=1.0;
+        /// size ratio between the last large and the first small cluster
+        pub beta: f64 = 5.0, in 1.0..=1e12;
+        /// multiply each score by its cluster's size
+        pub use_weights: Weights = Weights::Unweighted;
+        /// random seed; the same seed gives the same scores
+        pub seed: u64 = 0, in 0..=i64::MAX;
+    }
 }
 
 /// Distance to the nearest k-means centre.
@@ -278,17 +303,18 @@ pub struct KMeansDistance {
 }
 
 impl VectorKernel for KMeansDistance {
+    type Params = KMeansParams;
     type State = Centres;
-    const NAME: &'static str = "kmeans";
-    const SUMMARY: &'static str = "distance to the nearest k-means centre (scikit-learn's KMeans)";
-    fn param_specs() -> Vec<ParamSpec> {
-        vec![clusters_param(8), min_share_param(0.01), ParamSpec::seed()]
-    }
-    fn from_params(p: &Params) -> Result<Self> {
+    const ABOUT: About = About {
+        name: "kmeans",
+        class: "KMeans",
+        summary: "distance to the nearest k-means centre (scikit-learn's KMeans)",
+    };
+    fn new(p: &KMeansParams) -> Result<Self> {
         Ok(KMeansDistance {
-            k: p.usize("n_clusters")?,
-            min_share: p.f64("min_cluster_share")?,
-            seed: p.usize("seed")? as u64,
+            k: p.n_clusters,
+            min_share: p.min_cluster_share,
+            seed: p.seed,
         })
     }
     fn fit(&self, x: ArrayView2<'_, f64>) -> Result<(Centres, Vec<f64>)> {
@@ -330,17 +356,24 @@ fn znormalised_rows(x: ArrayView2<'_, f64>) -> Array2<f64> {
 pub struct KMeansAd(KMeansDistance);
 
 impl VectorKernel for KMeansAd {
+    type Params = KMeansAdParams;
     type State = Centres;
-    const NAME: &'static str = "kmeans_ad_rows";
-    const SUMMARY: &'static str = "k-means distance of z-normalised rows";
-    const WINDOWED_NAME: Option<&'static str> = Some("kmeans_ad");
-    const WINDOWED_SUMMARY: &'static str =
-        "k-means distance of z-normalised sliding windows (TSB-AD's KMeansAD)";
-    fn param_specs() -> Vec<ParamSpec> {
-        vec![clusters_param(20), min_share_param(0.0), ParamSpec::seed()]
-    }
-    fn from_params(p: &Params) -> Result<Self> {
-        Ok(KMeansAd(KMeansDistance::from_params(p)?))
+    const ABOUT: About = About {
+        name: "kmeans_ad_rows",
+        class: "KMeansADRows",
+        summary: "k-means distance of z-normalised rows",
+    };
+    const WINDOWED: Option<About> = Some(About {
+        name: "kmeans_ad",
+        class: "KMeansAD",
+        summary: "k-means distance of z-normalised sliding windows (TSB-AD's KMeansAD)",
+    });
+    fn new(p: &KMeansAdParams) -> Result<Self> {
+        Ok(KMeansAd(KMeansDistance {
+            k: p.n_clusters,
+            min_share: p.min_cluster_share,
+            seed: p.seed,
+        }))
     }
     fn fit(&self, x: ArrayView2<'_, f64>) -> Result<(Centres, Vec<f64>)> {
         self.0.fit(znormalised_rows(x).view())
@@ -423,43 +456,20 @@ impl Cblof {
 }
 
 impl VectorKernel for Cblof {
+    type Params = CblofParams;
     type State = CblofState;
-    const NAME: &'static str = "cblof";
-    const SUMMARY: &'static str =
-        "cluster-based local outlier factor (He, Xu & Deng, 2003), PyOD's form on k-means";
-    fn param_specs() -> Vec<ParamSpec> {
-        vec![
-            clusters_param(8),
-            ParamSpec::float(
-                "alpha",
-                0.9,
-                0.0,
-                1.0,
-                "share of the rows the large clusters hold at least",
-            ),
-            ParamSpec::float(
-                "beta",
-                5.0,
-                1.0,
-                1e12,
-                "size ratio between the last large and the first small cluster",
-            ),
-            ParamSpec::choice(
-                "use_weights",
-                "false",
-                &["false", "true"],
-                "multiply each score by its cluster's size",
-            ),
-            ParamSpec::seed(),
-        ]
-    }
-    fn from_params(p: &Params) -> Result<Self> {
+    const ABOUT: About = About {
+        name: "cblof",
+        class: "CBLOF",
+        summary: "cluster-based local outlier factor (He, Xu & Deng, 2003), PyOD's form on k-means",
+    };
+    fn new(p: &CblofParams) -> Result<Self> {
         Ok(Cblof {
-            k: p.usize("n_clusters")?,
-            alpha: p.f64("alpha")?,
-            beta: p.f64("beta")?,
-            use_weights: p.text("use_weights")? == "true",
-            seed: p.usize("seed")? as u64,
+            k: p.n_clusters,
+            alpha: p.alpha,
+            beta: p.beta,
+            use_weights: p.use_weights == Weights::BySize,
+            seed: p.seed,
         })
     }
     fn fit(&self, x: ArrayView2<'_, f64>) -> Result<(CblofState, Vec<f64>)> {
@@ -531,8 +541,10 @@ mod tests {
         let mut x = three_blobs();
         x[[100, 0]] = 40.0;
         x[[100, 1]] = 40.0;
-        let p = Params::resolve::<&str>(&Cblof::param_specs(), &["n_clusters=3"]).unwrap();
-        let (_, s) = Cblof::from_params(&p).unwrap().fit(x.view()).unwrap();
+        let (_, s) = Cblof::from_pairs::<&str>(&["n_clusters=3"])
+            .unwrap()
+            .fit(x.view())
+            .unwrap();
         let arg = (0..s.len()).max_by(|&a, &b| s[a].total_cmp(&s[b])).unwrap();
         assert_eq!(arg, 100);
     }
@@ -542,8 +554,7 @@ mod tests {
         let mut x = three_blobs();
         x[[0, 0]] = 50.0;
         x[[0, 1]] = 50.0;
-        let p = Params::resolve::<&str>(&KMeansDistance::param_specs(), &["n_clusters=4"]).unwrap();
-        let (st, s) = KMeansDistance::from_params(&p)
+        let (st, s) = KMeansDistance::from_pairs::<&str>(&["n_clusters=4"])
             .unwrap()
             .fit(x.view())
             .unwrap();

@@ -16,8 +16,8 @@
 //! O(n · m · d) for m new rows; memory O(n · k) plus one block of distances.
 
 use crate::neighbors::{nearest, self_nearest, Neighbours, Search, MAX_REFERENCE_ROWS};
-use crate::VectorKernel;
-use anomex_core::{Error, ParamSpec, Params, Result};
+use crate::{ContributionsFn, VectorKernel};
+use anomex_core::{About, Error, Result};
 use ndarray::{Array2, ArrayView2, CowArray, Ix2};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -52,23 +52,6 @@ impl Reference {
     }
 }
 
-/// The `algorithm` parameter shared by KNN and LOF.
-pub(crate) fn algorithm_param() -> ParamSpec {
-    ParamSpec::choice(
-        "algorithm",
-        "exact",
-        &["exact", "hnsw"],
-        "exact neighbours (k-d tree or brute force), or an approximate HNSW graph",
-    )
-}
-
-fn search_param(p: &Params) -> Result<Search> {
-    Ok(match p.text("algorithm")? {
-        "hnsw" => Search::Hnsw,
-        _ => Search::Exact,
-    })
-}
-
 fn effective_k(k: usize, n: usize) -> Result<usize> {
     if n < 2 {
         return Err(Error::input(format!(
@@ -83,11 +66,31 @@ fn effective_k(k: usize, n: usize) -> Result<usize> {
     Ok(k.min(n - 1))
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Method {
-    Largest,
-    Mean,
-    Median,
+anomex_core::choice! {
+    /// How KNN reduces the k distances to a score.
+    pub enum Method { Largest = "largest", Mean = "mean", Median = "median" }
+}
+
+anomex_core::params! {
+    /// Parameters of [`Knn`] (PyOD's defaults).
+    pub struct KnnParams {
+        /// neighbours considered
+        pub n_neighbors: usize = 5, in 1..=100_000;
+        /// distance to the k-th neighbour, or the mean / median over the k
+        pub method: Method = Method::Largest;
+        /// exact neighbours (k-d tree or brute force), or an approximate HNSW graph
+        pub algorithm: Search = Search::Exact;
+    }
+}
+
+anomex_core::params! {
+    /// Parameters of [`Lof`] (PyOD's defaults).
+    pub struct LofParams {
+        /// neighbours defining the local density
+        pub n_neighbors: usize = 20, in 1..=100_000;
+        /// exact neighbours (k-d tree or brute force), or an approximate HNSW graph
+        pub algorithm: Search = Search::Exact;
+    }
 }
 
 /// k-nearest-neighbour distance.
@@ -112,33 +115,24 @@ impl Knn {
 }
 
 impl VectorKernel for Knn {
+    type Params = KnnParams;
     type State = Reference;
-    const NAME: &'static str = "knn";
-    const WINDOWED_NAME: Option<&'static str> = Some("sub_knn");
-    const SUMMARY: &'static str =
-        "distance to the k nearest neighbours (Ramaswamy et al., SIGMOD 2000)";
-    const WINDOWED_SUMMARY: &'static str = "k-nearest-neighbour distance on sliding windows";
-    fn param_specs() -> Vec<ParamSpec> {
-        vec![
-            ParamSpec::int("n_neighbors", 5, 1, 100_000, "neighbours considered"),
-            ParamSpec::choice(
-                "method",
-                "largest",
-                &["largest", "mean", "median"],
-                "distance to the k-th neighbour, or the mean / median over the k",
-            ),
-            algorithm_param(),
-        ]
-    }
-    fn from_params(p: &Params) -> Result<Self> {
+    const ABOUT: About = About {
+        name: "knn",
+        class: "KNN",
+        summary: "distance to the k nearest neighbours (Ramaswamy et al., SIGMOD 2000)",
+    };
+    const WINDOWED: Option<About> = Some(About {
+        name: "sub_knn",
+        class: "SubKNN",
+        summary: "k-nearest-neighbour distance on sliding windows",
+    });
+    const CONTRIBUTIONS: Option<ContributionsFn<Self>> = Some(Knn::contributions);
+    fn new(p: &KnnParams) -> Result<Self> {
         Ok(Knn {
-            k: p.usize("n_neighbors")?,
-            search: search_param(p)?,
-            method: match p.text("method")? {
-                "mean" => Method::Mean,
-                "median" => Method::Median,
-                _ => Method::Largest,
-            },
+            k: p.n_neighbors,
+            search: p.algorithm,
+            method: p.method,
         })
     }
     fn fit(&self, x: ArrayView2<'_, f64>) -> Result<(Reference, Vec<f64>)> {
@@ -156,7 +150,9 @@ impl VectorKernel for Knn {
             |_| None,
         )))
     }
-    const EXPLAINS: bool = true;
+}
+
+impl Knn {
     /// Each feature's share of the distance(s) the score is made of (the k-th neighbour's, all k,
     /// or the median one(s)); the shares sum to the score.
     fn contributions(
@@ -165,8 +161,8 @@ impl VectorKernel for Knn {
         x: ArrayView2<'_, f64>,
         rows: &[usize],
         training: bool,
-    ) -> Option<Result<Vec<Vec<f64>>>> {
-        Some(
+    ) -> Result<Vec<Vec<f64>>> {
+        {
             neighbours_of(self.search, st, x, rows, training, self.k).map(|(reference, nb)| {
                 distance_shares(reference.view(), x, rows, &nb, |d| {
                     let n = d.len();
@@ -182,8 +178,8 @@ impl VectorKernel for Knn {
                     }
                     w
                 })
-            }),
-        )
+            })
+        }
     }
 }
 
@@ -212,27 +208,23 @@ fn lof(nb_d: &[f64], nb_i: &[usize], k_distance: &[f64], lrds: &[f64]) -> f64 {
 }
 
 impl VectorKernel for Lof {
+    type Params = LofParams;
     type State = Reference;
-    const NAME: &'static str = "lof";
-    const WINDOWED_NAME: Option<&'static str> = Some("sub_lof");
-    const SUMMARY: &'static str = "local outlier factor (Breunig et al., SIGMOD 2000)";
-    const WINDOWED_SUMMARY: &'static str = "local outlier factor on sliding windows";
-    fn param_specs() -> Vec<ParamSpec> {
-        vec![
-            ParamSpec::int(
-                "n_neighbors",
-                20,
-                1,
-                100_000,
-                "neighbours defining the local density",
-            ),
-            algorithm_param(),
-        ]
-    }
-    fn from_params(p: &Params) -> Result<Self> {
+    const ABOUT: About = About {
+        name: "lof",
+        class: "LOF",
+        summary: "local outlier factor (Breunig et al., SIGMOD 2000)",
+    };
+    const WINDOWED: Option<About> = Some(About {
+        name: "sub_lof",
+        class: "SubLOF",
+        summary: "local outlier factor on sliding windows",
+    });
+    const CONTRIBUTIONS: Option<ContributionsFn<Self>> = Some(Lof::contributions);
+    fn new(p: &LofParams) -> Result<Self> {
         Ok(Lof {
-            k: p.usize("n_neighbors")?,
-            search: search_param(p)?,
+            k: p.n_neighbors,
+            search: p.algorithm,
         })
     }
     fn fit(&self, x: ArrayView2<'_, f64>) -> Result<(Reference, Vec<f64>)> {
@@ -275,7 +267,9 @@ impl VectorKernel for Lof {
             .map(|i| lof(nb.distances(i), nb.indices(i), &st.k_distance, &st.lrd))
             .collect())
     }
-    const EXPLAINS: bool = true;
+}
+
+impl Lof {
     /// LOF is a ratio of densities, not a sum over features: the score is split in proportion
     /// to each feature's share of the distances to the row's k neighbours.
     fn contributions(
@@ -284,8 +278,8 @@ impl VectorKernel for Lof {
         x: ArrayView2<'_, f64>,
         rows: &[usize],
         training: bool,
-    ) -> Option<Result<Vec<Vec<f64>>>> {
-        Some((|| {
+    ) -> Result<Vec<Vec<f64>>> {
+        (|| {
             if st.k_distance.len() != st.rows || st.lrd.len() != st.rows {
                 return Err(Error::ModelFile("LOF state lacks densities".into()));
             }
@@ -302,7 +296,7 @@ impl VectorKernel for Lof {
                         .collect()
                 })
                 .collect())
-        })())
+        })()
     }
 }
 
@@ -407,10 +401,7 @@ mod tests {
             search: Search::Exact,
         };
         let (st, s) = knn.fit(x.view()).unwrap();
-        let c = knn
-            .contributions(&st, x.view(), &[60], true)
-            .unwrap()
-            .unwrap();
+        let c = knn.contributions(&st, x.view(), &[60], true).unwrap();
         assert!((c[0].iter().sum::<f64>() - s[60]).abs() < 1e-9);
         assert!(c[0][1] > 10.0 * c[0][0]);
         let lof = Lof {
@@ -418,10 +409,7 @@ mod tests {
             search: Search::Exact,
         };
         let (st, s) = lof.fit(x.view()).unwrap();
-        let c = lof
-            .contributions(&st, x.view(), &[3, 60], true)
-            .unwrap()
-            .unwrap();
+        let c = lof.contributions(&st, x.view(), &[3, 60], true).unwrap();
         assert!((c[1].iter().sum::<f64>() - s[60]).abs() < 1e-9);
         assert!((c[0].iter().sum::<f64>() - s[3]).abs() < 1e-9);
         assert!(c[1][1] > c[1][0]);

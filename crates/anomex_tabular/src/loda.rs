@@ -12,9 +12,9 @@
 //! the parity table in `docs/parity` shows both. Cost: O(t · n · d) to fit and score;
 //! memory O(t · (d + bins)).
 
-use crate::hbos::{bins_param, birge_rozenblac_bins, histogram_counts};
+use crate::hbos::{birge_rozenblac_bins, histogram_counts};
 use crate::VectorKernel;
-use anomex_core::{Error, ParamSpec, Params, Result};
+use anomex_core::{About, Error, Result};
 use ndarray::ArrayView2;
 use rand::seq::index::sample;
 use rand::Rng;
@@ -121,30 +121,44 @@ impl Loda {
     }
 }
 
-impl VectorKernel for Loda {
-    type State = Projections;
-    const NAME: &'static str = "loda";
-    const SUMMARY: &'static str =
-        "sparse random projections with histograms (LODA; Pevný, 2016), PyOD defaults";
-    fn param_specs() -> Vec<ParamSpec> {
-        vec![
-            bins_param("histogram bins per projection; auto = Birgé–Rozenblac per projection"),
-            ParamSpec::int("n_random_cuts", 100, 1, 100_000, "random projections"),
-            ParamSpec::choice(
-                "bin_lookup",
-                "exact",
-                &["exact", "pyod"],
-                "exact: the bin holding the value; pyod: PyOD 3.6.7's one-bin-right lookup",
-            ),
-            ParamSpec::seed(),
-        ]
+anomex_core::choice! {
+    /// Which histogram bin a projected value is looked up in.
+    pub enum BinLookup {
+        /// the bin holding the value
+        Exact = "exact",
+        /// PyOD 3.6.7's one-bin-right lookup
+        Pyod = "pyod"
     }
-    fn from_params(p: &Params) -> Result<Self> {
+}
+
+anomex_core::params! {
+    /// Parameters of [`Loda`] (PyOD's defaults).
+    pub struct LodaParams {
+        /// histogram bins per projection; auto = Birgé–Rozenblac per projection
+        pub n_bins: Option<usize> = Some(10), in 1..=100_000;
+        /// random projections
+        pub n_random_cuts: usize = 100, in 1..=100_000;
+        /// exact: the bin holding the value; pyod: PyOD 3.6.7's one-bin-right lookup
+        pub bin_lookup: BinLookup = BinLookup::Exact;
+        /// random seed; the same seed gives the same scores
+        pub seed: u64 = 0, in 0..=i64::MAX;
+    }
+}
+
+impl VectorKernel for Loda {
+    type Params = LodaParams;
+    type State = Projections;
+    const ABOUT: About = About {
+        name: "loda",
+        class: "LODA",
+        summary: "sparse random projections with histograms (LODA; Pevný, 2016), PyOD defaults",
+    };
+    fn new(p: &LodaParams) -> Result<Self> {
         Ok(Loda {
-            n_bins: p.usize_or_auto("n_bins")?,
-            pyod_lookup: p.text("bin_lookup")? == "pyod",
-            n_random_cuts: p.usize("n_random_cuts")?,
-            seed: p.usize("seed")? as u64,
+            n_bins: p.n_bins,
+            pyod_lookup: p.bin_lookup == BinLookup::Pyod,
+            n_random_cuts: p.n_random_cuts,
+            seed: p.seed,
         })
     }
     fn fit(&self, x: ArrayView2<'_, f64>) -> Result<(Projections, Vec<f64>)> {
@@ -214,8 +228,7 @@ mod tests {
         for j in 0..9 {
             x[[7, j]] = 60.0;
         }
-        let p = Params::resolve::<&str>(&Loda::param_specs(), &[]).unwrap();
-        let loda = Loda::from_params(&p).unwrap();
+        let loda = Loda::from_pairs::<&str>(&[]).unwrap();
         let (st, s) = loda.fit(x.view()).unwrap();
         // √9 = 3 non-zero weights per projection
         assert!(st

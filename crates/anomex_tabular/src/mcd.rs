@@ -15,7 +15,7 @@
 
 use crate::gaussian::{mean_cov, Gaussian};
 use crate::VectorKernel;
-use anomex_core::{Error, ParamSpec, Params, Result};
+use anomex_core::{About, Error, Result};
 use ndarray::ArrayView2;
 use rand::seq::index::sample;
 use rand::SeedableRng;
@@ -151,30 +151,34 @@ fn univariate_mcd(x: ArrayView2<'_, f64>, h: usize) -> Result<Fit> {
     })
 }
 
-impl VectorKernel for Mcd {
-    type State = Gaussian;
-    const NAME: &'static str = "mcd";
-    const SUMMARY: &'static str =
-        "robust Mahalanobis distance from the minimum covariance determinant (FastMCD, 1999)";
-    const WINDOWED_NAME: Option<&'static str> = Some("sub_mcd");
-    const WINDOWED_SUMMARY: &'static str = "robust Mahalanobis distance on sliding windows";
-    fn param_specs() -> Vec<ParamSpec> {
-        vec![
-            ParamSpec::float(
-                "support_fraction",
-                0.5,
-                0.0,
-                1.0,
-                "share of rows in the support; auto = (n + d + 1) / 2 rows",
-            )
-            .auto_default(),
-            ParamSpec::seed(),
-        ]
+anomex_core::params! {
+    /// Parameters of [`Mcd`] (PyOD's defaults).
+    pub struct McdParams {
+        /// share of rows in the support; auto = (n + d + 1) / 2 rows
+        pub support_fraction: Option<f64> = None, in 0.0..=1.0;
+        /// random seed; the same seed gives the same scores
+        pub seed: u64 = 0, in 0..=i64::MAX;
     }
-    fn from_params(p: &Params) -> Result<Self> {
+}
+
+impl VectorKernel for Mcd {
+    type Params = McdParams;
+    type State = Gaussian;
+    const ABOUT: About = About {
+        name: "mcd",
+        class: "MCD",
+        summary:
+            "robust Mahalanobis distance from the minimum covariance determinant (FastMCD, 1999)",
+    };
+    const WINDOWED: Option<About> = Some(About {
+        name: "sub_mcd",
+        class: "SubMCD",
+        summary: "robust Mahalanobis distance on sliding windows",
+    });
+    fn new(p: &McdParams) -> Result<Self> {
         Ok(Mcd {
-            support_fraction: p.f64_or_auto("support_fraction")?,
-            seed: p.usize("seed")? as u64,
+            support_fraction: p.support_fraction,
+            seed: p.seed,
         })
     }
     fn fit(&self, x: ArrayView2<'_, f64>) -> Result<(Gaussian, Vec<f64>)> {
@@ -235,8 +239,7 @@ mod tests {
     fn outliers_do_not_pull_the_estimate() {
         for (n, d) in [(300, 3), (3000, 2), (200, 1)] {
             let x = contaminated(n, d);
-            let p = Params::resolve::<&str>(&Mcd::param_specs(), &[]).unwrap();
-            let (g, s) = Mcd::from_params(&p).unwrap().fit(x.view()).unwrap();
+            let (g, s) = Mcd::from_pairs::<&str>(&[]).unwrap().fit(x.view()).unwrap();
             // the robust location sits in the clean cloud, and every outlier outranks every
             // clean row
             assert!(g.mean[0].abs() < 2.0, "n={n} d={d} mean {:?}", g.mean);
@@ -249,7 +252,6 @@ mod tests {
     #[test]
     fn too_few_rows_is_an_error() {
         let x = Array2::from_shape_fn((3, 3), |(i, j)| (i + j) as f64);
-        let p = Params::resolve::<&str>(&Mcd::param_specs(), &[]).unwrap();
-        assert!(Mcd::from_params(&p).unwrap().fit(x.view()).is_err());
+        assert!(Mcd::from_pairs::<&str>(&[]).unwrap().fit(x.view()).is_err());
     }
 }

@@ -81,13 +81,14 @@ pub const MAX_REFERENCE_ROWS: usize = u32::MAX as usize;
 /// (256 KB) per thread.
 const SELF_BLOCK: usize = 256;
 
-/// How neighbours are searched.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Search {
-    /// Exact: k-d tree in low dimensions, brute force above.
-    Exact,
-    /// Approximate: a hierarchical navigable small-world graph.
-    Hnsw,
+anomex_core::choice! {
+    /// How neighbours are searched (the `algorithm` parameter of KNN and LOF).
+    pub enum Search {
+        /// Exact: k-d tree in low dimensions, brute force above.
+        Exact = "exact",
+        /// Approximate: a hierarchical navigable small-world graph.
+        Hnsw = "hnsw"
+    }
 }
 
 /// Neighbours of every query, nearest first: distances and reference indices, each query's run

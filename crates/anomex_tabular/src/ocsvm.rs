@@ -15,7 +15,7 @@
 //! Cost: O(iterations · n · d) to fit (iterations grow roughly with n), O(m · n_sv · d) to score.
 
 use crate::VectorKernel;
-use anomex_core::{Error, ParamSpec, Params, Result};
+use anomex_core::{About, Error, Result};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
 use ndarray::ArrayView2;
@@ -250,44 +250,35 @@ impl Ocsvm {
     }
 }
 
-impl VectorKernel for Ocsvm {
-    type State = SupportVectors;
-    const NAME: &'static str = "ocsvm";
-    const SUMMARY: &'static str =
-        "one-class SVM, RBF kernel (Schölkopf et al., 2001), LIBSVM's solver, PyOD defaults";
-    fn param_specs() -> Vec<ParamSpec> {
-        vec![
-            ParamSpec::float(
-                "nu",
-                0.5,
-                1e-9,
-                1.0,
-                "upper bound on the share of training errors, lower bound on support vectors",
-            ),
-            ParamSpec::float(
-                "gamma",
-                1.0,
-                1e-300,
-                1e300,
-                "RBF width; auto = 1 / features",
-            )
-            .auto_default(),
-            ParamSpec::float(
-                "tol",
-                1e-3,
-                1e-12,
-                1.0,
-                "stopping tolerance on the violation",
-            ),
-            ParamSpec::int("max_iter", 10_000_000, 1, i64::MAX, "SMO steps at most"),
-        ]
+anomex_core::params! {
+    /// Parameters of [`Ocsvm`] (PyOD's defaults, LIBSVM's solver settings).
+    pub struct OcsvmParams {
+        /// upper bound on the share of training errors, lower bound on support vectors
+        pub nu: f64 = 0.5, in 1e-9..=1.0;
+        /// RBF width; auto = 1 / features
+        pub gamma: Option<f64> = None, in 1e-300..=1e300;
+        /// stopping tolerance on the violation
+        pub tol: f64 = 1e-3, in 1e-12..=1.0;
+        /// SMO steps at most
+        pub max_iter: usize = 10_000_000, in 1..=i64::MAX;
     }
-    fn from_params(p: &Params) -> Result<Self> {
+}
+
+impl VectorKernel for Ocsvm {
+    type Params = OcsvmParams;
+    type State = SupportVectors;
+    const ABOUT: About = About {
+        name: "ocsvm",
+        class: "OCSVM",
+        summary:
+            "one-class SVM, RBF kernel (Schölkopf et al., 2001), LIBSVM's solver, PyOD defaults",
+    };
+    fn new(p: &OcsvmParams) -> Result<Self> {
         Ok(Ocsvm {
-            nu: p.f64("nu")?,
-            gamma: p.f64_or_auto("gamma")?,
-            tol: p.f64("tol")?,
-            max_iter: p.usize("max_iter")?,
+            nu: p.nu,
+            gamma: p.gamma,
+            tol: p.tol,
+            max_iter: p.max_iter,
         })
     }
     fn fit(&self, x: ArrayView2<'_, f64>) -> Result<(SupportVectors, Vec<f64>)> {
@@ -345,17 +336,20 @@ fn minmax_rows(x: ArrayView2<'_, f64>) -> ndarray::Array2<f64> {
 pub struct SubOcsvm(Ocsvm);
 
 impl VectorKernel for SubOcsvm {
+    type Params = OcsvmParams;
     type State = SupportVectors;
-    const NAME: &'static str = "ocsvm_minmax_rows";
-    const SUMMARY: &'static str = "one-class SVM on rows scaled to [0, 1]";
-    const WINDOWED_NAME: Option<&'static str> = Some("sub_ocsvm");
-    const WINDOWED_SUMMARY: &'static str =
-        "one-class SVM on sliding windows scaled to [0, 1] (TSB-AD's Sub-OCSVM)";
-    fn param_specs() -> Vec<ParamSpec> {
-        Ocsvm::param_specs()
-    }
-    fn from_params(p: &Params) -> Result<Self> {
-        Ok(SubOcsvm(Ocsvm::from_params(p)?))
+    const ABOUT: About = About {
+        name: "ocsvm_minmax_rows",
+        class: "OCSVMMinMaxRows",
+        summary: "one-class SVM on rows scaled to [0, 1]",
+    };
+    const WINDOWED: Option<About> = Some(About {
+        name: "sub_ocsvm",
+        class: "SubOCSVM",
+        summary: "one-class SVM on sliding windows scaled to [0, 1] (TSB-AD's Sub-OCSVM)",
+    });
+    fn new(p: &OcsvmParams) -> Result<Self> {
+        Ok(SubOcsvm(Ocsvm::new(p)?))
     }
     fn fit(&self, x: ArrayView2<'_, f64>) -> Result<(SupportVectors, Vec<f64>)> {
         self.0.fit(minmax_rows(x).view())
@@ -405,8 +399,10 @@ mod tests {
     fn far_row_scores_highest() {
         let mut x = Array2::from_shape_fn((200, 3), |(i, j)| ((i * (j + 2)) % 11) as f64 / 3.0);
         x[[17, 1]] = 30.0;
-        let p = Params::resolve::<&str>(&Ocsvm::param_specs(), &[]).unwrap();
-        let (st, s) = Ocsvm::from_params(&p).unwrap().fit(x.view()).unwrap();
+        let (st, s) = Ocsvm::from_pairs::<&str>(&[])
+            .unwrap()
+            .fit(x.view())
+            .unwrap();
         assert!(!st.alpha.is_empty());
         let arg = (0..s.len()).max_by(|&a, &b| s[a].total_cmp(&s[b])).unwrap();
         assert_eq!(arg, 17);

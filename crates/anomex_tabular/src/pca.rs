@@ -7,8 +7,8 @@
 //! positive), which the distance to an axis depends on. Cost: O(n · d² + d³) to fit, O(n · d²) to
 //! score (as matrix products).
 
-use crate::VectorKernel;
-use anomex_core::{Error, ParamSpec, Params, Result};
+use crate::{ContributionsFn, VectorKernel};
+use anomex_core::{About, Error, Result};
 use faer::{Mat, Side};
 use ndarray::ArrayView2;
 use rayon::prelude::*;
@@ -78,14 +78,15 @@ fn terms(st: &PcaState, row: ndarray::ArrayView1<'_, f64>) -> Vec<f64> {
 }
 
 impl VectorKernel for Pca {
+    type Params = ();
     type State = PcaState;
-    const NAME: &'static str = "pca";
-    const SUMMARY: &'static str =
-        "weighted distance to the principal axes (PyOD's PCA; Shyu et al., 2003)";
-    fn param_specs() -> Vec<ParamSpec> {
-        Vec::new()
-    }
-    fn from_params(_: &Params) -> Result<Self> {
+    const ABOUT: About = About {
+        name: "pca",
+        class: "PCA",
+        summary: "weighted distance to the principal axes (PyOD's PCA; Shyu et al., 2003)",
+    };
+    const CONTRIBUTIONS: Option<ContributionsFn<Self>> = Some(Pca::contributions);
+    fn new(_: &()) -> Result<Self> {
         Ok(Pca)
     }
     fn fit(&self, x: ArrayView2<'_, f64>) -> Result<(PcaState, Vec<f64>)> {
@@ -183,7 +184,9 @@ impl VectorKernel for Pca {
             .collect();
         Ok(blocks.concat())
     }
-    const EXPLAINS: bool = true;
+}
+
+impl Pca {
     /// `Σ_j (z_f − v_{j,f})² / (‖z − v_j‖ · r_j)`: each (standardised) feature's share of the
     /// distances to the axes; the shares sum to the score, dropped constant columns get 0.
     fn contributions(
@@ -192,8 +195,8 @@ impl VectorKernel for Pca {
         x: ArrayView2<'_, f64>,
         rows: &[usize],
         _training: bool,
-    ) -> Option<Result<Vec<Vec<f64>>>> {
-        Some(check(st, x.ncols()).map(|()| rows.iter().map(|&r| terms(st, x.row(r))).collect()))
+    ) -> Result<Vec<Vec<f64>>> {
+        check(st, x.ncols()).map(|()| rows.iter().map(|&r| terms(st, x.row(r))).collect())
     }
 }
 
@@ -215,7 +218,6 @@ mod tests {
         assert_eq!(arg, 77);
         let c = Pca
             .contributions(&st, x.view(), &(0..200).collect::<Vec<_>>(), true)
-            .unwrap()
             .unwrap();
         for (row, score) in c.iter().zip(&s) {
             assert!((row.iter().sum::<f64>() - score).abs() < 1e-9 * score.max(1.0));

@@ -10,8 +10,8 @@ use crate::VectorKernel;
 use anomex_core::model_file::{state_from, state_to};
 use anomex_core::windows::check_window;
 use anomex_core::{
-    Detector, Entry, Error, FittedDetector, Frame, Learning, ParamSpec, Params, Result, Scorer,
-    Scores,
+    About, Detector, Entry, Error, FittedDetector, Frame, Learning, ParamSet, Params, Result,
+    Scorer, Scores,
 };
 use anomex_series::period::find_length;
 use ndarray::Array2;
@@ -43,6 +43,17 @@ pub fn mean_over_windows(window_scores: &[f64], w: usize, n: usize) -> Vec<f64> 
         })
         .collect()
 }
+
+anomex_core::params! {
+    /// The parameter a sliding-window detector adds to its kernel's.
+    pub struct WindowParams {
+        /// window length in points; auto = TSB-AD's autocorrelation rule
+        pub window: Option<usize> = None, in 2..=1_000_000;
+    }
+}
+
+/// A windowed detector's parameters: the window, then the kernel's.
+type AllParams<K> = (WindowParams, <K as VectorKernel>::Params);
 
 /// A vector kernel on sliding windows.
 #[derive(Debug, Clone)]
@@ -89,14 +100,14 @@ impl<K: VectorKernel> Scorer for FittedWindowed<K> {
         let w = self.state.window;
         let x = windows(data, w)?;
         let s = self.detector.kernel.score(&self.state.kernel, x.view())?;
-        anomex_core::ensure_finite(&s, K::WINDOWED_NAME.unwrap_or(K::NAME))?;
+        anomex_core::ensure_finite(&s, about::<K>().name)?;
         Ok(Scores::single(mean_over_windows(&s, w, data.rows())))
     }
 }
 
 impl<K: VectorKernel> FittedDetector for FittedWindowed<K> {
     fn name(&self) -> &str {
-        K::WINDOWED_NAME.unwrap_or(K::NAME)
+        about::<K>().name
     }
     fn params(&self) -> &Params {
         &self.detector.params
@@ -109,37 +120,39 @@ impl<K: VectorKernel> FittedDetector for FittedWindowed<K> {
     }
 }
 
-/// A registry entry for the windowed version of `K`, registered under `K::WINDOWED_NAME`.
+/// The names of the windowed version (the row detector's where it declares none; only
+/// [`entry`] checks that it does).
+fn about<K: VectorKernel>() -> About {
+    K::WINDOWED.unwrap_or(K::ABOUT)
+}
+
+/// A registry entry for the windowed version of `K`, registered under `K::WINDOWED`'s name.
 pub fn entry<K: VectorKernel>() -> Result<Entry> {
-    let name = K::WINDOWED_NAME.ok_or_else(|| {
-        Error::Unsupported(format!("{} declares no sliding-window version", K::NAME))
+    let about = K::WINDOWED.ok_or_else(|| {
+        Error::Unsupported(format!(
+            "{} declares no sliding-window version",
+            K::ABOUT.name
+        ))
     })?;
-    let mut params = K::param_specs();
-    params.insert(
-        0,
-        ParamSpec::int_auto(
-            "window",
-            2,
-            1_000_000,
-            "window length in points; auto = TSB-AD's autocorrelation rule",
-        ),
-    );
     Ok(Entry {
-        name,
-        summary: K::WINDOWED_SUMMARY,
+        name: about.name,
+        class: about.class,
+        summary: about.summary,
         learning: Learning::SemiSupervised,
         data: anomex_core::DataKind::Series,
         causal: false,
-        params,
+        explains: false,
+        params: AllParams::<K>::specs(),
         build: build::<K>,
         load: load::<K>,
     })
 }
 
 fn make<K: VectorKernel>(params: &Params) -> Result<Windowed<K>> {
+    let (window, kernel) = AllParams::<K>::from_params(params)?;
     Ok(Windowed {
-        kernel: K::from_params(params)?,
-        window: params.usize_or_auto("window")?,
+        kernel: K::new(&kernel)?,
+        window: window.window,
         params: params.clone(),
     })
 }
