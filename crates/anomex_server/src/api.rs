@@ -2,7 +2,7 @@
 
 use crate::config::{Config, Scope};
 use crate::engine::{Command, Handle, PointIn};
-use crate::error::ApiError;
+use crate::error::{EngineError, ErrorKind};
 use anomex_stream::{check_name, Scored, SeriesConfig};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -60,6 +60,68 @@ pub fn router(state: AppState) -> Router {
         })
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
+}
+
+/// An error as the API answers it: a status and a JSON body `{"error": "…"}` that names the
+/// problem. The engine's errors become one here; this is the only place that maps them to HTTP.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+    /// 400: the request is malformed or a field is invalid.
+    pub fn bad(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+    /// 500: the store failed; nothing of the request was acknowledged.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, message)
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status.as_u16(), self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        let status = match e.kind {
+            ErrorKind::Invalid => StatusCode::BAD_REQUEST,
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorKind::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
+            ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::new(status, e.message)
+    }
+}
+
+impl From<anomex::Error> for ApiError {
+    fn from(e: anomex::Error) -> Self {
+        EngineError::from(e).into()
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "error": self.message });
+        (self.status, axum::Json(body)).into_response()
+    }
 }
 
 /// The token of a request: `Authorization: Bearer …`, or `?token=…` (for the dashboard page and
@@ -153,7 +215,7 @@ async fn dashboard() -> Html<&'static str> {
 }
 
 async fn ready(State(s): State<AppState>) -> Result<&'static str, ApiError> {
-    s.engine.ask(Command::List).await.map(|_| "ready")
+    Ok(s.engine.ask(Command::List).await.map(|_| "ready")?)
 }
 
 async fn metrics(State(s): State<AppState>) -> impl IntoResponse {

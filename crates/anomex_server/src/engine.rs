@@ -7,10 +7,10 @@
 //! per-request atomicity: a request with one bad point changes nothing.
 
 use crate::config::Config;
-use crate::error::ApiError;
+use crate::error::{EngineError, ErrorKind};
 use crate::metrics::Metrics;
 use crate::snapshots::{Saved, Snapshots};
-use crate::store::{Event, Store, StoreError, StoredSeries, WalPoint};
+use crate::store::{Event, Store, StoredSeries, WalPoint};
 use anomex::{model_file, Registry};
 use anomex_stream::{Scored, Series, SeriesConfig};
 use serde::Serialize;
@@ -32,7 +32,7 @@ const CHECKPOINT_STEP_TIME: std::time::Duration = std::time::Duration::from_mill
 /// their snapshots piling up in memory.
 const MAX_PENDING_SLICES: usize = 8;
 
-type Reply<T> = oneshot::Sender<Result<T, ApiError>>;
+type Reply<T> = oneshot::Sender<Result<T, EngineError>>;
 
 /// One point of an ingest request.
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -90,16 +90,13 @@ pub struct Handle {
 
 impl Handle {
     /// Sends a command and waits for its answer.
-    pub async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, ApiError> {
+    pub async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, EngineError> {
         let (tx, rx) = oneshot::channel();
         self.commands.send(make(tx)).await.map_err(|_| {
-            ApiError::new(
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                "the service is shutting down",
-            )
+            EngineError::new(ErrorKind::Unavailable, "the service is shutting down")
         })?;
         rx.await
-            .map_err(|_| ApiError::internal("the engine stopped"))?
+            .map_err(|_| EngineError::internal("the engine stopped"))?
     }
 }
 
@@ -161,7 +158,7 @@ impl Engine {
     ) -> Result<Engine, String> {
         let store = Store::open(&config.data_dir).map_err(|e| e.to_string())?;
         let snapshots = Snapshots::open(&config.data_dir).map_err(|e| e.to_string())?;
-        move_legacy_snapshots(&store, &snapshots).map_err(|e| e.to_string())?;
+        snapshots.adopt_legacy(&store).map_err(|e| e.to_string())?;
         let mut engine = Engine {
             config,
             registry: anomex::registry(),
@@ -288,11 +285,11 @@ impl Engine {
         self.checkpoint();
     }
 
-    fn info(&self, name: &str) -> Result<SeriesInfo, ApiError> {
+    fn info(&self, name: &str) -> Result<SeriesInfo, EngineError> {
         let s = self
             .series
             .get(name)
-            .ok_or_else(|| ApiError::not_found(name))?;
+            .ok_or_else(|| EngineError::not_found(name))?;
         Ok(SeriesInfo {
             config: s.config.clone(),
             phase: s.phase_name(),
@@ -323,11 +320,11 @@ impl Engine {
                 let r = self
                     .series
                     .get(&name)
-                    .ok_or_else(|| ApiError::not_found(&name))
+                    .ok_or_else(|| EngineError::not_found(&name))
                     .and_then(|s| {
                         s.model_bytes()?.ok_or_else(|| {
-                            ApiError::new(
-                                axum::http::StatusCode::CONFLICT,
+                            EngineError::new(
+                ErrorKind::Conflict,
                                 format!("series `{name}` has no model yet: it is collecting its warm-up"),
                             )
                         })
@@ -346,7 +343,7 @@ impl Engine {
                 let r = self
                     .series
                     .get(&name)
-                    .ok_or_else(|| ApiError::not_found(&name))
+                    .ok_or_else(|| EngineError::not_found(&name))
                     .map(|s| s.recent().last(limit));
                 let _ = reply.send(r);
             }
@@ -354,9 +351,9 @@ impl Engine {
                 let r = if self.series.contains_key(&name) {
                     self.store
                         .anomalies(&name, limit)
-                        .map_err(|e| ApiError::internal(e.to_string()))
+                        .map_err(|e| EngineError::internal(e.to_string()))
                 } else {
-                    Err(ApiError::not_found(&name))
+                    Err(EngineError::not_found(&name))
                 };
                 let _ = reply.send(r);
             }
@@ -371,20 +368,20 @@ impl Engine {
         }
     }
 
-    fn create(&mut self, configs: Vec<SeriesConfig>) -> Result<Vec<SeriesInfo>, ApiError> {
+    fn create(&mut self, configs: Vec<SeriesConfig>) -> Result<Vec<SeriesInfo>, EngineError> {
         let mut names = HashSet::new();
         for config in &configs {
             config.validate(&self.registry)?;
             if self.series.contains_key(&config.name) || !names.insert(config.name.as_str()) {
-                return Err(ApiError::new(
-                    axum::http::StatusCode::CONFLICT,
+                return Err(EngineError::new(
+                    ErrorKind::Conflict,
                     format!("series `{}` exists", config.name),
                 ));
             }
         }
         if self.series.len() + configs.len() > self.config.limits.max_series {
-            return Err(ApiError::new(
-                axum::http::StatusCode::INSUFFICIENT_STORAGE,
+            return Err(EngineError::new(
+                ErrorKind::StorageFull,
                 format!(
                     "{} more series would pass the limit of {}",
                     configs.len(),
@@ -399,10 +396,10 @@ impl Engine {
         let stored = created
             .iter()
             .map(|s| self.saved_form(s, true))
-            .collect::<Result<Vec<_>, ApiError>>()?;
+            .collect::<Result<Vec<_>, EngineError>>()?;
         self.snapshots
             .save_now(stored)
-            .map_err(|e| ApiError::internal(e.to_string()))?;
+            .map_err(|e| EngineError::internal(e.to_string()))?;
         let names: Vec<String> = created.iter().map(|s| s.config.name.clone()).collect();
         for s in created {
             self.series.insert(s.config.name.clone(), s);
@@ -413,17 +410,17 @@ impl Engine {
         names.iter().map(|n| self.info(n)).collect()
     }
 
-    fn delete(&mut self, name: &str) -> Result<(), ApiError> {
+    fn delete(&mut self, name: &str) -> Result<(), EngineError> {
         if !self.series.contains_key(name) {
-            return Err(ApiError::not_found(name));
+            return Err(EngineError::not_found(name));
         }
         // Snapshot first: if the events' removal is then lost, the series stays deleted.
         self.snapshots
             .delete_now(name)
-            .map_err(|e| ApiError::internal(e.to_string()))?;
+            .map_err(|e| EngineError::internal(e.to_string()))?;
         self.store
             .delete_events(name)
-            .map_err(|e| ApiError::internal(e.to_string()))?;
+            .map_err(|e| EngineError::internal(e.to_string()))?;
         self.series.remove(name);
         self.dirty.remove(name); // its WAL entries are skipped on replay: no series of that name
         self.buckets.remove(name);
@@ -433,29 +430,29 @@ impl Engine {
         Ok(())
     }
 
-    fn fit(&mut self, name: &str, history: &[Vec<f64>]) -> Result<(), ApiError> {
+    fn fit(&mut self, name: &str, history: &[Vec<f64>]) -> Result<(), EngineError> {
         let series = self
             .series
             .get(name)
-            .ok_or_else(|| ApiError::not_found(name))?;
+            .ok_or_else(|| EngineError::not_found(name))?;
         if let Some((i, problem)) = history
             .iter()
             .enumerate()
             .find_map(|(i, row)| series.check_values(row).err().map(|p| (i, p)))
         {
-            return Err(ApiError::bad(format!("history row {i}: {problem}")));
+            return Err(EngineError::bad(format!("history row {i}: {problem}")));
         }
         let model = series.config.fit(&self.registry, history)?;
         self.switch(name, model, Some(history))
     }
 
-    fn import(&mut self, name: &str, bytes: &[u8]) -> Result<(), ApiError> {
+    fn import(&mut self, name: &str, bytes: &[u8]) -> Result<(), EngineError> {
         if !self.series.contains_key(name) {
-            return Err(ApiError::not_found(name));
+            return Err(EngineError::not_found(name));
         }
         let model = model_file::from_bytes(bytes, &self.registry)?;
         if model.streaming().is_none() {
-            return Err(ApiError::bad(format!(
+            return Err(EngineError::bad(format!(
                 "the model's detector `{}` is not causal and cannot stream",
                 model.name()
             )));
@@ -469,11 +466,11 @@ impl Engine {
         name: &str,
         model: Box<dyn anomex::FittedDetector>,
         history: Option<&[Vec<f64>]>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), EngineError> {
         let series = self
             .series
             .get_mut(name)
-            .ok_or_else(|| ApiError::not_found(name))?;
+            .ok_or_else(|| EngineError::not_found(name))?;
         let before = series.snapshot()?;
         let model_before = series.model_bytes()?;
         series.switch_model(model, history)?;
@@ -498,7 +495,7 @@ impl Engine {
 
     /// A series as the store keeps it: its snapshot as of the last batch, and its model file
     /// when the model changed since it was last saved.
-    fn saved_form(&self, series: &Series, with_recent: bool) -> Result<Saved, ApiError> {
+    fn saved_form(&self, series: &Series, with_recent: bool) -> Result<Saved, EngineError> {
         let model = if series.model_changed {
             series.model_bytes()?
         } else {
@@ -508,21 +505,21 @@ impl Engine {
             batch: self.last_batch,
             snapshot: series.snapshot_keeping(with_recent)?,
         };
-        Saved::encode(&stored, model).map_err(|e| ApiError::internal(e.to_string()))
+        Saved::encode(&stored, model).map_err(|e| EngineError::internal(e.to_string()))
     }
 
     /// Saves one series durably, now.
-    fn persist(&self, series: &Series) -> Result<(), ApiError> {
+    fn persist(&self, series: &Series) -> Result<(), EngineError> {
         self.snapshots
             .save_now(vec![self.saved_form(series, true)?])
-            .map_err(|e| ApiError::internal(e.to_string()))
+            .map_err(|e| EngineError::internal(e.to_string()))
     }
 
     /// Checks one request against the series as they are now (and its own earlier points).
-    fn check(&mut self, points: &[PointIn]) -> Result<(), ApiError> {
+    fn check(&mut self, points: &[PointIn]) -> Result<(), EngineError> {
         if points.len() > self.config.limits.max_batch_points {
-            return Err(ApiError::new(
-                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            return Err(EngineError::new(
+                ErrorKind::TooLarge,
                 format!(
                     "{} points in one request; the limit is {}",
                     points.len(),
@@ -534,13 +531,13 @@ impl Engine {
         let mut counts: HashMap<&str, f64> = HashMap::new();
         for (i, p) in points.iter().enumerate() {
             let s = self.series.get(&p.series).ok_or_else(|| {
-                ApiError::bad(format!(
+                EngineError::bad(format!(
                     "point {i}: no series named `{}`",
                     p.series.escape_default()
                 ))
             })?;
             s.check(p.timestamp, &p.values, last.get(p.series.as_str()).copied())
-                .map_err(|e| ApiError::bad(format!("point {i} (series `{}`): {e}", p.series)))?;
+                .map_err(|e| EngineError::bad(format!("point {i} (series `{}`): {e}", p.series)))?;
             last.insert(&p.series, p.timestamp);
             *counts.entry(&p.series).or_default() += 1.0;
         }
@@ -554,8 +551,8 @@ impl Engine {
                 });
                 b.refill(rate, now);
                 if n > b.tokens {
-                    return Err(ApiError::new(
-                        axum::http::StatusCode::TOO_MANY_REQUESTS,
+                    return Err(EngineError::new(
+                        ErrorKind::RateLimited,
                         format!("series `{name}` is limited to {rate} points per second"),
                     ));
                 }
@@ -616,7 +613,7 @@ impl Engine {
         if let Err(e) = self.store.append(batch, &wal, &events, trim) {
             tracing::error!(error = %e, "commit failed; reloading the durable state");
             for (_, _, reply) in answers {
-                let _ = reply.send(Err(ApiError::internal(format!("not stored: {e}"))));
+                let _ = reply.send(Err(EngineError::internal(format!("not stored: {e}"))));
             }
             self.reload();
             return;
@@ -829,17 +826,6 @@ impl Engine {
             .make_contiguous()
             .sort_by_key(|n| dirty.get(n).map_or(0, |(batch, _)| *batch));
     }
-}
-
-/// Moves the snapshots and models an older version kept in the log's file into the snapshot
-/// file (durably), then drops them there; run before recovery reads either.
-fn move_legacy_snapshots(store: &Store, snapshots: &Snapshots) -> Result<(), StoreError> {
-    let Some(old) = store.legacy_snapshots()? else {
-        return Ok(());
-    };
-    tracing::info!(series = old.len(), "moving snapshots to snapshots.redb");
-    snapshots.save_now(old)?;
-    store.drop_legacy_snapshots()
 }
 
 #[cfg(test)]

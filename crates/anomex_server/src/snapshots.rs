@@ -12,7 +12,7 @@
 //! takes every job waiting, writes them in order in one transaction, commits it durably and
 //! reports back. Only then may the engine drop the WAL batches those snapshots reflect.
 
-use crate::store::{store_try, StoreError, StoredSeries};
+use crate::store::{store_try, Store, StoreError, StoredSeries};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use std::path::Path;
 use std::sync::mpsc;
@@ -20,8 +20,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 /// The snapshot tables (also the names an older version used inside the log's file).
-pub(crate) const SERIES: TableDefinition<&str, &[u8]> = TableDefinition::new("series");
-pub(crate) const MODELS: TableDefinition<&str, &[u8]> = TableDefinition::new("models");
+const SERIES: TableDefinition<&str, &[u8]> = TableDefinition::new("series");
+const MODELS: TableDefinition<&str, &[u8]> = TableDefinition::new("models");
 /// Jobs the writer merges into one transaction at most.
 const JOBS_PER_COMMIT: usize = 64;
 /// redb's page cache for the snapshots: they are written far more often than read.
@@ -81,6 +81,21 @@ pub struct Snapshots {
 }
 
 impl Snapshots {
+    /// Moves the snapshots and models an older version kept in the log's file into this file
+    /// (durably), then drops them there; run before recovery reads either.
+    pub fn adopt_legacy(&self, store: &Store) -> Result<(), StoreError> {
+        let Some(old) = saved_rows(store.database())? else {
+            return Ok(());
+        };
+        tracing::info!(series = old.len(), "moving snapshots to snapshots.redb");
+        self.save_now(old)?;
+        let txn = store_try!("begin", store.database().begin_write());
+        store_try!("drop the old series table", txn.delete_table(SERIES));
+        store_try!("drop the old models table", txn.delete_table(MODELS));
+        store_try!("commit", txn.commit());
+        Ok(())
+    }
+
     /// Opens (or creates) `dir/snapshots.redb` and starts its writer.
     pub fn open(dir: &Path) -> Result<Snapshots, StoreError> {
         store_try!("create the data folder", std::fs::create_dir_all(dir));
@@ -169,7 +184,7 @@ impl Drop for Snapshots {
 
 /// The rows of `db`'s snapshot tables as stored (snapshots still encoded); `None` when it has
 /// no such tables.
-pub(crate) fn saved_rows(db: &Database) -> Result<Option<Vec<Saved>>, StoreError> {
+fn saved_rows(db: &Database) -> Result<Option<Vec<Saved>>, StoreError> {
     let txn = store_try!("begin read", db.begin_read());
     let series = match txn.open_table(SERIES) {
         Ok(t) => t,

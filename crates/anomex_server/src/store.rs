@@ -14,7 +14,6 @@
 //! snapshot, so acknowledged points are never lost and the replayed state is the one the
 //! service had.
 
-use crate::snapshots::{self, Saved};
 use anomex_stream::{Scored, SeriesSnapshot};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
@@ -114,25 +113,9 @@ impl Store {
         Ok(out)
     }
 
-    /// Snapshots and models an older version kept in this file (in tables named as in the
-    /// snapshot file); `None` when there are none.
-    pub fn legacy_snapshots(&self) -> Result<Option<Vec<Saved>>, StoreError> {
-        snapshots::saved_rows(&self.db)
-    }
-
-    /// Drops the tables [`Store::legacy_snapshots`] read, once their rows are saved elsewhere.
-    pub fn drop_legacy_snapshots(&self) -> Result<(), StoreError> {
-        let txn = store_try!("begin", self.db.begin_write());
-        store_try!(
-            "drop the old series table",
-            txn.delete_table(snapshots::SERIES)
-        );
-        store_try!(
-            "drop the old models table",
-            txn.delete_table(snapshots::MODELS)
-        );
-        store_try!("commit", txn.commit());
-        Ok(())
+    /// The log's database, for the snapshot module to move what an older version kept here.
+    pub(crate) fn database(&self) -> &Database {
+        &self.db
     }
 
     /// Durably records one group commit: its points and anomalies; drops the WAL batches up to
