@@ -1,7 +1,7 @@
-//! The pairs of blocks of the self search ([`super::brute_self_nearest`]) on 16-bit
+//! The pairs of blocks of the self search ([`super::self_nearest`]) on 16-bit
 //! integers, where the processor has AVX2: `vpmaddwd` multiplies sixteen pairs of 16-bit values
 //! and adds them pairwise in one instruction, so a tile takes two coordinates per multiply-add
-//! where f32 takes one (1.6× the pairs per second on the machine of docs/benchmarks.md, measured
+//! where f32 takes one (1.6× the pairs per second on the machine of docs/performance-notes.md, measured
 //! on the bare loops). With AVX-512 and VNNI a group of sixteen rows fills one vector and
 //! `vpdpwssd` also adds the products onto the sums: one instruction per query row and
 //! coordinate pair for sixteen pairs of rows, a quarter of AVX2's.

@@ -1,19 +1,4 @@
-//! k-nearest-neighbour search. Exact: a k-d tree (kiddo) in up to [`TREE_MAX_DIMS`] dimensions,
-//! blocked brute force above. Approximate, on request: an HNSW graph ([`Search::Hnsw`]).
-//!
-//! HNSW (Malkov & Yashunin, "Efficient and robust approximate nearest neighbor search using
-//! Hierarchical Navigable Small World graphs", TPAMI 2020; the hnsw_rs crate): 16 links per node,
-//! 48 candidates while building, `max(4k, 64)` while searching; rows inserted one after the other
-//! so that the graph, and the scores, do not depend on the thread count. The distances of the
-//! neighbours it returns are recomputed exactly. Cost: about O(n log n · d) to build and
-//! O(log n · d) per query instead of O(n · d), at a recall below 1 — with a large constant: at
-//! 20,000 × 16 it is 25× slower than the exact search; it pays off only where O(n² · d) does not
-//! fit in the time at hand.
-//!
-//! The k-d tree (Bentley, CACM 1975; kiddo's immutable tree, leaves of 32 rows) prunes most of the
-//! reference rows in low dimensions, O(n log n) to build and about O(log n) per query there.
-//!
-//! Brute force: squared Euclidean distances of a block of queries to a block of reference rows
+//! Exact search by brute force: squared Euclidean distances of a block of queries to a block of reference rows
 //! come from one matrix product, `‖q‖² + ‖r‖² − 2 q·r`, where faer's GEMM yields `‖r‖² − 2 q·r`
 //! directly (the reference rows carry `‖r‖²` as one more column, the queries a 1; both are
 //! centred on the reference mean first), laid out so that each query's values are contiguous.
@@ -52,102 +37,23 @@
 //! row would be let in and offered), both searches run on f64 products instead
 //! ([`brute_k_nearest_wide`]), each query against every row, as exact and, there, far faster.
 
+use super::{keep_k, per_query, put_run, Neighbours};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
-use hnsw_rs::anndists::dist::DistL2;
-use hnsw_rs::hnsw::Hnsw;
-use kiddo::immutable::float::kdtree::ImmutableKdTree;
-use kiddo::SquaredEuclidean;
 use ndarray::{ArrayView1, ArrayView2};
 use pulp::{Arch, Simd, WithSimd};
 use rayon::prelude::*;
-use std::num::NonZero;
 use std::sync::{Mutex, PoisonError};
 
 #[cfg(target_arch = "x86_64")]
 mod quantized;
 
 const QUERY_BLOCK: usize = 128;
-/// Up to this many dimensions the k-d tree is used (it prunes little beyond).
-pub const TREE_MAX_DIMS: usize = 8;
-/// Below this many reference rows brute force is as fast as building a tree.
-const TREE_MIN_ROWS: usize = 2048;
 /// 512 × 128 values (512 KB) per thread: the GEMM's output stays in the L2 cache.
 const REF_BLOCK: usize = 512;
-/// The most reference rows the exact brute force searches: candidates hold their row as a `u32`
-/// (half the bytes of a `usize`: candidate lists of half the size).
-pub const MAX_REFERENCE_ROWS: usize = u32::MAX as usize;
 /// Rows per block when a matrix's rows are searched among themselves: a 256 × 256 f32 product
 /// (256 KB) per thread.
 const SELF_BLOCK: usize = 256;
-
-anomex_core::choice! {
-    /// How neighbours are searched (the `algorithm` parameter of KNN and LOF).
-    pub enum Search {
-        /// Exact: k-d tree in low dimensions, brute force above.
-        Exact = "exact",
-        /// Approximate: a hierarchical navigable small-world graph.
-        Hnsw = "hnsw"
-    }
-}
-
-/// Neighbours of every query, nearest first: distances and reference indices, each query's run
-/// a span of two flat arrays (no allocation per query; the runs need not lie in query order).
-#[derive(Debug, Clone)]
-pub struct Neighbours {
-    distances: Vec<f64>,
-    indices: Vec<usize>,
-    /// Where query `q`'s run starts and ends in `distances` and `indices`.
-    spans: Vec<(usize, usize)>,
-}
-
-impl Neighbours {
-    /// From each query's `(squared distance, index)` pairs, nearest first.
-    fn from_runs(runs: &[Vec<(f64, usize)>]) -> Self {
-        let total = runs.iter().map(Vec::len).sum();
-        let mut distances = vec![0.0; total];
-        let mut indices = vec![0; total];
-        let mut spans = Vec::with_capacity(runs.len());
-        let mut start = 0;
-        for run in runs {
-            let end = start + run.len();
-            put_run(run, &mut distances[start..end], &mut indices[start..end]);
-            spans.push((start, end));
-            start = end;
-        }
-        Neighbours {
-            distances,
-            indices,
-            spans,
-        }
-    }
-
-    /// How many queries.
-    pub fn queries(&self) -> usize {
-        self.spans.len()
-    }
-
-    /// Query `q`'s neighbours' distances, nearest first.
-    pub fn distances(&self, q: usize) -> &[f64] {
-        let (start, end) = self.spans[q];
-        &self.distances[start..end]
-    }
-
-    /// Query `q`'s neighbours' reference indices, in the order of [`Neighbours::distances`].
-    pub fn indices(&self, q: usize) -> &[usize] {
-        let (start, end) = self.spans[q];
-        &self.indices[start..end]
-    }
-}
-
-/// Writes a run of `(squared distance, index)` pairs as distances and indices (as many as
-/// the shorter side holds).
-fn put_run(run: &[(f64, usize)], distances: &mut [f64], indices: &mut [usize]) {
-    for ((d, i), &(d2, j)) in distances.iter_mut().zip(indices.iter_mut()).zip(run) {
-        *d = d2.max(0.0).sqrt();
-        *i = j;
-    }
-}
 
 /// The precision the matrix products run in: `f64` where the expansion itself is the result
 /// (KDE), `f32` where it only preselects candidates whose distances are then computed exactly
@@ -327,7 +233,7 @@ impl Candidates {
         k / 2 + 8
     }
 
-    /// Adds row `row` (below [`MAX_REFERENCE_ROWS`]) at f32 value `v` (at most `limit`); cuts
+    /// Adds row `row` (below [`super::MAX_REFERENCE_ROWS`]) at f32 value `v` (at most `limit`); cuts
     /// the list back once it holds [`Candidates::slack`] more than needed, which lowers the
     /// limit and keeps the cost per row seen constant.
     fn push(&mut self, v: f32, row: usize, margin: f64) {
@@ -705,141 +611,6 @@ pub fn sweep<E: Precision, T: Send>(
     per_block.into_iter().flatten().collect()
 }
 
-/// The `k` nearest reference rows of every query with the given search; with `own(q)` the
-/// reference row query `q` must not be matched with (itself, when it is one of them: a row is
-/// not its own neighbour, duplicates still are, as scikit-learn's `kneighbors()` without
-/// arguments).
-pub fn nearest(
-    search: Search,
-    reference: ArrayView2<'_, f64>,
-    queries: ArrayView2<'_, f64>,
-    k: usize,
-    own: impl Fn(usize) -> Option<usize> + Sync,
-) -> Neighbours {
-    match search {
-        Search::Exact => k_nearest_skipping(reference, queries, k, own),
-        Search::Hnsw => hnsw_k_nearest(reference, queries, k, own),
-    }
-}
-
-/// The `k` nearest other rows of every row of `x` with the given search: [`nearest`] with `x`
-/// as reference and queries, a row never its own neighbour; the exact brute force computes each
-/// pair once.
-pub fn self_nearest(search: Search, x: ArrayView2<'_, f64>, k: usize) -> Neighbours {
-    match search {
-        Search::Exact if !tree_fits(x.nrows(), x.ncols(), k) => brute_self_nearest(x, k),
-        _ => nearest(search, x, x, k, Some),
-    }
-}
-
-/// The `k` nearest reference rows of every query, query `q` never matched with reference row
-/// `skip(q)` (itself, when the queries are some of the reference rows).
-pub fn k_nearest_skipping(
-    reference: ArrayView2<'_, f64>,
-    queries: ArrayView2<'_, f64>,
-    k: usize,
-    skip: impl Fn(usize) -> Option<usize> + Sync,
-) -> Neighbours {
-    let d = reference.ncols();
-    if tree_fits(reference.nrows(), d, k) {
-        macro_rules! by_tree {
-            ($($dims:literal),*) => {
-                match d {
-                    $($dims => return tree_k_nearest::<$dims>(reference, queries, k, &skip),)*
-                    _ => {}
-                }
-            };
-        }
-        by_tree!(1, 2, 3, 4, 5, 6, 7, 8);
-    }
-    brute_k_nearest(reference, queries, k, skip)
-}
-
-/// Whether the exact search goes through a k-d tree.
-fn tree_fits(rows: usize, dims: usize, k: usize) -> bool {
-    rows >= TREE_MIN_ROWS && k < rows && (1..=TREE_MAX_DIMS).contains(&dims)
-}
-
-/// [`k_nearest_skipping`] through a k-d tree over `D` dimensions: `k + 1` candidates per query,
-/// the skipped row removed, else the farthest candidate.
-fn tree_k_nearest<const D: usize>(
-    reference: ArrayView2<'_, f64>,
-    queries: ArrayView2<'_, f64>,
-    k: usize,
-    skip: &(impl Fn(usize) -> Option<usize> + Sync),
-) -> Neighbours {
-    let point = |row: ArrayView1<'_, f64>| -> [f64; D] { std::array::from_fn(|j| row[j]) };
-    let points: Vec<[f64; D]> = reference.rows().into_iter().map(point).collect();
-    let tree: ImmutableKdTree<f64, u64, D, 32> = ImmutableKdTree::new_from_slice(&points);
-    let want = NonZero::new(k + 1).unwrap_or(NonZero::<usize>::MIN);
-    per_query(queries.nrows(), |q, found| {
-        let hits = tree.nearest_n::<SquaredEuclidean>(&point(queries.row(q)), want);
-        found.extend(hits.iter().map(|h| (h.distance, h.item as usize)));
-        keep_k(found, k, skip(q));
-    })
-}
-
-/// The neighbours of every query, in parallel: `find(q, found)` puts query `q`'s
-/// `(squared distance, index)` pairs, nearest first, into the empty `found`.
-fn per_query(queries: usize, find: impl Fn(usize, &mut Vec<(f64, usize)>) + Sync) -> Neighbours {
-    let runs: Vec<Vec<(f64, usize)>> = (0..queries)
-        .into_par_iter()
-        .with_min_len(64)
-        .map(|q| {
-            let mut found = Vec::new();
-            find(q, &mut found);
-            found
-        })
-        .collect();
-    Neighbours::from_runs(&runs)
-}
-
-/// The `k` best of the candidates `(squared distance, index)` in `hits`: sorted by distance then
-/// index (a stable order among ties, as the brute force gives), without `skip` if it is among
-/// them.
-fn keep_k(hits: &mut Vec<(f64, usize)>, k: usize, skip: Option<usize>) {
-    hits.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    if let Some(at) = skip.and_then(|s| hits.iter().position(|h| h.1 == s)) {
-        hits.remove(at);
-    }
-    hits.truncate(k);
-}
-
-/// [`k_nearest_skipping`] through an HNSW graph (approximate); distances recomputed exactly.
-pub fn hnsw_k_nearest(
-    reference: ArrayView2<'_, f64>,
-    queries: ArrayView2<'_, f64>,
-    k: usize,
-    skip: impl Fn(usize) -> Option<usize> + Sync,
-) -> Neighbours {
-    let n = reference.nrows();
-    let rows: Vec<Vec<f64>> = reference.rows().into_iter().map(|r| r.to_vec()).collect();
-    let graph: Hnsw<'_, f64, DistL2> = Hnsw::new(16, n, 16, 48, DistL2 {});
-    for (i, r) in rows.iter().enumerate() {
-        graph.insert_slice((r, i));
-    }
-    let want = (k + 1).min(n);
-    let ef = (4 * want).max(64);
-    per_query(queries.nrows(), |q, found| {
-        let query = queries.row(q).to_vec();
-        found.extend(
-            graph
-                .search(&query, want, ef)
-                .iter()
-                .filter(|h| h.d_id < n)
-                .map(|h| {
-                    let d2 = rows[h.d_id]
-                        .iter()
-                        .zip(&query)
-                        .map(|(a, b)| (a - b) * (a - b))
-                        .sum();
-                    (d2, h.d_id)
-                }),
-        );
-        keep_k(found, k, skip(q));
-    })
-}
-
 /// A value less `shift` (the query's `‖q‖²`, as the products give it) as an approximate squared
 /// distance in the centred, scaled units (one more rounding, within the margin).
 fn full(v: f32, shift: f64) -> f32 {
@@ -969,7 +740,7 @@ const INTEGER_DIAGONAL_MAX_K: usize = 24;
 /// The most coordinate products the query sweep's choice between f32 and f64 may take.
 const PROBE_PRODUCTS: usize = 1 << 22;
 
-/// [`k_nearest_skipping`] by brute force on f64 products, for rows whose f32 expansion cannot
+/// [`super::nearest`] by brute force on f64 products, for rows whose f32 expansion cannot
 /// resolve their neighbours' distances: norms (from the mean) far beyond those distances, as
 /// heavy-tailed features or a few extreme rows give, where the f32 margin, a share of the
 /// largest norm, let in nearly every row (ADBench's PageBlocks: the KNN fit 14× PyOD's, with
@@ -977,7 +748,7 @@ const PROBE_PRODUCTS: usize = 1 << 22;
 /// ([`tolerance_f64`]) plus 2⁻²² of itself of the truth. Only values up to a query's first
 /// limit matter, so its margin is set from its first block's `k`-th value (or, for a first
 /// block of at most `k` rows, from the largest distance the norms allow); the result is the
-/// exact search's, as in [`brute_k_nearest`].
+/// exact search's, as in [`k_nearest`].
 fn brute_k_nearest_wide(
     reference: ArrayView2<'_, f64>,
     queries: ArrayView2<'_, f64>,
@@ -1036,9 +807,9 @@ fn finished<'c>(
     })
 }
 
-/// [`k_nearest_skipping`] by blocked brute force: on f32 products where they resolve the
+/// [`super::nearest`] by blocked brute force: on f32 products where they resolve the
 /// distances ([`sweep_resolves`]), else on f64 ones ([`brute_k_nearest_wide`]).
-fn brute_k_nearest(
+pub(super) fn k_nearest(
     reference: ArrayView2<'_, f64>,
     queries: ArrayView2<'_, f64>,
     k: usize,
@@ -1098,7 +869,7 @@ fn sweep_resolves(
     tenth.is_nan() || tenth >= 1.0 / MOST_F32_MARGIN
 }
 
-/// [`brute_k_nearest`] with the SIMD instructions of `arch`.
+/// [`k_nearest`] with the SIMD instructions of `arch`.
 fn brute_k_nearest_on(
     arch: Arch,
     reference: ArrayView2<'_, f64>,
@@ -1206,7 +977,7 @@ fn pack_query_tiles(block: &Mat<f32>) -> Vec<f32> {
 /// minority once the block diagonal has set the first limits. The faer product plus a pass over
 /// its stored values cost a fifth more (KNN fit, 20,000 × 16). The sum of `d + 2` terms whose
 /// magnitudes add up to at most `2‖q‖² + 2‖r‖²` is within `(d + 4)·2⁻²⁴·4·max‖r‖²` of the
-/// truth, in any order: within half the margin of [`brute_self_nearest`], as the values of
+/// truth, in any order: within half the margin of [`self_nearest`], as the values of
 /// [`CollectBelow`] are.
 struct CrossTiles<'a> {
     /// Block `a`'s rows packed by [`pack_query_tiles`].
@@ -1396,15 +1167,15 @@ fn block_round(blocks: usize, r: usize) -> Vec<(usize, usize)> {
 }
 
 /// The `k` nearest other rows of every row of `x` (a row is not its own neighbour, duplicates
-/// are), as [`brute_k_nearest`] with `x` as reference and queries, but each pair's product
+/// are), as [`k_nearest`] with `x` as reference and queries, but each pair's product
 /// computed once: half the arithmetic. The rows are cut into blocks; a pair of blocks gives one
 /// pass of fused tiles, whose values are offered to both blocks' rows ([`CrossTiles`]); the pairs
 /// of one round share no block and run in parallel, each row's candidates in one place. The
-/// limits and exact final distances are those of [`brute_k_nearest`] (with one margin for all
+/// limits and exact final distances are those of [`k_nearest`] (with one margin for all
 /// pairs, the bound at the largest norm), so the result is the same. Where a few blocks' first
 /// limits show that the f32 values cannot resolve the distances, the search runs on f64
 /// products instead ([`brute_k_nearest_wide`]).
-fn brute_self_nearest(x: ArrayView2<'_, f64>, k: usize) -> Neighbours {
+pub(super) fn self_nearest(x: ArrayView2<'_, f64>, k: usize) -> Neighbours {
     brute_self_nearest_on(Arch::new(), x, k, Widening::WhereNeeded)
 }
 
@@ -1418,7 +1189,7 @@ enum Widening {
     Never,
 }
 
-/// [`brute_self_nearest`] with the SIMD instructions of `arch` (tests compare the portable
+/// [`self_nearest`] with the SIMD instructions of `arch` (tests compare the portable
 /// scalar path with the processor's) and the given `widening`.
 fn brute_self_nearest_on(
     arch: Arch,
@@ -1808,8 +1579,8 @@ mod tests {
         let x = Array2::from_shape_fn((2000, 12), |(i, j)| {
             ((i * 7919 + j * 104_729) % 1009) as f64 / 31.0
         });
-        let exact = k_nearest_skipping(x.view(), x.view(), 5, Some);
-        let approx = hnsw_k_nearest(x.view(), x.view(), 5, Some);
+        let exact = crate::neighbors::k_nearest_skipping(x.view(), x.view(), 5, Some);
+        let approx = crate::neighbors::hnsw::k_nearest(x.view(), x.view(), 5, Some);
         let found: usize = (0..2000)
             .map(|i| {
                 approx
@@ -1829,8 +1600,8 @@ mod tests {
         let x = Array2::from_shape_fn((3000, 3), |(i, j)| {
             ((i * 7919 + j * 104_729) % 1009) as f64 / 31.0
         });
-        let tree = k_nearest_skipping(x.view(), x.view(), 5, Some);
-        let brute = brute_k_nearest(x.view(), x.view(), 5, Some);
+        let tree = crate::neighbors::k_nearest_skipping(x.view(), x.view(), 5, Some);
+        let brute = k_nearest(x.view(), x.view(), 5, Some);
         for i in 0..3000 {
             for r in 0..5 {
                 assert!(
@@ -1898,7 +1669,7 @@ mod tests {
         });
         let expected = naive(&reference, &far, 3, false);
         assert_same(
-            &brute_k_nearest(reference.view(), far.view(), 3, |_| None),
+            &k_nearest(reference.view(), far.view(), 3, |_| None),
             &expected,
         );
         let f32_sweep = brute_k_nearest_on(Arch::new(), reference.view(), far.view(), 3, |_| None);
@@ -1945,10 +1716,10 @@ mod tests {
     fn assert_all_paths(x: &Array2<f64>, k: usize) {
         let expected = naive(x, x, k, true);
         let paths = [
-            brute_k_nearest(x.view(), x.view(), k, Some),
+            k_nearest(x.view(), x.view(), k, Some),
             brute_k_nearest_on(Arch::new(), x.view(), x.view(), k, Some),
             brute_k_nearest_wide(x.view(), x.view(), k, Some),
-            brute_self_nearest(x.view(), k),
+            self_nearest(x.view(), k),
             brute_self_nearest_on(Arch::new(), x.view(), k, Widening::Never),
         ];
         for (path, found) in paths.iter().enumerate() {
@@ -1971,8 +1742,8 @@ mod tests {
             },
         );
         for nb in [
-            brute_k_nearest(x.view(), x.view(), 3, Some),
-            brute_self_nearest(x.view(), 3),
+            k_nearest(x.view(), x.view(), 3, Some),
+            self_nearest(x.view(), 3),
         ] {
             assert_eq!(nb.indices(0), vec![1, 2, 3]);
             assert_eq!(nb.indices(599), vec![0, 1, 2]);
@@ -2005,8 +1776,11 @@ mod tests {
         });
         for k in [1, 5, 20, 90] {
             let expected = naive(&x, &x, k, true);
-            assert_same(&brute_self_nearest(x.view(), k), &expected);
-            assert_same(&self_nearest(Search::Exact, x.view(), k), &expected);
+            assert_same(&self_nearest(x.view(), k), &expected);
+            assert_same(
+                &crate::neighbors::self_nearest(crate::neighbors::Search::Exact, x.view(), k),
+                &expected,
+            );
             // one-lane vectors (tiles of two rows): the portable path of machines without SIMD
             let scalar = brute_self_nearest_on(Arch::Scalar, x.view(), k, Widening::WhereNeeded);
             assert_same(&scalar, &expected);
@@ -2051,7 +1825,7 @@ mod tests {
         let x = Array2::from_shape_fn((700, 3), |(i, j)| {
             ((i * 7919 + j * 104_729) % 1000) as f64 / 97.0
         });
-        let nb = k_nearest_skipping(x.view(), x.view(), 4, Some);
+        let nb = crate::neighbors::k_nearest_skipping(x.view(), x.view(), 4, Some);
         for i in [0, 13, 299, 699] {
             let mut d: Vec<(f64, usize)> = (0..700)
                 .filter(|&j| j != i)
