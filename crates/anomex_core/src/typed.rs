@@ -47,7 +47,9 @@ macro_rules! integer_param {
         impl ParamType for $t {
             type Bound = i64;
             fn kind(range: Option<RangeInclusive<i64>>) -> Kind {
-                let r = range.unwrap_or(i64::from(<$t>::MIN).max(i64::MIN)..=i64::MAX);
+                let whole = i64::try_from(<$t>::MIN).unwrap_or(i64::MIN)
+                    ..=i64::try_from(<$t>::MAX).unwrap_or(i64::MAX);
+                let r = range.unwrap_or(whole);
                 Kind::Int { min: *r.start(), max: *r.end() }
             }
             fn to_value(&self) -> Option<Value> {
@@ -55,50 +57,16 @@ macro_rules! integer_param {
             }
             fn from_value(value: Option<&Value>, name: &str) -> Result<Self> {
                 let v = int_of(value, name)?;
-                <$t>::try_from(v)
-                    .map_err(|_| Error::param(name, format!("{v} does not fit this parameter")))
+                <$t>::try_from(v).map_err(|_| {
+                    let why = if v < 0 { "is negative" } else { "is too large" };
+                    Error::param(name, format!("{v} {why}"))
+                })
             }
         }
     )*};
 }
 
-integer_param!(u32, i64);
-
-impl ParamType for usize {
-    type Bound = i64;
-    fn kind(range: Option<RangeInclusive<i64>>) -> Kind {
-        let r = range.unwrap_or(0..=i64::MAX);
-        Kind::Int {
-            min: *r.start(),
-            max: *r.end(),
-        }
-    }
-    fn to_value(&self) -> Option<Value> {
-        Some(Value::Int(i64::try_from(*self).unwrap_or(i64::MAX)))
-    }
-    fn from_value(value: Option<&Value>, name: &str) -> Result<Self> {
-        let v = int_of(value, name)?;
-        usize::try_from(v).map_err(|_| Error::param(name, format!("{v} is negative")))
-    }
-}
-
-impl ParamType for u64 {
-    type Bound = i64;
-    fn kind(range: Option<RangeInclusive<i64>>) -> Kind {
-        let r = range.unwrap_or(0..=i64::MAX);
-        Kind::Int {
-            min: *r.start(),
-            max: *r.end(),
-        }
-    }
-    fn to_value(&self) -> Option<Value> {
-        Some(Value::Int(i64::try_from(*self).unwrap_or(i64::MAX)))
-    }
-    fn from_value(value: Option<&Value>, name: &str) -> Result<Self> {
-        let v = int_of(value, name)?;
-        u64::try_from(v).map_err(|_| Error::param(name, format!("{v} is negative")))
-    }
-}
+integer_param!(usize, u64, u32, i64);
 
 impl ParamType for f64 {
     type Bound = f64;
