@@ -480,15 +480,19 @@ impl IntTiles<'_> {
     }
 
     /// Every tile of block `a` on `kernel`.
-    fn run(mut self, kernel: Kernel) {
-        let tiles = self.lists.own.len().div_ceil(kernel.tile_rows());
+    fn run(self, kernel: Kernel) {
+        let count = self.lists.own.len().div_ceil(kernel.tile_rows());
         match kernel {
-            Kernel::Wide(simd) => {
-                simd.vectorize(|| (0..tiles).for_each(|t| self.wide_tile(simd, t)))
-            }
-            Kernel::Narrow(simd) => {
-                simd.vectorize(|| (0..tiles).for_each(|t| self.narrow_tile(simd, t)))
-            }
+            Kernel::Wide(simd) => simd.vectorize(Tiles {
+                work: self,
+                simd,
+                count,
+            }),
+            Kernel::Narrow(simd) => simd.vectorize(Tiles {
+                work: self,
+                simd,
+                count,
+            }),
         }
     }
 
@@ -500,8 +504,7 @@ impl IntTiles<'_> {
         let pairs = self.quantizer.pairs;
         let first = t * Q;
         let words = tile_words(self.query_tiles, pairs, Q, t);
-        let norms: [i32x8; Q] =
-            std::array::from_fn(|q| simd.splat_i32x8(norm_or_padding(self.norms, first + q)));
+        let norms = narrow_norms::<Q>(simd, self.norms, first);
         let mut bars: [i32; Q] = std::array::from_fn(|q| self.own_bar(first + q));
         let (groups, _) = V3::as_simd_i32s(self.panel);
         for (g, group) in groups.chunks_exact(2 * (pairs + 1)).enumerate() {
@@ -509,31 +512,23 @@ impl IntTiles<'_> {
             let span = g * WIDTH..(g + 1) * WIDTH;
             let (other, _) = V3::as_simd_i32s(&self.other_bars[span]);
             let other = [other[0], other[1]];
-            let below = |value: i32x8, bar: i32x8| -> u32 {
-                let mask: m32x8 = simd.cmp_lt_i32x8(value, bar);
-                simd.avx._mm256_movemask_ps(pulp::cast(mask)) as u32
-            };
-            // within the query's limit or the row's
-            let hit = |q: usize, v: usize| {
-                simd.cmp_lt_i32x8(
-                    acc[q][v],
-                    simd.max_i32x8(simd.splat_i32x8(bars[q]), other[v]),
-                )
-            };
-            let mut any = hit(0, 0);
+            // lanes within the query's limit or the row's, as bits (eight per vector)
+            let mut bits = [0_u32; Q];
             for q in 0..Q {
+                let own = simd.splat_i32x8(bars[q]);
                 for v in 0..2 {
-                    any = simd.or_m32x8(any, hit(q, v));
+                    let mask: m32x8 = simd.cmp_lt_i32x8(acc[q][v], simd.max_i32x8(own, other[v]));
+                    bits[q] |= (simd.avx._mm256_movemask_ps(pulp::cast(mask)) as u32) << (8 * v);
                 }
             }
-            if simd.avx._mm256_movemask_ps(pulp::cast(any)) == 0 {
+            if bits.iter().all(|&b| b == 0) {
                 continue;
             }
             for q in 0..Q {
-                let own = simd.splat_i32x8(bars[q]);
-                let bits = [0, 1].map(|v| below(acc[q][v], simd.max_i32x8(own, other[v])));
-                let values: &[i32] = bytemuck::cast_slice(&acc[q]);
-                self.offer_lanes(first, q, g, bits[0] | (bits[1] << 8), values, &mut bars);
+                if bits[q] != 0 {
+                    let values: &[i32] = bytemuck::cast_slice(&acc[q]);
+                    self.offer_lanes(first, q, g, bits[q], values, &mut bars);
+                }
             }
         }
     }
@@ -548,8 +543,7 @@ impl IntTiles<'_> {
         let pairs = self.quantizer.pairs;
         let first = t * Q;
         let words = tile_words(self.query_tiles, pairs, Q, t);
-        let norms: [__m512i; Q] =
-            std::array::from_fn(|q| f._mm512_set1_epi32(norm_or_padding(self.norms, first + q)));
+        let norms = wide_norms::<Q>(simd, self.norms, first);
         let mut bars: [i32; Q] = std::array::from_fn(|q| self.own_bar(first + q));
         let lines: &[[i32; WIDTH]] = bytemuck::cast_slice(self.panel);
         for (g, group) in lines.chunks_exact(pairs + 1).enumerate() {
@@ -557,12 +551,11 @@ impl IntTiles<'_> {
             let other_lines: &[[i32; WIDTH]] = bytemuck::cast_slice(&*self.other_bars);
             let other: __m512i = pulp::cast(other_lines[g]);
             // within the query's limit or the row's
-            let bits: [u16; Q] = std::array::from_fn(|q| {
-                f._mm512_cmplt_epi32_mask(
-                    acc[q],
-                    f._mm512_max_epi32(f._mm512_set1_epi32(bars[q]), other),
-                )
-            });
+            let mut bits = [0_u16; Q];
+            for q in 0..Q {
+                let bar = f._mm512_max_epi32(f._mm512_set1_epi32(bars[q]), other);
+                bits[q] = f._mm512_cmplt_epi32_mask(acc[q], bar);
+            }
             if bits.iter().all(|&b| b == 0) {
                 continue;
             }
@@ -574,6 +567,84 @@ impl IntTiles<'_> {
             }
         }
     }
+}
+
+/// `count` tiles of `work` on the vector unit `simd`: the body of a `vectorize` call. A struct
+/// whose `call` is always inlined, and no closure around an intrinsic anywhere below it: a
+/// closure is a function of its own that lacks the vector features `vectorize` enables unless
+/// the compiler chooses to inline it, and when it did not, every intrinsic became an
+/// out-of-line call (the self search measured 25× slower, from an unrelated change elsewhere in
+/// the crate).
+struct Tiles<W, S> {
+    work: W,
+    simd: S,
+    count: usize,
+}
+
+impl pulp::NullaryFnOnce for Tiles<IntTiles<'_>, Wide> {
+    type Output = ();
+    #[inline(always)]
+    fn call(mut self) {
+        for t in 0..self.count {
+            self.work.wide_tile(self.simd, t);
+        }
+    }
+}
+
+impl pulp::NullaryFnOnce for Tiles<IntTiles<'_>, V3> {
+    type Output = ();
+    #[inline(always)]
+    fn call(mut self) {
+        for t in 0..self.count {
+            self.work.narrow_tile(self.simd, t);
+        }
+    }
+}
+
+impl pulp::NullaryFnOnce for Tiles<LaneTops<'_>, Wide> {
+    type Output = ();
+    #[inline(always)]
+    fn call(mut self) {
+        for t in 0..self.count {
+            for part in 0..WIDE_TILE / WIDE_PART {
+                self.work.wide_part(self.simd, t, part);
+            }
+        }
+    }
+}
+
+impl pulp::NullaryFnOnce for Tiles<LaneTops<'_>, V3> {
+    type Output = ();
+    #[inline(always)]
+    fn call(mut self) {
+        for t in 0..self.count {
+            for part in 0..TILE / NARROW_PART {
+                self.work.narrow_part(self.simd, t, part);
+            }
+        }
+    }
+}
+
+/// The norms of query rows `first..first + R` (padding past the end), one per vector.
+#[inline(always)]
+fn wide_norms<const R: usize>(simd: Wide, norms: &[i32], first: usize) -> [__m512i; R] {
+    let mut out = [pulp::cast([0_i32; WIDTH]); R];
+    for (q, v) in out.iter_mut().enumerate() {
+        *v = simd
+            .avx512f
+            ._mm512_set1_epi32(norm_or_padding(norms, first + q));
+    }
+    out
+}
+
+/// As [`wide_norms`] in vectors of eight lanes.
+#[inline(always)]
+fn narrow_norms<const R: usize>(simd: V3, norms: &[i32], first: usize) -> [i32x8; R] {
+    let mut out = [simd.splat_i32x8(0); R];
+    for (q, v) in out.iter_mut().enumerate() {
+        *v = simd.splat_i32x8(norm_or_padding(norms, first + q));
+    }
+    out
 }
 
 /// The squared distances of `R` query rows to the sixteen rows of one panel group (`group`:
@@ -591,7 +662,10 @@ fn wide_sums<const R: usize>(
     let (f, bw) = (simd.avx512f, simd.avx512bw);
     let (coordinates, row_norms) = group.split_at(group.len() - 1);
     let row_norms: __m512i = pulp::cast(row_norms[0]);
-    let mut acc: [__m512i; R] = std::array::from_fn(|q| f._mm512_add_epi32(norms[q], row_norms));
+    let mut acc = [row_norms; R];
+    for q in 0..R {
+        acc[q] = f._mm512_add_epi32(norms[q], row_norms);
+    }
     for (line, r) in words.chunks_exact(tile).zip(coordinates) {
         let r: __m512i = pulp::cast(*r);
         for q in 0..R {
@@ -614,8 +688,12 @@ fn narrow_sums<const R: usize>(
     offset: usize,
 ) -> [[i32x8; 2]; R] {
     let (coordinates, row_norms) = group.split_at(group.len() - 2);
-    let mut acc: [[i32x8; 2]; R] =
-        std::array::from_fn(|q| [0, 1].map(|v| simd.wrapping_add_i32x8(norms[q], row_norms[v])));
+    let mut acc = [[row_norms[0], row_norms[1]]; R];
+    for q in 0..R {
+        for v in 0..2 {
+            acc[q][v] = simd.wrapping_add_i32x8(norms[q], row_norms[v]);
+        }
+    }
     for (line, r) in words.chunks_exact(tile).zip(coordinates.chunks_exact(2)) {
         let r: [i16x16; 2] = [pulp::cast(r[0]), pulp::cast(r[1])];
         for q in 0..R {
@@ -696,18 +774,18 @@ impl LaneTops<'_> {
     }
 
     /// Every tile of block `a` on `kernel`, in parts of [`WIDE_PART`] or [`NARROW_PART`] rows.
-    fn run(mut self, kernel: Kernel) {
-        let tiles = self.norms.len().div_ceil(kernel.tile_rows());
+    fn run(self, kernel: Kernel) {
+        let count = self.norms.len().div_ceil(kernel.tile_rows());
         match kernel {
-            Kernel::Wide(simd) => simd.vectorize(|| {
-                for t in 0..tiles {
-                    (0..WIDE_TILE / WIDE_PART).for_each(|part| self.wide_part(simd, t, part));
-                }
+            Kernel::Wide(simd) => simd.vectorize(Tiles {
+                work: self,
+                simd,
+                count,
             }),
-            Kernel::Narrow(simd) => simd.vectorize(|| {
-                for t in 0..tiles {
-                    (0..TILE / NARROW_PART).for_each(|part| self.narrow_part(simd, t, part));
-                }
+            Kernel::Narrow(simd) => simd.vectorize(Tiles {
+                work: self,
+                simd,
+                count,
             }),
         }
     }
@@ -722,8 +800,7 @@ impl LaneTops<'_> {
             return;
         };
         let rows = self.norms.len();
-        let norms: [__m512i; P] =
-            std::array::from_fn(|q| f._mm512_set1_epi32(norm_or_padding(self.norms, first + q)));
+        let norms = wide_norms::<P>(simd, self.norms, first);
         let top = |q: usize, half: usize| -> __m512i {
             let kept = self.tops.get(first + q).copied().unwrap_or(NONE_KEPT);
             let lanes: [[i32; WIDTH]; 2] = bytemuck::cast(kept);
@@ -758,8 +835,7 @@ impl LaneTops<'_> {
             return;
         };
         let rows = self.norms.len();
-        let norms: [i32x8; P] =
-            std::array::from_fn(|q| simd.splat_i32x8(norm_or_padding(self.norms, first + q)));
+        let norms = narrow_norms::<P>(simd, self.norms, first);
         let top = |q: usize, quarter: usize| -> i32x8 {
             let kept = self.tops.get(first + q).copied().unwrap_or(NONE_KEPT);
             let lanes: [i32x8; 4] = bytemuck::cast(kept);
