@@ -1072,15 +1072,16 @@ impl CrossTiles<'_> {
         let width = 2 * lanes;
         let first = t * Q;
         let tile = &self.query_tiles[t * features * Q..(t + 1) * features * Q];
-        let norms: [S::f32s; Q] = std::array::from_fn(|q| {
-            simd.splat_f32s(
-                self.norms
-                    .get(first + q)
-                    .map_or(f32::INFINITY, |&n| n as f32),
-            )
-        });
-        let mut limits: [S::f32s; Q] =
-            std::array::from_fn(|q| simd.splat_f32s(self.lists.own_limit(first + q)));
+        // plain loops, no closures around the vector operations: a closure is a function of its
+        // own, without the vector features of the dispatch around it unless it is inlined
+        let mut norms = [simd.splat_f32s(f32::INFINITY); Q];
+        let mut limits = [simd.splat_f32s(f32::INFINITY); Q];
+        for q in 0..Q {
+            if let Some(&n) = self.norms.get(first + q) {
+                norms[q] = simd.splat_f32s(n as f32);
+            }
+            limits[q] = simd.splat_f32s(self.lists.own_limit(first + q));
+        }
         let panel = self.panel;
         for (g, group) in panel.chunks_exact((features + 1) * width).enumerate() {
             let (lines, _) = S::as_simd_f32s(group);
@@ -1088,8 +1089,11 @@ impl CrossTiles<'_> {
             // last line holds its rows' ‖r‖²: added to ‖q‖² (additions, which leave the
             // multiply-add units to the products) rather than multiplied by the queries' 1s
             let (coordinates, row_norms) = lines.split_at(2 * features);
-            let mut acc: [[S::f32s; 2]; Q] =
-                std::array::from_fn(|q| [0, 1].map(|v| simd.add_f32s(norms[q], row_norms[v])));
+            let mut acc = [[row_norms[0], row_norms[1]]; Q];
+            for q in 0..Q {
+                acc[q][0] = simd.add_f32s(norms[q], row_norms[0]);
+                acc[q][1] = simd.add_f32s(norms[q], row_norms[1]);
+            }
             for (coords, r) in tile.chunks_exact(Q).zip(coordinates.chunks_exact(2)) {
                 for q in 0..Q {
                     let b = simd.splat_f32s(coords[q]);
@@ -1100,19 +1104,20 @@ impl CrossTiles<'_> {
             let (others, _) = S::as_simd_f32s(&self.other_limits[g * width..(g + 1) * width]);
             let others = [others[0], others[1]];
             // within the query's limit or the row's
-            let hit =
-                |value, own, other| simd.less_than_or_equal_f32s(value, simd.max_f32s(own, other));
-            let mut any = hit(acc[0][0], limits[0], others[0]);
+            let mut hits = [[simd.less_than_or_equal_f32s(acc[0][0], limits[0]); 2]; Q];
+            let mut any = hits[0][0];
             for q in 0..Q {
                 for v in 0..2 {
-                    any = simd.or_m32s(any, hit(acc[q][v], limits[q], others[v]));
+                    let bar = simd.max_f32s(limits[q], others[v]);
+                    hits[q][v] = simd.less_than_or_equal_f32s(acc[q][v], bar);
+                    any = simd.or_m32s(any, hits[q][v]);
                 }
             }
             if simd.first_true_m32s(any) == lanes {
                 continue;
             }
             for q in 0..Q {
-                let hits = [0, 1].map(|v| hit(acc[q][v], limits[q], others[v]));
+                let hits = hits[q];
                 if simd.first_true_m32s(simd.or_m32s(hits[0], hits[1])) == lanes {
                     continue;
                 }
