@@ -57,82 +57,6 @@ pub struct ParamSpec {
 }
 
 impl ParamSpec {
-    pub fn int(name: &'static str, default: i64, min: i64, max: i64, doc: &'static str) -> Self {
-        ParamSpec {
-            name,
-            kind: Kind::Int { min, max },
-            default: Some(Value::Int(default)),
-            allow_auto: false,
-            doc,
-        }
-    }
-    /// Also accepts `auto` (the detector chooses from the data), keeping the default.
-    pub fn or_auto(mut self) -> Self {
-        self.allow_auto = true;
-        self
-    }
-    /// Accepts `auto` and makes it the default (the range still checks given values).
-    pub fn auto_default(mut self) -> Self {
-        self.allow_auto = true;
-        self.default = None;
-        self
-    }
-    /// The `seed` parameter of randomised detectors.
-    pub fn seed() -> Self {
-        ParamSpec::int(
-            "seed",
-            0,
-            0,
-            i64::MAX,
-            "random seed; the same seed gives the same scores",
-        )
-    }
-
-    /// An integer whose default is `auto`.
-    pub fn int_auto(name: &'static str, min: i64, max: i64, doc: &'static str) -> Self {
-        ParamSpec {
-            name,
-            kind: Kind::Int { min, max },
-            default: None,
-            allow_auto: true,
-            doc,
-        }
-    }
-    pub fn float(name: &'static str, default: f64, min: f64, max: f64, doc: &'static str) -> Self {
-        ParamSpec {
-            name,
-            kind: Kind::Float { min, max },
-            default: Some(Value::Float(default)),
-            allow_auto: false,
-            doc,
-        }
-    }
-    pub fn choice(
-        name: &'static str,
-        default: &'static str,
-        options: &'static [&'static str],
-        doc: &'static str,
-    ) -> Self {
-        ParamSpec {
-            name,
-            kind: Kind::Choice(options),
-            default: Some(Value::Text(default.to_string())),
-            allow_auto: false,
-            doc,
-        }
-    }
-
-    /// A free-text parameter; the detector checks its content when it is built.
-    pub fn text(name: &'static str, default: &'static str, doc: &'static str) -> Self {
-        ParamSpec {
-            name,
-            kind: Kind::Text,
-            default: Some(Value::Text(default.to_string())),
-            allow_auto: false,
-            doc,
-        }
-    }
-
     /// Parses and range-checks one textual value.
     pub fn parse(&self, text: &str) -> Result<Option<Value>> {
         let text = text.trim();
@@ -259,50 +183,6 @@ impl Params {
         self.get(name)
     }
 
-    /// Sets one parameter (`None` = `auto`); typed parameter sets write themselves with it.
-    pub fn set(&mut self, name: &str, value: Option<Value>) {
-        self.0.insert(name.to_string(), value);
-    }
-
-    /// Adds every parameter of `other` (a wrapper's own beside its kernel's).
-    pub fn extend(&mut self, other: Params) {
-        self.0.extend(other.0);
-    }
-
-    /// An integer parameter as `usize`; `None` when `auto`.
-    pub fn usize_or_auto(&self, name: &str) -> Result<Option<usize>> {
-        match self.get(name)? {
-            None => Ok(None),
-            Some(Value::Int(v)) => usize::try_from(*v)
-                .map(Some)
-                .map_err(|_| Error::param(name, format!("{v} is negative"))),
-            Some(v) => Err(Error::param(name, format!("`{v}` is not an integer"))),
-        }
-    }
-    pub fn usize(&self, name: &str) -> Result<usize> {
-        self.usize_or_auto(name)?
-            .ok_or_else(|| Error::param(name, "`auto` is not allowed here"))
-    }
-    pub fn f64(&self, name: &str) -> Result<f64> {
-        self.f64_or_auto(name)?
-            .ok_or_else(|| Error::param(name, "`auto` is not allowed here"))
-    }
-    /// A number; `None` when `auto`.
-    pub fn f64_or_auto(&self, name: &str) -> Result<Option<f64>> {
-        match self.get(name)? {
-            Some(Value::Float(v)) => Ok(Some(*v)),
-            Some(Value::Int(v)) => Ok(Some(*v as f64)),
-            Some(v) => Err(Error::param(name, format!("`{v}` is not a number"))),
-            None => Ok(None),
-        }
-    }
-    pub fn text(&self, name: &str) -> Result<&str> {
-        match self.get(name)? {
-            Some(Value::Text(s)) => Ok(s),
-            Some(v) => Err(Error::param(name, format!("`{v}` is not text"))),
-            None => Err(Error::param(name, "`auto` is not allowed here")),
-        }
-    }
     /// `(name, value-as-text)` pairs, for reports.
     pub fn describe(&self) -> Vec<(String, String)> {
         self.0
@@ -320,22 +200,35 @@ impl Params {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ParamSet;
+
+    crate::choice! {
+        enum Combine { Mean = "mean", Max = "max" }
+    }
+
+    crate::params! {
+        struct Declared {
+            /// w
+            window: Option<usize> = None, in 2..=100_000;
+            /// a
+            alpha: f64 = 0.1, in 0.0..=1.0;
+            /// c
+            combine: Combine = Combine::Mean;
+        }
+    }
 
     fn specs() -> Vec<ParamSpec> {
-        vec![
-            ParamSpec::int_auto("window", 2, 100_000, "w"),
-            ParamSpec::float("alpha", 0.1, 0.0, 1.0, "a"),
-            ParamSpec::choice("combine", "mean", &["mean", "max"], "c"),
-        ]
+        Declared::specs()
     }
 
     #[test]
     fn defaults_then_overrides() {
         let p = Params::resolve(&specs(), &["alpha=0.5"]).unwrap();
-        assert_eq!(p.usize_or_auto("window").unwrap(), None);
-        assert_eq!(p.f64("alpha").unwrap(), 0.5);
-        assert_eq!(p.text("combine").unwrap(), "mean");
         p.validate(&specs()).unwrap();
+        let typed = Declared::from_params(&p).unwrap();
+        assert_eq!(typed.window, None);
+        assert_eq!(typed.alpha, 0.5);
+        assert_eq!(typed.combine, Combine::Mean);
     }
 
     #[test]

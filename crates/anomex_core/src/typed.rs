@@ -170,8 +170,6 @@ pub trait ParamSet: Sized + Clone + Default + std::fmt::Debug + Send + Sync + 's
     /// Reads the fields from a resolved map (other keys are ignored: a wrapper may add its own),
     /// then runs [`ParamSet::validate`].
     fn from_params(params: &Params) -> Result<Self>;
-    /// The fields as the untyped map (for model files and reports).
-    fn to_params(&self) -> Params;
     /// Checks between fields, or beyond a range (e.g. a power of two); ranges are checked
     /// before this runs.
     fn validate(&self) -> Result<()> {
@@ -191,9 +189,6 @@ impl ParamSet for () {
     fn from_params(_: &Params) -> Result<Self> {
         Ok(())
     }
-    fn to_params(&self) -> Params {
-        Params::default()
-    }
 }
 
 /// Two parameter sets side by side (a wrapper's own and its kernel's); names must not clash.
@@ -205,11 +200,6 @@ impl<A: ParamSet, B: ParamSet> ParamSet for (A, B) {
     }
     fn from_params(params: &Params) -> Result<Self> {
         Ok((A::from_params(params)?, B::from_params(params)?))
-    }
-    fn to_params(&self) -> Params {
-        let mut p = self.0.to_params();
-        p.extend(self.1.to_params());
-        p
     }
     fn validate(&self) -> Result<()> {
         self.0.validate()?;
@@ -309,11 +299,6 @@ macro_rules! params {
                 )*};
                 <Self as $crate::ParamSet>::validate(&value)?;
                 Ok(value)
-            }
-            fn to_params(&self) -> $crate::Params {
-                let mut p = $crate::Params::default();
-                $( p.set(stringify!($field), $crate::typed::ParamType::to_value(&self.$field)); )*
-                p
             }
             $(
                 fn validate(&self) -> $crate::Result<()> {
