@@ -217,16 +217,24 @@ impl Pipeline {
     }
 }
 
-/// The first `n` rows of `frame`, the rows a semi-supervised detector learns from.
-pub fn training_rows(frame: &Frame<'static>, n: usize) -> Result<Frame<'static>> {
+/// Checks that `n` training rows can be taken from `rows` rows.
+pub fn check_training_rows(n: usize, rows: usize) -> Result<()> {
     match n {
         0 => Err(Error::input("the training rows must be at least 1")),
-        n if n > frame.rows() => Err(Error::input(format!(
-            "{n} training rows is more than the {} rows of the data",
-            frame.rows()
+        n if n > rows => Err(Error::input(format!(
+            "{n} training rows is more than the {rows} rows of the data"
         ))),
-        n if n == frame.rows() => Ok(frame.clone()),
-        n => frame.slice_rows(0, n),
+        _ => Ok(()),
+    }
+}
+
+/// The first `n` rows of `frame`, the rows a semi-supervised detector learns from.
+pub fn training_rows(frame: &Frame<'static>, n: usize) -> Result<Frame<'static>> {
+    check_training_rows(n, frame.rows())?;
+    if n == frame.rows() {
+        Ok(frame.clone())
+    } else {
+        frame.slice_rows(0, n)
     }
 }
 

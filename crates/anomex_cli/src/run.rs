@@ -83,34 +83,34 @@ fn load(path: &Path, input: &InputArgs) -> Result<Dataset> {
     Ok(anomex_data::read(path, &selection(input)?)?)
 }
 
-/// Checks `--train-rows` against the data, naming the option.
+/// Checks `--train-rows` against the data (the pipeline's check, naming the option).
 fn check_train_rows(train_rows: Option<usize>, rows: usize) -> Result<()> {
-    match train_rows {
-        Some(0) => bail!("--train-rows must be at least 1"),
-        Some(n) if n > rows => bail!("--train-rows {n} is more than the {rows} rows of the data"),
-        _ => Ok(()),
+    if let Some(n) = train_rows {
+        anomex::pipeline::check_training_rows(n, rows)
+            .map_err(|e| anyhow::anyhow!("--train-rows {n}: {e}"))?;
     }
+    Ok(())
 }
 
 /// The training rows `--train-rows` names (all rows when it is not given).
 fn train_slice(frame: &Frame<'static>, train_rows: Option<usize>) -> Result<Frame<'static>> {
     check_train_rows(train_rows, frame.rows())?;
-    match train_rows {
-        None => Ok(frame.clone()),
-        Some(n) => Ok(anomex::pipeline::training_rows(frame, n)?),
-    }
+    let n = train_rows.unwrap_or(frame.rows());
+    Ok(anomex::pipeline::training_rows(frame, n)?)
 }
 
-/// The pipeline the command-line options ask for (`anomex::Pipeline` does the work).
-fn pipeline(model: &ModelArgs, out: &OutputArgs, file: Option<&Path>) -> Pipeline {
+/// The pipeline the model options ask for (`anomex::Pipeline` does the work): the detector
+/// named, else the default for the data's shape (`.npz` files hold vectors, as ADBench's;
+/// otherwise one column is a univariate series and several a multivariate one), `--param`s
+/// applying to either.
+fn pipeline(model: &ModelArgs, file: Option<&Path>) -> Pipeline {
     Pipeline {
         detector: model.detector.clone(),
         params: model.params.clone(),
         shape: npz(file).then_some(anomex::DataShape::Vectors),
-        threshold: out.threshold.clone(),
         train_rows: model.train_rows,
-        calibrate: out.calibrate,
         explain: true,
+        ..Default::default()
     }
 }
 
@@ -138,8 +138,12 @@ pub fn detect(a: DetectArgs) -> Result<()> {
     };
     let frame = &dataset.frame;
     check_train_rows(a.model.train_rows, frame.rows())?;
-    let found = pipeline(&a.model, &a.out, a.file.as_deref())
-        .run_observed(frame, &mut |step| progress.step(step))?;
+    let found = Pipeline {
+        threshold: a.out.threshold.clone(),
+        calibrate: a.out.calibrate,
+        ..pipeline(&a.model, a.file.as_deref())
+    }
+    .run_observed(frame, &mut |step| progress.step(step))?;
     let mut out = a.out.clone();
     if a.example && out.report.is_none() {
         out.report = Some(PathBuf::from("report.html"));
@@ -148,17 +152,9 @@ pub fn detect(a: DetectArgs) -> Result<()> {
     finish(&progress, &source, frame, truth.as_deref(), &found, &out)
 }
 
-/// The detector and its parameters: the one named, else the default for the data's shape
-/// (`.npz` files hold vectors, as ADBench's; otherwise one column is a univariate series and
-/// several a multivariate one); `--param`s apply to either.
+/// The detector and its parameters (see [`pipeline`]).
 fn chosen(model: &ModelArgs, frame: &Frame, file: Option<&Path>) -> (String, Vec<String>) {
-    Pipeline {
-        detector: model.detector.clone(),
-        params: model.params.clone(),
-        shape: npz(file).then_some(anomex::DataShape::Vectors),
-        ..Default::default()
-    }
-    .chosen(frame)
+    pipeline(model, file).chosen(frame)
 }
 
 pub fn fit(a: FitArgs) -> Result<()> {
