@@ -135,7 +135,7 @@ impl Scale {
 struct FittedEnsemble {
     params: Params,
     typed: EnsembleParams,
-    members: Vec<(Box<dyn FittedDetector>, Scale)>,
+    members: Members,
     alerts: Option<Box<dyn FittedDetector>>,
     peaks: Option<Box<dyn FittedDetector>>,
     columns: usize,
@@ -213,10 +213,13 @@ fn build(params: &Params) -> Result<Box<dyn Detector>> {
     }))
 }
 
+/// Fitted members with their scales.
+type Members = Vec<(Box<dyn FittedDetector>, Scale)>;
+
 impl Ensemble {
-    /// Fits every member and helper on `train` and combines their training scores (each
-    /// member's in its training form: leave-one-out where the member is).
-    fn fit_all(&self, train: &Frame) -> Result<(FittedEnsemble, Scores)> {
+    /// Fits every member on `train` with its training scores (the member's training form:
+    /// leave-one-out where the member is), which set its scale.
+    fn fit_members(&self, train: &Frame) -> Result<(Members, Vec<Vec<f64>>)> {
         let mut member_scores = Vec::with_capacity(self.members.len());
         let members = self
             .members
@@ -229,7 +232,40 @@ impl Ensemble {
                 Ok((fit.model, scale))
             })
             .collect::<Result<_>>()?;
-        let helper = |d: &Option<Box<dyn Detector>>| {
+        Ok((members, member_scores))
+    }
+
+    fn fitted(
+        &self,
+        members: Members,
+        alerts: Option<Box<dyn FittedDetector>>,
+        peaks: Option<Box<dyn FittedDetector>>,
+        columns: usize,
+    ) -> FittedEnsemble {
+        FittedEnsemble {
+            params: self.params.clone(),
+            typed: self.typed.clone(),
+            members,
+            alerts,
+            peaks,
+            columns,
+        }
+    }
+}
+
+impl Detector for Ensemble {
+    fn fit(&self, train: &Frame) -> Result<Box<dyn FittedDetector>> {
+        let (members, _) = self.fit_members(train)?;
+        // the helpers are only fitted: their training scores are not needed here
+        let fit = |d: &Option<Box<dyn Detector>>| d.as_ref().map(|d| d.fit(train)).transpose();
+        let (alerts, peaks) = (fit(&self.alerts)?, fit(&self.peaks)?);
+        Ok(Box::new(self.fitted(members, alerts, peaks, train.cols())))
+    }
+
+    /// The members' and helpers' training scores, combined as `score` combines new ones.
+    fn fit_scored(&self, train: &Frame) -> Result<Fit> {
+        let (members, member_scores) = self.fit_members(train)?;
+        let fit = |d: &Option<Box<dyn Detector>>| {
             d.as_ref()
                 .map(|d| {
                     d.fit_scored(train)
@@ -237,27 +273,10 @@ impl Ensemble {
                 })
                 .transpose()
         };
-        let (alerts, alert_scores) = helper(&self.alerts)?.unzip();
-        let (peaks, peak_scores) = helper(&self.peaks)?.unzip();
-        let fitted = FittedEnsemble {
-            params: self.params.clone(),
-            typed: self.typed.clone(),
-            members,
-            alerts,
-            peaks,
-            columns: train.cols(),
-        };
-        let scores = fitted.combine(member_scores, alert_scores, peak_scores);
-        Ok((fitted, scores))
-    }
-}
-
-impl Detector for Ensemble {
-    fn fit(&self, train: &Frame) -> Result<Box<dyn FittedDetector>> {
-        Ok(Box::new(self.fit_all(train)?.0))
-    }
-    fn fit_scored(&self, train: &Frame) -> Result<Fit> {
-        let (fitted, train_scores) = self.fit_all(train)?;
+        let (alerts, alert_scores) = fit(&self.alerts)?.unzip();
+        let (peaks, peak_scores) = fit(&self.peaks)?.unzip();
+        let fitted = self.fitted(members, alerts, peaks, train.cols());
+        let train_scores = fitted.combine(member_scores, alert_scores, peak_scores);
         Ok(Fit {
             model: Box::new(fitted),
             train_scores,
