@@ -279,6 +279,19 @@ impl Kernel {
             Kernel::Narrow(_) => TILE,
         }
     }
+
+    /// Every tile of `work`'s `rows` query rows, on this kernel's vector unit.
+    fn run<W>(self, work: W, rows: usize)
+    where
+        Tiles<W, Wide>: pulp::NullaryFnOnce<Output = ()>,
+        Tiles<W, V3>: pulp::NullaryFnOnce<Output = ()>,
+    {
+        let count = rows.div_ceil(self.tile_rows());
+        match self {
+            Kernel::Wide(simd) => simd.vectorize(Tiles { work, simd, count }),
+            Kernel::Narrow(simd) => simd.vectorize(Tiles { work, simd, count }),
+        }
+    }
 }
 
 /// The rows as integers, and how their squared distances become values of the f32 units.
@@ -481,19 +494,8 @@ impl IntTiles<'_> {
 
     /// Every tile of block `a` on `kernel`.
     fn run(self, kernel: Kernel) {
-        let count = self.lists.own.len().div_ceil(kernel.tile_rows());
-        match kernel {
-            Kernel::Wide(simd) => simd.vectorize(Tiles {
-                work: self,
-                simd,
-                count,
-            }),
-            Kernel::Narrow(simd) => simd.vectorize(Tiles {
-                work: self,
-                simd,
-                count,
-            }),
-        }
+        let rows = self.lists.own.len();
+        kernel.run(self, rows);
     }
 
     /// Tile `t` of block `a` (its rows `t·Q..t·Q + Q`) against every group of block `b`, a
@@ -775,19 +777,8 @@ impl LaneTops<'_> {
 
     /// Every tile of block `a` on `kernel`, in parts of [`WIDE_PART`] or [`NARROW_PART`] rows.
     fn run(self, kernel: Kernel) {
-        let count = self.norms.len().div_ceil(kernel.tile_rows());
-        match kernel {
-            Kernel::Wide(simd) => simd.vectorize(Tiles {
-                work: self,
-                simd,
-                count,
-            }),
-            Kernel::Narrow(simd) => simd.vectorize(Tiles {
-                work: self,
-                simd,
-                count,
-            }),
-        }
+        let rows = self.norms.len();
+        kernel.run(self, rows);
     }
 
     /// Rows `part·P..part·P + P` of tile `t` against every group of block `b`.
