@@ -16,6 +16,7 @@ equal to what the registry gives.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import os
@@ -33,7 +34,10 @@ class NotFittedError(ValueError, AttributeError):
     """A model was used before ``fit`` (the same bases as scikit-learn's ``NotFittedError``)."""
 
 
+@functools.cache
 def _registry() -> list[dict[str, Any]]:
+    """The native registry, read once (the classes, their names and the stub all come from it;
+    treat it as read-only)."""
     return json.loads(_native.registry_json())
 
 
@@ -244,7 +248,7 @@ def _make_class(entry: dict[str, Any]) -> type[BaseDetector]:
             setattr(self, name, value)
 
     __init__.__signature__ = signature  # type: ignore[attr-defined]
-    name = CLASS_NAMES[entry["name"]]
+    name = entry["class"]
     __init__.__qualname__ = f"{name}.__init__"
     param_doc = "\n".join(
         f"    {_PY_NAMES.get(s['name'], s['name'])}: {s['doc']}"
