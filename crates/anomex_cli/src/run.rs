@@ -39,6 +39,15 @@ impl Progress {
         }
         self.bar.set_message(msg);
     }
+    /// Runs `work` with the detector's own progress (a network's epochs and loss) shown on the
+    /// spinner.
+    fn observe<R>(&self, work: impl FnOnce() -> R) -> R {
+        let bar = self.bar.clone();
+        let sink = move |p: &anomex::progress::Progress<'_>| {
+            bar.set_message(format!("{} {}/{}: {}", p.phase, p.done, p.total, p.detail));
+        };
+        anomex::progress::observe(sink, work)
+    }
     /// Clears the spinner before the results are printed; prints the timings once.
     fn clear(&self) {
         self.bar.finish_and_clear();
@@ -138,12 +147,13 @@ pub fn detect(a: DetectArgs) -> Result<()> {
     };
     let frame = &dataset.frame;
     check_train_rows(a.model.train_rows, frame.rows())?;
-    let found = Pipeline {
+    let pipeline = Pipeline {
         threshold: a.out.threshold.clone(),
         calibrate: a.out.calibrate,
         ..pipeline(&a.model, a.file.as_deref())
-    }
-    .run_observed(frame, &mut |step| progress.step(step))?;
+    };
+    let found =
+        progress.observe(|| pipeline.run_observed(frame, &mut |step| progress.step(step)))?;
     let mut out = a.out.clone();
     if a.example && out.report.is_none() {
         out.report = Some(PathBuf::from("report.html"));
@@ -168,7 +178,7 @@ pub fn fit(a: FitArgs) -> Result<()> {
     let fitted = {
         let progress = Progress::new(false);
         progress.step(format!("fitting {name} on {} rows", train.rows()));
-        detector.fit(&train)?
+        progress.observe(|| detector.fit(&train))?
     };
     model_file::save(fitted.as_ref(), &a.save)?;
     outln!(

@@ -228,7 +228,7 @@ fn damaged_model_files_are_reported() {
     std::fs::write(d.join("bad.anomex"), &bad).unwrap();
     assert!(fails(d, &["score", EXAMPLE, "--model", "bad.anomex"]).contains("checksum"));
     let mut future = good.clone();
-    future[8] = 2;
+    future[8] = 9;
     std::fs::write(d.join("future.anomex"), &future).unwrap();
     assert!(fails(d, &["score", EXAMPLE, "--model", "future.anomex"]).contains("newer"));
     assert!(fails(d, &["score", EXAMPLE, "--model", "missing.anomex"]).contains("missing.anomex"));

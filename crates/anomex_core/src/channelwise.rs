@@ -10,7 +10,7 @@
 //!   standardised scores are combined by `mean` (default) or `max`. The attribution of a row is
 //!   the vector of standardised channel scores, floored at zero.
 
-use crate::model_file::{state_from, state_to};
+use crate::model_file::{state_from, state_to, Stored};
 use crate::{
     About, Detector, Entry, Error, Explain, FittedDetector, Frame, Learning, ParamSet, Params,
     Result, Scorer, Scores, Streaming,
@@ -90,12 +90,9 @@ fn build<K: SeriesKernel>(params: &Params) -> Result<Box<dyn Detector>> {
     Ok(Box::new(Channelwise::<K>::new(params.clone())?))
 }
 
-fn load<K: SeriesKernel>(
-    params: &Params,
-    state: serde_json::Value,
-) -> Result<Box<dyn FittedDetector>> {
+fn load<K: SeriesKernel>(params: &Params, stored: Stored<'_>) -> Result<Box<dyn FittedDetector>> {
     let detector = Channelwise::<K>::new(params.clone())?;
-    let state: FittedState<K::State> = state_from(state)?;
+    let state: FittedState<K::State> = state_from(stored.plain(K::ABOUT.name)?)?;
     if state.channels.is_empty() || state.channels.len() != state.norms.len() {
         return Err(Error::ModelFile(format!(
             "{} channel states and {} normalisations",

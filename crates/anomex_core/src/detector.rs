@@ -111,6 +111,11 @@ pub trait FittedDetector: Scorer + Debug {
     fn params(&self) -> &Params;
     /// Learned state, serialised for the model file (plain data, never code).
     fn state(&self) -> Result<serde_json::Value>;
+    /// A learned model's weights as safetensors bytes, for the model file's weights section;
+    /// `None` for detectors whose whole state is [`FittedDetector::state`].
+    fn weights(&self) -> Result<Option<Vec<u8>>> {
+        Ok(None)
+    }
     /// Number of columns the model expects.
     fn n_columns(&self) -> usize;
     /// Per-column attribution, where the detector can say why.

@@ -10,6 +10,7 @@ mod frame;
 pub mod model_file;
 pub mod online;
 mod params;
+pub mod progress;
 mod registry;
 pub mod stats;
 pub mod typed;

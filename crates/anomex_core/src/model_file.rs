@@ -9,6 +9,15 @@
 //! | 8 | payload length (`u64`) |
 //! | 4 | CRC-32 (IEEE) of the payload |
 //! | n | payload: UTF-8 JSON `{ "detector", "params", "state", "writer" }`, and optionally `"calibration"` |
+//! | 8 | (version 2) weights length (`u64`) |
+//! | 4 | (version 2) CRC-32 (IEEE) of the weights |
+//! | m | (version 2) weights: safetensors bytes (a JSON header of names, dtypes and shapes, then raw little-endian data) |
+//!
+//! Learned models keep their weights in the second section, which JSON would hold neither
+//! compactly nor exactly; a file without weights is written as version 1, so that every model
+//! that does not need the section stays readable by older builds. The weights are data: the
+//! detector's loader checks every tensor's name, dtype and shape against what its parameters
+//! imply before it builds anything.
 //!
 //! The optional calibration holds what a PyOD-style model adds to the fitted detector (the
 //! contamination, the threshold and the training scores); readers that do not need it ignore it,
@@ -23,9 +32,51 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 const MAGIC: &[u8; 8] = b"ANOMEXMF";
-/// The newest model-file format this build reads and the one it writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The newest model-file format this build reads (and writes for models with weights).
+pub const FORMAT_VERSION: u32 = 2;
+/// The format written for models without a weights section.
+const PLAIN_VERSION: u32 = 1;
 const HEADER_LEN: usize = 8 + 4 + 8 + 4;
+const WEIGHTS_HEADER_LEN: usize = 8 + 4;
+
+/// What a model file gives a detector's loader: the JSON state and, for learned models, the
+/// weights section (safetensors bytes).
+#[derive(Debug)]
+pub struct Stored<'a> {
+    pub state: serde_json::Value,
+    pub weights: Option<&'a [u8]>,
+}
+
+impl<'a> Stored<'a> {
+    /// A state without weights.
+    pub fn json(state: serde_json::Value) -> Self {
+        Stored {
+            state,
+            weights: None,
+        }
+    }
+
+    /// The JSON state of a detector that has no weights; a weights section is refused (a
+    /// crafted or mismatched file), never ignored.
+    pub fn plain(self, detector: &str) -> Result<serde_json::Value> {
+        match self.weights {
+            None => Ok(self.state),
+            Some(w) => Err(Error::ModelFile(format!(
+                "the file holds {} bytes of weights, which {detector} does not use",
+                w.len()
+            ))),
+        }
+    }
+
+    /// The weights section of a learned model; its absence is an error naming the detector.
+    pub fn weights(&self, detector: &str) -> Result<&'a [u8]> {
+        self.weights.ok_or_else(|| {
+            Error::ModelFile(format!(
+                "{detector} needs its weights, and the file has no weights section"
+            ))
+        })
+    }
+}
 
 #[derive(Serialize, Deserialize)]
 struct Payload {
@@ -67,12 +118,24 @@ pub fn to_bytes_calibrated(
     };
     let body = serde_json::to_vec(&payload)
         .map_err(|e| Error::ModelFile(format!("cannot serialise the model: {e}")))?;
-    let mut out = Vec::with_capacity(HEADER_LEN + body.len());
+    let weights = model.weights()?;
+    let version = if weights.is_some() {
+        FORMAT_VERSION
+    } else {
+        PLAIN_VERSION
+    };
+    let extra = weights.as_ref().map_or(0, |w| WEIGHTS_HEADER_LEN + w.len());
+    let mut out = Vec::with_capacity(HEADER_LEN + body.len() + extra);
     out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&version.to_le_bytes());
     out.extend_from_slice(&(body.len() as u64).to_le_bytes());
     out.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
     out.extend_from_slice(&body);
+    if let Some(w) = weights {
+        out.extend_from_slice(&(w.len() as u64).to_le_bytes());
+        out.extend_from_slice(&crc32fast::hash(&w).to_le_bytes());
+        out.extend_from_slice(&w);
+    }
     Ok(out)
 }
 
@@ -108,23 +171,43 @@ pub fn from_bytes_calibrated(bytes: &[u8], registry: &Registry) -> Result<Calibr
     if version == 0 {
         return Err(Error::ModelFile("format version 0 is invalid".into()));
     }
-    let mut len_bytes = [0u8; 8];
-    len_bytes.copy_from_slice(&bytes[12..20]);
-    let len = u64::from_le_bytes(len_bytes);
+    let len = u64_at(bytes, 12);
     let crc = word(20);
-    let body = &bytes[HEADER_LEN..];
-    if (body.len() as u64) < len {
-        return Err(Error::ModelFile(format!(
-            "truncated: payload has {} of {len} bytes",
-            body.len()
-        )));
-    }
-    if (body.len() as u64) > len {
-        return Err(Error::ModelFile(format!(
-            "{} unexpected bytes after the payload",
-            body.len() as u64 - len
-        )));
-    }
+    let rest = &bytes[HEADER_LEN..];
+    let (body, weights) = if version == PLAIN_VERSION {
+        if (rest.len() as u64) > len {
+            return Err(Error::ModelFile(format!(
+                "{} unexpected bytes after the payload",
+                rest.len() as u64 - len
+            )));
+        }
+        (section(rest, len, "payload")?, None)
+    } else {
+        let body = section(rest, len, "payload")?;
+        let rest = &rest[body.len()..];
+        if rest.len() < WEIGHTS_HEADER_LEN {
+            return Err(Error::ModelFile(format!(
+                "truncated: the weights header has {} of {WEIGHTS_HEADER_LEN} bytes",
+                rest.len()
+            )));
+        }
+        let wlen = u64_at(rest, 0);
+        let wcrc = u32::from_le_bytes([rest[8], rest[9], rest[10], rest[11]]);
+        let rest = &rest[WEIGHTS_HEADER_LEN..];
+        let weights = section(rest, wlen, "weights")?;
+        if (rest.len() as u64) > wlen {
+            return Err(Error::ModelFile(format!(
+                "{} unexpected bytes after the weights",
+                rest.len() as u64 - wlen
+            )));
+        }
+        if crc32fast::hash(weights) != wcrc {
+            return Err(Error::ModelFile(
+                "checksum mismatch in the weights: the file is corrupted".into(),
+            ));
+        }
+        (body, Some(weights))
+    };
     if crc32fast::hash(body) != crc {
         return Err(Error::ModelFile(
             "checksum mismatch: the file is corrupted".into(),
@@ -141,8 +224,30 @@ pub fn from_bytes_calibrated(bytes: &[u8], registry: &Registry) -> Result<Calibr
             ));
         }
     }
-    let model = (entry.load)(&payload.params, payload.state)?;
+    let stored = Stored {
+        state: payload.state,
+        weights,
+    };
+    let model = (entry.load)(&payload.params, stored)?;
     Ok((model, payload.calibration))
+}
+
+/// The little-endian `u64` at `at`.
+fn u64_at(bytes: &[u8], at: usize) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_le_bytes(b)
+}
+
+/// The first `len` bytes of `rest`, or an error saying how much of `what` is missing.
+fn section<'a>(rest: &'a [u8], len: u64, what: &str) -> Result<&'a [u8]> {
+    match usize::try_from(len) {
+        Ok(n) if n <= rest.len() => Ok(&rest[..n]),
+        _ => Err(Error::ModelFile(format!(
+            "truncated: {what} has {} of {len} bytes",
+            rest.len()
+        ))),
+    }
 }
 
 /// Writes a model file.

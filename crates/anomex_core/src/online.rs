@@ -11,7 +11,7 @@
 //! Rows inside the warm-up (before the learner has a reference to score against) score 0 in batch
 //! and `None` when streaming, as for the rolling detectors.
 
-use crate::model_file::{restore_if_same, state_from, state_to};
+use crate::model_file::{restore_if_same, state_from, state_to, Stored};
 use crate::{
     About, DataKind, Detector, Entry, Error, FittedDetector, Frame, Learning, ParamSet, Params,
     Result, Scorer, Scores, Streaming,
@@ -60,14 +60,11 @@ fn build<M: OnlineModel>(params: &Params) -> Result<Box<dyn Detector>> {
     }))
 }
 
-fn load<M: OnlineModel>(
-    params: &Params,
-    state: serde_json::Value,
-) -> Result<Box<dyn FittedDetector>> {
+fn load<M: OnlineModel>(params: &Params, stored: Stored<'_>) -> Result<Box<dyn FittedDetector>> {
     M::Params::from_params(params)?;
     Ok(Box::new(FittedOnline::<M> {
         params: params.clone(),
-        model: state_from(state)?,
+        model: state_from(stored.plain(M::ABOUT.name)?)?,
     }))
 }
 

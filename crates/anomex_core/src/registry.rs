@@ -1,11 +1,12 @@
 //! The registry: every detector by name, with its parameters, learning type and one-line doc.
 
+use crate::model_file::Stored;
 use crate::{Detector, Error, FittedDetector, Learning, ParamSpec, Params, Result};
 
 /// Builds a detector from resolved parameters.
 pub type BuildFn = fn(&Params) -> Result<Box<dyn Detector>>;
-/// Restores a fitted detector from resolved parameters and the state stored in a model file.
-pub type LoadFn = fn(&Params, serde_json::Value) -> Result<Box<dyn FittedDetector>>;
+/// Restores a fitted detector from resolved parameters and what a model file stored for it.
+pub type LoadFn = fn(&Params, Stored<'_>) -> Result<Box<dyn FittedDetector>>;
 
 /// What a detector reads a frame as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

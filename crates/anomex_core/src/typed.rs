@@ -207,6 +207,22 @@ impl<A: ParamSet, B: ParamSet> ParamSet for (A, B) {
     }
 }
 
+/// Three parameter sets side by side (a network's shape, its training and its seed).
+impl<A: ParamSet, B: ParamSet, C: ParamSet> ParamSet for (A, B, C) {
+    fn specs() -> Vec<ParamSpec> {
+        <(A, (B, C))>::specs()
+    }
+    fn from_params(params: &Params) -> Result<Self> {
+        let (a, (b, c)) = <(A, (B, C))>::from_params(params)?;
+        Ok((a, b, c))
+    }
+    fn validate(&self) -> Result<()> {
+        self.0.validate()?;
+        self.1.validate()?;
+        self.2.validate()
+    }
+}
+
 /// The spec of one field (the helper behind [`params!`](crate::params)).
 pub fn spec_of<T: ParamType>(
     name: &'static str,

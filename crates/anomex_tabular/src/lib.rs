@@ -24,7 +24,7 @@ pub mod ocsvm;
 pub mod pca;
 pub mod windowed;
 
-use anomex_core::model_file::{state_from, state_to};
+use anomex_core::model_file::{state_from, state_to, Stored};
 use anomex_core::{
     About, DataKind, Detector, Entry, Error, Explain, Fit, FittedDetector, Frame, Learning,
     ParamSet, Params, Registry, Result, Scorer, Scores,
@@ -203,13 +203,10 @@ fn build<K: VectorKernel>(params: &Params) -> Result<Box<dyn Detector>> {
     Ok(Box::new(make::<K>(params)?))
 }
 
-fn load<K: VectorKernel>(
-    params: &Params,
-    state: serde_json::Value,
-) -> Result<Box<dyn FittedDetector>> {
+fn load<K: VectorKernel>(params: &Params, stored: Stored<'_>) -> Result<Box<dyn FittedDetector>> {
     Ok(Box::new(FittedTabular {
         detector: make::<K>(params)?,
-        state: state_from(state)?,
+        state: state_from(stored.plain(K::ABOUT.name)?)?,
     }))
 }
 
@@ -408,7 +405,7 @@ mod tests {
         object.insert("train_fingerprint".into(), 12345u64.into());
         object.insert("fingerprint_version".into(), 2.into());
         object.insert("train_scores".into(), vec![0.5; 50].into());
-        let old = load::<knn::Knn>(&params, state).unwrap();
+        let old = load::<knn::Knn>(&params, Stored::json(state)).unwrap();
         assert_eq!(
             old.score(&frame(x.clone())).unwrap(),
             fitted.score(&frame(x)).unwrap()

@@ -7,7 +7,7 @@
 //! `n − w + 1` vectors of dimension `w·c`, plus O(n) for the mapping.
 
 use crate::VectorKernel;
-use anomex_core::model_file::{state_from, state_to};
+use anomex_core::model_file::{state_from, state_to, Stored};
 use anomex_core::windows::check_window;
 use anomex_core::{
     About, Detector, Entry, Error, FittedDetector, Frame, Learning, ParamSet, Params, Result,
@@ -161,13 +161,11 @@ fn build<K: VectorKernel>(params: &Params) -> Result<Box<dyn Detector>> {
     Ok(Box::new(make::<K>(params)?))
 }
 
-fn load<K: VectorKernel>(
-    params: &Params,
-    state: serde_json::Value,
-) -> Result<Box<dyn FittedDetector>> {
+fn load<K: VectorKernel>(params: &Params, stored: Stored<'_>) -> Result<Box<dyn FittedDetector>> {
+    let name = K::WINDOWED.map_or(K::ABOUT.name, |a| a.name);
     Ok(Box::new(FittedWindowed {
         detector: make::<K>(params)?,
-        state: state_from(state)?,
+        state: state_from(stored.plain(name)?)?,
     }))
 }
 
