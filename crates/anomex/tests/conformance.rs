@@ -125,8 +125,22 @@ fn each_entry(f: impl Fn(&Entry)) {
     }
 }
 
+/// The detector with its defaults, except that networks train for a few epochs: the contract
+/// does not depend on how long they train, and the suite stays quick.
+fn create(e: &Entry) -> Box<dyn anomex::Detector> {
+    e.create(&with_quick_training(e, &[])).unwrap()
+}
+
+fn with_quick_training<'a>(e: &Entry, pairs: &[&'a str]) -> Vec<&'a str> {
+    let mut out = pairs.to_vec();
+    if e.params.iter().any(|p| p.name == "max_epochs") {
+        out.push("max_epochs=4");
+    }
+    out
+}
+
 fn fit_score(e: &Entry, frame: &Frame) -> anomex::Scores {
-    let d = e.create::<&str>(&[]).unwrap();
+    let d = create(e);
     d.fit(frame).unwrap().score(frame).unwrap()
 }
 
@@ -195,7 +209,7 @@ fn streaming_equals_batch_where_claimed() {
     let y: Vec<f64> = x.iter().map(|v| 2.0 * v + 1.0).rev().collect();
     let frame = Frame::from_columns(&[x, y]).unwrap();
     each_entry(|e| {
-        let fitted = e.create::<&str>(&[]).unwrap().fit(&frame).unwrap();
+        let fitted = create(e).fit(&frame).unwrap();
         let stream = fitted.streaming();
         assert_eq!(
             stream.is_some(),
@@ -258,7 +272,7 @@ fn stream_snapshots_resume_exactly() {
     let frame = Frame::from_columns(&[x, y]).unwrap();
     let half = frame.rows() / 2;
     each_entry(|e| {
-        let fitted = e.create::<&str>(&[]).unwrap().fit(&frame).unwrap();
+        let fitted = create(e).fit(&frame).unwrap();
         let Some(mut whole) = fitted.streaming() else {
             return;
         };
@@ -299,7 +313,7 @@ fn multivariate_scores_and_attribution() {
     quiet[1200] -= 2.0; // undo the spike in channel 1
     let frame = Frame::from_columns(&[x, quiet]).unwrap();
     each_entry(|e| {
-        let fitted = e.create::<&str>(&[]).unwrap().fit(&frame).unwrap();
+        let fitted = create(e).fit(&frame).unwrap();
         let s = fitted.score(&frame).unwrap();
         assert_eq!(s.combined.len(), frame.rows());
         assert_eq!(
@@ -337,21 +351,17 @@ fn bad_input_is_rejected_with_a_message() {
         let err = e.create(&["no_such_param=1"]).unwrap_err().to_string();
         assert!(err.contains("no_such_param"), "{}: {err}", e.name);
         // wrong number of columns at scoring time
-        let fitted = e.create::<&str>(&[]).unwrap().fit(&frame).unwrap();
+        let fitted = create(e).fit(&frame).unwrap();
         let err = fitted.score(&two).unwrap_err().to_string();
         assert!(err.contains("column"), "{}: {err}", e.name);
         // a series far too short for the detector's window is an error, never a panic
-        let r = e
-            .create::<&str>(&[])
-            .unwrap()
-            .fit(&short)
-            .and_then(|f| f.score(&short));
+        let r = create(e).fit(&short).and_then(|f| f.score(&short));
         if let Err(err) = r {
             assert!(!err.to_string().is_empty());
         }
         // a window longer than the series is an error where the detector has a window
         if e.params.iter().any(|p| p.name == "window") {
-            let d = e.create(&["window=5000"]).unwrap();
+            let d = e.create(&with_quick_training(e, &["window=5000"])).unwrap();
             let r = d.fit(&frame).and_then(|f| f.score(&frame));
             if !e.causal {
                 let err = r.unwrap_err().to_string();
@@ -368,17 +378,12 @@ fn bad_input_is_rejected_with_a_message() {
 #[test]
 fn constant_series_gives_finite_scores_or_a_clear_error() {
     let frame = Frame::from_series(&[7.0; 600]).unwrap();
-    each_entry(|e| {
-        match e
-            .create::<&str>(&[])
-            .unwrap()
-            .fit(&frame)
-            .and_then(|f| f.score(&frame))
-        {
+    each_entry(
+        |e| match create(e).fit(&frame).and_then(|f| f.score(&frame)) {
             Ok(s) => assert!(s.combined.iter().all(|v| v.is_finite()), "{}", e.name),
             Err(err) => assert!(!err.to_string().is_empty(), "{}", e.name),
-        }
-    });
+        },
+    );
 }
 
 #[test]
@@ -387,7 +392,7 @@ fn model_files_round_trip() {
     let frame = Frame::from_columns(&[x.clone(), x.iter().map(|v| -v).collect()]).unwrap();
     let reg = registry();
     for e in reg.entries() {
-        let fitted = e.create::<&str>(&[]).unwrap().fit(&frame).unwrap();
+        let fitted = create(e).fit(&frame).unwrap();
         let bytes = model_file::to_bytes(fitted.as_ref()).unwrap();
         let loaded = model_file::from_bytes(&bytes, &reg).unwrap();
         assert_eq!(loaded.name(), e.name);

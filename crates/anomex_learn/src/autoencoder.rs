@@ -102,7 +102,7 @@ impl Network for AutoEncoder {
         Samples::Rows
     }
     fn training((_, t, seed): &Self::Params) -> Training {
-        t.training(seed.seed, None)
+        t.training(seed.seed)
     }
     fn build((p, _, _): &Self::Params, columns: usize, w: &mut Weights<'_>) -> Result<Self> {
         let hidden = layer_sizes(&p.hidden_neurons)?;

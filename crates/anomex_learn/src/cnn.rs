@@ -90,8 +90,15 @@ impl Cnn {
         let mut x = x.transpose(1, 2)?.contiguous()?;
         for conv in &self.convs {
             let y = conv.forward(&x)?.relu()?;
-            // max-pool by 2 along time, as a 2-D pool over (1, 2)
-            x = y.unsqueeze(2)?.max_pool2d((1, 2))?.squeeze(2)?;
+            // max-pool by 2 along time (an odd last point dropped, as PyTorch drops it) as the
+            // larger of the even and the odd points: candle's backward of its 2-D pooling and of
+            // a max reduction were a fifth of an epoch
+            let (b, c, len) = y.dims3()?;
+            let pairs = y.narrow(2, 0, len / 2 * 2)?.reshape((b, c, len / 2, 2))?;
+            x = pairs
+                .narrow(3, 0, 1)?
+                .maximum(&pairs.narrow(3, 1, 1)?)?
+                .squeeze(3)?;
         }
         let pooled = x.mean(D::Minus1)?;
         let h = dropout(&self.hidden.forward(&pooled)?.relu()?, self.dropout, pass)?;
@@ -114,7 +121,10 @@ impl Network for Cnn {
         Samples::Forecast { window: p.window }
     }
     fn training((_, t, seed): &Self::Params) -> Training {
-        t.training(seed.seed, Some((5, 0.75)))
+        Training {
+            lr_step: Some((5, 0.75)),
+            ..t.training(seed.seed)
+        }
     }
     fn build((p, _, _): &Self::Params, columns: usize, w: &mut Weights<'_>) -> Result<Self> {
         let channels = stages(p)?;

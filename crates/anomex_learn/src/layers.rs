@@ -34,6 +34,18 @@ impl Linear {
         Ok(Linear(candle_nn::Linear::new(weight, Some(bias))))
     }
 
+    /// Without a bias (Deep SVDD's layers: a bias would let the network reach its centre
+    /// trivially).
+    pub fn no_bias(w: &mut Weights<'_>, name: &str, inputs: usize, outputs: usize) -> Result<Self> {
+        let bound = 1.0 / (inputs as f64).sqrt();
+        let weight = w.uniform(&format!("{name}.weight"), &[outputs, inputs], bound)?;
+        Ok(Linear(candle_nn::Linear::new(weight, None)))
+    }
+
+    pub fn weight(&self) -> &Tensor {
+        self.0.weight()
+    }
+
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         self.0.forward(x)
     }
@@ -41,8 +53,17 @@ impl Linear {
 
 /// A 1-D convolution over `(batch, channels, length)`, no padding, stride 1
 /// (`torch.nn.Conv1d`: uniform in ±1/√(in_channels · kernel)).
+///
+/// Computed as one matrix product over the `kernel` shifted views of the input (im2col), so
+/// that the backward pass is matrix products too: candle's CPU backward of its own convolution
+/// goes through a direct transposed convolution that made training several times slower.
 #[derive(Debug, Clone)]
-pub struct Conv1d(candle_nn::Conv1d);
+pub struct Conv1d {
+    /// `(outputs, inputs, kernel)`, as PyTorch stores it.
+    weight: Tensor,
+    bias: Tensor,
+    kernel: usize,
+}
 
 impl Conv1d {
     pub fn new(
@@ -55,12 +76,31 @@ impl Conv1d {
         let bound = 1.0 / ((inputs * kernel) as f64).sqrt();
         let weight = w.uniform(&format!("{name}.weight"), &[outputs, inputs, kernel], bound)?;
         let bias = w.uniform(&format!("{name}.bias"), &[outputs], bound)?;
-        let config = candle_nn::Conv1dConfig::default();
-        Ok(Conv1d(candle_nn::Conv1d::new(weight, Some(bias), config)))
+        Ok(Conv1d {
+            weight,
+            bias,
+            kernel,
+        })
     }
 
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        self.0.forward(x)
+        let (b, _, len) = x.dims3()?;
+        let out_len = len + 1 - self.kernel;
+        let views: Vec<Tensor> = (0..self.kernel)
+            .map(|k| x.narrow(2, k, out_len))
+            .collect::<candle_core::Result<_>>()?;
+        // (b, kernel · inputs, out_len) → (b, out_len, kernel · inputs)
+        let cols = Tensor::cat(&views, 1)?.transpose(1, 2)?;
+        // the weight shift-major, to match the stacked views (derived on every pass, so that
+        // the gradient reaches the stored tensor)
+        let (outputs, inputs, _) = self.weight.dims3()?;
+        let width = self.kernel * inputs;
+        let weight = self.weight.permute((0, 2, 1))?.reshape((outputs, width))?;
+        let y = cols
+            .reshape((b * out_len, width))?
+            .matmul(&weight.t()?)?
+            .broadcast_add(&self.bias)?;
+        y.reshape((b, out_len, outputs))?.transpose(1, 2)
     }
 }
 

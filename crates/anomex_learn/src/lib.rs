@@ -23,12 +23,13 @@
 
 pub mod autoencoder;
 pub mod cnn;
+pub mod deep_svdd;
 pub mod layers;
 pub mod samples;
 pub mod train;
 pub mod weights;
 
-pub use samples::{Batch, Samples};
+pub use samples::{Batch, SampleSet, Samples};
 pub use train::{Trained, Training};
 pub use weights::Weights;
 
@@ -39,7 +40,7 @@ use anomex_core::{
 };
 use candle_core::{Device, Tensor};
 use layers::Pass;
-use samples::{SampleSet, Scaler};
+use samples::Scaler;
 use serde::{Deserialize, Serialize};
 use std::fmt::Debug;
 
@@ -53,6 +54,8 @@ pub enum Combine {
     Mean,
     /// The Euclidean norm of the errors (PyOD's reconstruction distance).
     Norm,
+    /// The sum of the terms (a squared distance, as Deep SVDD's).
+    Sum,
 }
 
 /// A network: what one module declares to become a registered detector.
@@ -67,16 +70,26 @@ pub trait Network: Debug + Send + Sync + Sized + 'static {
     const LEARNING: Learning;
     /// How the per-channel errors make one score.
     const COMBINE: Combine;
+    /// Whether [`Network::errors`] has one term per input column (then they are the
+    /// attribution); a network whose terms live in a learned space says `false`.
+    const PER_COLUMN: bool = true;
     /// What one sample is, given the parameters.
     fn samples(p: &Self::Params) -> Samples;
     /// The training loop's settings.
     fn training(p: &Self::Params) -> Training;
     /// Declares the layers for data with `columns` columns.
     fn build(p: &Self::Params, columns: usize, w: &mut Weights<'_>) -> Result<Self>;
+    /// Sets what the network derives from the data before training (Deep SVDD's centre), in
+    /// evaluation mode; most networks have nothing to do.
+    fn prepare(&self, data: &SampleSet) -> Result<()> {
+        let _ = data;
+        Ok(())
+    }
     /// The training loss of a batch.
     fn loss(&self, batch: &Batch, pass: &mut Pass<'_>) -> candle_core::Result<Tensor>;
-    /// Per-sample, per-channel non-negative errors `(b, columns)` in evaluation mode: squared
-    /// errors for [`Combine::Mean`], squared differences for [`Combine::Norm`].
+    /// Per-sample non-negative terms `(b, k)` in evaluation mode (squared errors), which
+    /// [`Network::COMBINE`] makes a score; `k` is the number of columns where
+    /// [`Network::PER_COLUMN`].
     fn errors(&self, batch: &Batch) -> candle_core::Result<Tensor>;
 }
 
@@ -143,6 +156,7 @@ impl<N: Network> Learned<N> {
         let training = N::training(&self.typed);
         let mut weights = Weights::fresh(training.seed, &device);
         let net = N::build(&self.typed, train.cols(), &mut weights)?;
+        net.prepare(&data)?;
         let trained = train::train(&net, &weights, &data, &training)?;
         Ok(FittedLearned {
             detector: self.clone(),
@@ -188,7 +202,11 @@ impl<N: Network> FittedLearned<N> {
         )?;
         let cols = self.state.columns;
         let mut combined = Vec::with_capacity(set.len());
-        let mut channels: Vec<Vec<f64>> = vec![Vec::with_capacity(set.len()); cols];
+        let mut channels: Vec<Vec<f64>> = if N::PER_COLUMN {
+            vec![Vec::with_capacity(set.len()); cols]
+        } else {
+            Vec::new()
+        };
         let idx: Vec<usize> = (0..set.len()).collect();
         for chunk in idx.chunks(SCORE_BATCH) {
             let batch = set.batch(chunk)?;
@@ -201,8 +219,9 @@ impl<N: Network> FittedLearned<N> {
             for row in errors {
                 let sum: f64 = row.iter().map(|&v| f64::from(v)).sum();
                 combined.push(match N::COMBINE {
-                    Combine::Mean => sum / cols as f64,
+                    Combine::Mean => sum / row.len().max(1) as f64,
                     Combine::Norm => sum.sqrt(),
+                    Combine::Sum => sum,
                 });
                 for (c, v) in channels.iter_mut().zip(row) {
                     c.push(f64::from(v));
@@ -263,7 +282,7 @@ impl<N: Network> FittedDetector for FittedLearned<N> {
         self.state.columns
     }
     fn explain(&self) -> Option<&dyn Explain> {
-        Some(self)
+        N::PER_COLUMN.then_some(self as &dyn Explain)
     }
 }
 
@@ -305,7 +324,7 @@ pub fn entry<N: Network>() -> Entry {
         learning: N::LEARNING,
         data: N::DATA,
         causal: false,
-        explains: true,
+        explains: N::PER_COLUMN,
         params: N::Params::specs(),
         build: build::<N>,
         load: load::<N>,
@@ -316,5 +335,6 @@ pub fn entry<N: Network>() -> Entry {
 pub fn register(registry: &mut Registry) -> Result<()> {
     registry.add(entry::<autoencoder::AutoEncoder>())?;
     registry.add(entry::<cnn::Cnn>())?;
+    registry.add(entry::<deep_svdd::DeepSvdd>())?;
     Ok(())
 }

@@ -30,6 +30,9 @@ pub struct Training {
     pub validation: f64,
     /// Multiply the learning rate by `.1` every `.0` epochs (PyTorch's `StepLR`).
     pub lr_step: Option<(usize, f64)>,
+    /// Without a validation split, keep the epoch with the lowest training loss (PyOD's Deep
+    /// SVDD) rather than the last.
+    pub keep_lowest_train_loss: bool,
     pub seed: u64,
 }
 
@@ -48,7 +51,8 @@ pub struct Trained {
 
 /// Declares a network's training parameters with its reference's defaults: the struct gets the
 /// fields `max_epochs`, `patience`, `batch_size`, `lr`, `weight_decay` and `validation`, and a
-/// `training(seed, lr_step)` method giving the loop's [`Training`].
+/// `training(seed)` method giving the loop's [`Training`] (no step decay, the last epoch kept
+/// without validation; a network changes what its reference does otherwise).
 #[macro_export]
 macro_rules! training_params {
     (
@@ -82,7 +86,7 @@ macro_rules! training_params {
 
         impl $name {
             /// The training loop's settings.
-            pub fn training(&self, seed: u64, lr_step: Option<(usize, f64)>) -> $crate::Training {
+            pub fn training(&self, seed: u64) -> $crate::Training {
                 $crate::Training {
                     max_epochs: self.max_epochs,
                     patience: self.patience,
@@ -90,7 +94,8 @@ macro_rules! training_params {
                     lr: self.lr,
                     weight_decay: self.weight_decay,
                     validation: self.validation,
-                    lr_step,
+                    lr_step: None,
+                    keep_lowest_train_loss: false,
                     seed,
                 }
             }
@@ -179,7 +184,10 @@ pub fn train<N: Network>(
             } else {
                 waited += 1;
             }
-        } else {
+        } else if !t.keep_lowest_train_loss || best.as_ref().is_none_or(|(b, _)| train_loss < *b) {
+            if t.keep_lowest_train_loss {
+                best = Some((train_loss, weights.values()?));
+            }
             done.best_epoch = epoch;
         }
         report(&Progress {

@@ -1,0 +1,98 @@
+"""Training time and scores of anomex's learned detectors against the reference implementations
+(TSB-AD 1.5's torch CNN; PyOD's torch AutoEncoder), same data, same epochs, same machine.
+
+    python learned_speed.py --anomex target/release/anomex [--series FILE.csv] [--epochs 3] [--repeat 3]
+
+Needs, in a virtual environment outside the repository:
+    pip install torch numpy scikit-learn pyod 'TSB-AD==1.5'
+
+Prints one line per run (seconds, minimum over repeats) and the ratio. Both sides use every core
+(torch.set_num_threads(os.cpu_count())); the anomex side is the whole process (`anomex fit`),
+reading the file included. TSB-AD's CNN stops early after 3 epochs without a better validation
+loss; with few epochs it runs them all, as anomex does with `patience=0`.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+
+def best_of(repeat, fn):
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def read_series(path):
+    values = np.genfromtxt(path, delimiter=",", skip_header=1, usecols=1)
+    return values[~np.isnan(values)].reshape(-1, 1)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--anomex", required=True)
+    p.add_argument("--series", default="examples/nab/machine_temperature_system_failure.csv")
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--rows", type=int, default=20000, help="rows of the vector set")
+    a = p.parse_args()
+
+    import torch
+
+    torch.set_num_threads(os.cpu_count())
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+
+    # TSB-AD's CNN on the series, standardised as anomex standardises it
+    from TSB_AD.models.CNN import CNN
+
+    x = read_series(a.series)
+    z = (x - x.mean(0)) / x.std(0)
+
+    def torch_cnn():
+        torch.manual_seed(0)
+        m = CNN(window_size=100, epochs=a.epochs, feats=1)
+        m.fit(z)
+
+    def run(args):
+        subprocess.run([a.anomex, *args], check=True, capture_output=True)
+
+    tmp = tempfile.mkdtemp()
+    model = os.path.join(tmp, "m.anomex")
+    ours = best_of(a.repeat, lambda: run(
+        ["fit", a.series, "-d", "cnn", "-p", f"max_epochs={a.epochs}", "-p", "patience=0",
+         "--save", model]))
+    import contextlib, io
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        theirs = best_of(a.repeat, torch_cnn)
+    print(f"cnn {len(x)} points, {a.epochs} epochs: anomex {ours:.2f} s, TSB-AD torch {theirs:.2f} s, "
+          f"ratio {theirs / ours:.2f}x")
+
+    # PyOD's AutoEncoder on Gaussian rows
+    from pyod.models.auto_encoder import AutoEncoder
+
+    rng = np.random.default_rng(0)
+    v = rng.normal(size=(a.rows, 16))
+    path = os.path.join(tmp, "v.npy")
+    np.save(path, v)
+
+    def torch_ae():
+        AutoEncoder(epoch_num=a.epochs, verbose=0, random_state=0).fit(v)
+
+    ours = best_of(a.repeat, lambda: run(
+        ["fit", path, "-d", "autoencoder", "-p", f"max_epochs={a.epochs}", "--save", model]))
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        theirs = best_of(a.repeat, torch_ae)
+    print(f"autoencoder {a.rows}x16, {a.epochs} epochs: anomex {ours:.2f} s, PyOD torch {theirs:.2f} s, "
+          f"ratio {theirs / ours:.2f}x")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
