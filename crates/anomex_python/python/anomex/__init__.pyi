@@ -448,6 +448,60 @@ class KMeansAD(BaseDetector):
         random_state: int = 0,
     ) -> None: ...
 
+class AutoEncoder(BaseDetector):
+    """dense autoencoder's reconstruction distance (PyOD's AutoEncoder; Aggarwal, 2015)"""
+    def __init__(
+        self,
+        *,
+        contamination: float = 0.1,
+        hidden_neurons: str = '64,32',
+        batch_norm: bool = True,
+        dropout_rate: float = 0.2,
+        max_epochs: int = 10,
+        patience: int = 0,
+        batch_size: int = 32,
+        lr: float = 0.001,
+        weight_decay: float = 1e-05,
+        validation: float = 0.0,
+        random_state: int = 0,
+    ) -> None: ...
+
+class CNN(BaseDetector):
+    """convolutional forecaster's error (TSB-AD's CNN; DeepAnT, Munir et al., 2019)"""
+    def __init__(
+        self,
+        *,
+        contamination: float = 0.1,
+        window: int = 100,
+        num_channel: str = '32,40',
+        kernel_size: int = 3,
+        dropout_rate: float = 0.25,
+        max_epochs: int = 50,
+        patience: int = 3,
+        batch_size: int = 128,
+        lr: float = 0.0008,
+        weight_decay: float = 0.0,
+        validation: float = 0.2,
+        random_state: int = 0,
+    ) -> None: ...
+
+class DeepSVDD(BaseDetector):
+    """distance to a learned hypersphere's centre (PyOD's DeepSVDD; Ruff et al., 2018)"""
+    def __init__(
+        self,
+        *,
+        contamination: float = 0.1,
+        hidden_neurons: str = '64,32',
+        dropout_rate: float = 0.2,
+        max_epochs: int = 100,
+        patience: int = 0,
+        batch_size: int = 32,
+        lr: float = 0.0001,
+        weight_decay: float = 5e-07,
+        validation: float = 0.0,
+        random_state: int = 0,
+    ) -> None: ...
+
 class Ensemble(BaseDetector):
     """mean of robustly standardised scores of several detectors (Aggarwal & Sathe, 2015)"""
     def __init__(
