@@ -8,9 +8,9 @@
 //! the training series). A point's score is its squared forecast error averaged over channels;
 //! the first `window` points take the first forecast's score, as TSB-AD pads them.
 //!
-//! Two departures from TSB-AD's code, neither of which changes a univariate model: the window
-//! is transposed to `(channels, time)` (TSB-AD reshapes it, which mixes time and channels when
-//! there are several), and the pooled features feed the head once (TSB-AD concatenates two
+//! Two departures from TSB-AD's code, neither of which changes a univariate model: the
+//! convolutions run along time with the channels as their features (TSB-AD reshapes the window,
+//! which mixes time and channels when there are several), and the pooled features feed the head once (TSB-AD concatenates two
 //! identical average pools, which only doubles the first linear layer's input). The series is
 //! standardised per channel with the training rows' mean and deviation.
 
@@ -19,7 +19,7 @@ use crate::layers::{dropout, Conv1d, Linear, Pass};
 use crate::{training_params, Batch, Combine, Network, Samples, Training, Weights};
 use anomex_core::typed::Seed;
 use anomex_core::{About, DataKind, Error, Learning, Result};
-use candle_core::{Tensor, D};
+use candle_core::Tensor;
 
 anomex_core::params! {
     /// The forecaster's shape (TSB-AD's defaults).
@@ -87,20 +87,21 @@ pub struct Cnn {
 impl Cnn {
     /// The forecast of each window `(b, window, channels)` → `(b, channels)`.
     fn forward(&self, x: &Tensor, pass: &mut Pass<'_>) -> candle_core::Result<Tensor> {
-        let mut x = x.transpose(1, 2)?.contiguous()?;
+        // channels last throughout: (b, time, channels)
+        let mut x = x.clone();
         for conv in &self.convs {
             let y = conv.forward(&x)?.relu()?;
             // max-pool by 2 along time (an odd last point dropped, as PyTorch drops it) as the
             // larger of the even and the odd points: candle's backward of its 2-D pooling and of
             // a max reduction were a fifth of an epoch
-            let (b, c, len) = y.dims3()?;
-            let pairs = y.narrow(2, 0, len / 2 * 2)?.reshape((b, c, len / 2, 2))?;
+            let (b, len, c) = y.dims3()?;
+            let pairs = y.narrow(1, 0, len / 2 * 2)?.reshape((b, len / 2, 2, c))?;
             x = pairs
-                .narrow(3, 0, 1)?
-                .maximum(&pairs.narrow(3, 1, 1)?)?
-                .squeeze(3)?;
+                .narrow(2, 0, 1)?
+                .maximum(&pairs.narrow(2, 1, 1)?)?
+                .squeeze(2)?;
         }
-        let pooled = x.mean(D::Minus1)?;
+        let pooled = x.mean(1)?;
         let h = dropout(&self.hidden.forward(&pooled)?.relu()?, self.dropout, pass)?;
         self.output.forward(&h)
     }

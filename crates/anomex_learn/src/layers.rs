@@ -51,12 +51,14 @@ impl Linear {
     }
 }
 
-/// A 1-D convolution over `(batch, channels, length)`, no padding, stride 1
-/// (`torch.nn.Conv1d`: uniform in ±1/√(in_channels · kernel)).
+/// A 1-D convolution over time of `(batch, length, channels)` windows (channels last), no
+/// padding, stride 1 (`torch.nn.Conv1d`'s weights and initialisation: uniform in
+/// ±1/√(in_channels · kernel)).
 ///
-/// Computed as one matrix product over the `kernel` shifted views of the input (im2col), so
-/// that the backward pass is matrix products too: candle's CPU backward of its own convolution
-/// goes through a direct transposed convolution that made training several times slower.
+/// Computed as one matrix product over the `kernel` shifted views of the input (im2col) with
+/// the channels last, so that neither pass needs a transpose and the backward pass is matrix
+/// products: candle's CPU backward of its own convolution goes through a direct transposed
+/// convolution that made training several times slower.
 #[derive(Debug, Clone)]
 pub struct Conv1d {
     /// `(outputs, inputs, kernel)`, as PyTorch stores it.
@@ -83,24 +85,24 @@ impl Conv1d {
         })
     }
 
+    /// `(b, length, inputs)` → `(b, length − kernel + 1, outputs)`.
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let (b, _, len) = x.dims3()?;
+        let (b, len, _) = x.dims3()?;
         let out_len = len + 1 - self.kernel;
         let views: Vec<Tensor> = (0..self.kernel)
-            .map(|k| x.narrow(2, k, out_len))
+            .map(|k| x.narrow(1, k, out_len))
             .collect::<candle_core::Result<_>>()?;
-        // (b, kernel · inputs, out_len) → (b, out_len, kernel · inputs)
-        let cols = Tensor::cat(&views, 1)?.transpose(1, 2)?;
-        // the weight shift-major, to match the stacked views (derived on every pass, so that
-        // the gradient reaches the stored tensor)
+        // (b, out_len, kernel · inputs), shift-major
+        let cols = Tensor::cat(&views, 2)?;
+        // the weight shift-major to match (derived on every pass, so that the gradient reaches
+        // the stored tensor)
         let (outputs, inputs, _) = self.weight.dims3()?;
         let width = self.kernel * inputs;
-        let weight = self.weight.permute((0, 2, 1))?.reshape((outputs, width))?;
-        let y = cols
-            .reshape((b * out_len, width))?
-            .matmul(&weight.t()?)?
-            .broadcast_add(&self.bias)?;
-        y.reshape((b, out_len, outputs))?.transpose(1, 2)
+        let weight = self.weight.permute((2, 1, 0))?.reshape((width, outputs))?;
+        cols.reshape((b * out_len, width))?
+            .matmul(&weight)?
+            .broadcast_add(&self.bias)?
+            .reshape((b, out_len, outputs))
     }
 }
 
