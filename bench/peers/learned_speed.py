@@ -13,6 +13,8 @@ loss; with few epochs it runs them all, as anomex does with `patience=0`.
 """
 
 import argparse
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -62,51 +64,36 @@ def main():
         m = CNN(window_size=100, epochs=a.epochs + 1, feats=1)
         m.fit(z)
 
-    def run(args):
-        subprocess.run([a.anomex, *args], check=True, capture_output=True)
-
     tmp = tempfile.mkdtemp()
     model = os.path.join(tmp, "m.anomex")
-    ours = best_of(a.repeat, lambda: run(
-        ["fit", a.series, "-d", "cnn", "-p", f"max_epochs={a.epochs}", "-p", "patience=0",
-         "--save", model]))
-    import contextlib, io
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        theirs = best_of(a.repeat, torch_cnn)
-    print(f"cnn {len(x)} points, {a.epochs} epochs: anomex {ours:.2f} s, TSB-AD torch {theirs:.2f} s, "
-          f"ratio {theirs / ours:.2f}x")
 
-    # PyOD's AutoEncoder on Gaussian rows
+    def compare(label, data, detector, extra, reference, peer):
+        """Times `anomex fit DATA -d DETECTOR` against the peer's fit; prints both and the ratio."""
+        args = ["fit", data, "-d", detector, "-p", f"max_epochs={a.epochs}", *extra,
+                "--save", model]
+        ours = best_of(a.repeat, lambda: subprocess.run(
+            [a.anomex, *args], check=True, capture_output=True))
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            theirs = best_of(a.repeat, reference)
+        print(f"{label}, {a.epochs} epochs: anomex {ours:.2f} s, {peer} {theirs:.2f} s, "
+              f"ratio {theirs / ours:.2f}x")
+
+    compare(f"cnn {len(x)} points", a.series, "cnn", ["-p", "patience=0"], torch_cnn,
+            "TSB-AD torch")
+
+    # PyOD's AutoEncoder and DeepSVDD on Gaussian rows
     from pyod.models.auto_encoder import AutoEncoder
-
-    rng = np.random.default_rng(0)
-    v = rng.normal(size=(a.rows, 16))
-    path = os.path.join(tmp, "v.npy")
-    np.save(path, v)
-
-    def torch_ae():
-        AutoEncoder(epoch_num=a.epochs, verbose=0, random_state=0).fit(v)
-
-    ours = best_of(a.repeat, lambda: run(
-        ["fit", path, "-d", "autoencoder", "-p", f"max_epochs={a.epochs}", "--save", model]))
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        theirs = best_of(a.repeat, torch_ae)
-    print(f"autoencoder {a.rows}x16, {a.epochs} epochs: anomex {ours:.2f} s, PyOD torch {theirs:.2f} s, "
-          f"ratio {theirs / ours:.2f}x")
-
-    # PyOD's DeepSVDD on the same rows
     from pyod.models.deep_svdd import DeepSVDD
 
-    def torch_svdd():
-        DeepSVDD(n_features=16, epochs=a.epochs, verbose=0, random_state=0).fit(v)
-
-    ours = best_of(a.repeat, lambda: run(
-        ["fit", path, "-d", "deep_svdd", "-p", f"max_epochs={a.epochs}", "--save", model]))
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        theirs = best_of(a.repeat, torch_svdd)
-    print(f"deep_svdd {a.rows}x16, {a.epochs} epochs: anomex {ours:.2f} s, PyOD torch {theirs:.2f} s, "
-          f"ratio {theirs / ours:.2f}x")
-
+    v = np.random.default_rng(0).normal(size=(a.rows, 16))
+    path = os.path.join(tmp, "v.npy")
+    np.save(path, v)
+    compare(f"autoencoder {a.rows}x16", path, "autoencoder", [],
+            lambda: AutoEncoder(epoch_num=a.epochs, verbose=0, random_state=0).fit(v),
+            "PyOD torch")
+    compare(f"deep_svdd {a.rows}x16", path, "deep_svdd", [],
+            lambda: DeepSVDD(n_features=16, epochs=a.epochs, verbose=0, random_state=0).fit(v),
+            "PyOD torch")
 
 if __name__ == "__main__":
     sys.exit(main())

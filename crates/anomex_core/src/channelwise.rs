@@ -253,12 +253,7 @@ impl<K: SeriesKernel> Explain for FittedChannelwise<K> {
     }
 
     fn attributions(&self, data: &Frame, rows: &[usize]) -> Result<Vec<Vec<f64>>> {
-        if let Some(&row) = rows.iter().find(|&&r| r >= data.rows()) {
-            return Err(Error::input(format!(
-                "row {row} is outside the data (0..{})",
-                data.rows()
-            )));
-        }
+        data.expect_rows(rows)?;
         let per = self.channel_scores(data)?;
         Ok(rows
             .iter()

@@ -151,6 +151,17 @@ impl<'a> Frame<'a> {
         })
     }
 
+    /// Checks that every row index (of rows to explain, say) lies inside the frame.
+    pub fn expect_rows(&self, rows: &[usize]) -> Result<()> {
+        match rows.iter().find(|&&r| r >= self.rows()) {
+            Some(row) => Err(Error::input(format!(
+                "row {row} is outside the data (0..{})",
+                self.rows()
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// Checks that `other` has the same number of columns as the frame a model was fitted on.
     pub fn expect_cols(&self, cols: usize) -> Result<()> {
         if self.cols() != cols {

@@ -251,12 +251,7 @@ impl<N: Network> Explain for FittedLearned<N> {
     }
     /// A row's attribution is its per-channel error (squared), from one scoring pass.
     fn attributions(&self, data: &Frame, rows: &[usize]) -> Result<Vec<Vec<f64>>> {
-        if let Some(&row) = rows.iter().find(|&&r| r >= data.rows()) {
-            return Err(Error::input(format!(
-                "row {row} is outside the data (0..{})",
-                data.rows()
-            )));
-        }
+        data.expect_rows(rows)?;
         let (_, channels) = self.errors(data)?;
         Ok(rows
             .iter()

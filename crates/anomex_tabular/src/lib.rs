@@ -128,12 +128,7 @@ impl<K: VectorKernel> Detector for Tabular<K> {
 impl<K: VectorKernel> FittedTabular<K> {
     fn contributions(&self, data: &Frame, rows: &[usize], training: bool) -> Result<Vec<Vec<f64>>> {
         data.expect_cols(self.state.columns)?;
-        if let Some(&row) = rows.iter().find(|&&r| r >= data.rows()) {
-            return Err(Error::input(format!(
-                "row {row} is outside the data (0..{})",
-                data.rows()
-            )));
-        }
+        data.expect_rows(rows)?;
         let contributions = K::CONTRIBUTIONS.ok_or_else(|| {
             Error::Unsupported(format!("{} has no per-feature attribution", K::ABOUT.name))
         })?;
