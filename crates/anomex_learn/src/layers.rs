@@ -55,10 +55,11 @@ impl Linear {
 /// padding, stride 1 (`torch.nn.Conv1d`'s weights and initialisation: uniform in
 /// ±1/√(in_channels · kernel)).
 ///
-/// Computed as one matrix product over the `kernel` shifted views of the input (im2col) with
-/// the channels last, so that neither pass needs a transpose and the backward pass is matrix
-/// products: candle's CPU backward of its own convolution goes through a direct transposed
-/// convolution that made training several times slower.
+/// Computed as one matrix product of every time step with each shift's weights (channels last,
+/// so the input is already a row-major matrix), the shifts' outputs then added where they
+/// belong: both passes are large matrix products. candle's CPU backward of its own convolution
+/// goes through a direct transposed convolution, and stacking the shifted views of the input
+/// (im2col) spent most of a forward pass in strided copies.
 #[derive(Debug, Clone)]
 pub struct Conv1d {
     /// `(outputs, inputs, kernel)`, as PyTorch stores it.
@@ -87,22 +88,30 @@ impl Conv1d {
 
     /// `(b, length, inputs)` → `(b, length − kernel + 1, outputs)`.
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let (b, len, _) = x.dims3()?;
+        let (b, len, inputs) = x.dims3()?;
         let out_len = len + 1 - self.kernel;
-        let views: Vec<Tensor> = (0..self.kernel)
-            .map(|k| x.narrow(1, k, out_len))
-            .collect::<candle_core::Result<_>>()?;
-        // (b, out_len, kernel · inputs), shift-major
-        let cols = Tensor::cat(&views, 2)?;
-        // the weight shift-major to match (derived on every pass, so that the gradient reaches
-        // the stored tensor)
-        let (outputs, inputs, _) = self.weight.dims3()?;
-        let width = self.kernel * inputs;
-        let weight = self.weight.permute((2, 1, 0))?.reshape((width, outputs))?;
-        cols.reshape((b * out_len, width))?
-            .matmul(&weight)?
-            .broadcast_add(&self.bias)?
-            .reshape((b, out_len, outputs))
+        // (kernel, inputs, outputs): one matrix per shift (derived on every pass, so that the
+        // gradient reaches the stored tensor)
+        let (outputs, _, _) = self.weight.dims3()?;
+        let per_shift = self.weight.permute((2, 1, 0))?.contiguous()?;
+        // every time step through each shift's weights in one product, then each shift's
+        // outputs taken where they belong: y[t] = Σ_k (x W_k)[t + k]
+        let rows = x.reshape((b * len, inputs))?;
+        let mut y: Option<Tensor> = None;
+        for k in 0..self.kernel {
+            let term = rows
+                .matmul(&per_shift.get(k)?)?
+                .reshape((b, len, outputs))?
+                .narrow(1, k, out_len)?;
+            y = Some(match y {
+                Some(y) => (y + term)?,
+                None => term.contiguous()?,
+            });
+        }
+        match y {
+            Some(y) => y.broadcast_add(&self.bias),
+            None => Tensor::zeros((b, out_len, outputs), x.dtype(), x.device()),
+        }
     }
 }
 
@@ -174,4 +183,65 @@ pub fn dropout(x: &Tensor, p: f64, pass: &mut Pass<'_>) -> candle_core::Result<T
         .collect();
     let mask = Tensor::from_vec(mask, x.shape(), x.device())?;
     x.mul(&mask)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use candle_core::Device;
+
+    #[test]
+    fn the_convolution_is_pytorchs_conv1d_channels_last() {
+        let (b, len, inputs, outputs, kernel) = (3, 11, 2, 4, 3);
+        let mut w = Weights::fresh(7, &Device::Cpu);
+        let conv = Conv1d::new(&mut w, "c", inputs, outputs, kernel).unwrap();
+        let x: Vec<f32> = (0..b * len * inputs)
+            .map(|i| ((i * 37 % 11) as f32) / 5.0 - 1.0)
+            .collect();
+        let input = Tensor::from_vec(x.clone(), (b, len, inputs), &Device::Cpu).unwrap();
+        let got: Vec<Vec<Vec<f32>>> = conv.forward(&input).unwrap().to_vec3().unwrap();
+        let weight: Vec<Vec<Vec<f32>>> = conv.weight.to_vec3().unwrap();
+        let bias: Vec<f32> = conv.bias.to_vec1().unwrap();
+        // torch: y[n, o, t] = bias[o] + Σ_i Σ_k weight[o, i, k] · x[n, i, t + k]
+        for n in 0..b {
+            for t in 0..len + 1 - kernel {
+                for o in 0..outputs {
+                    let mut want = bias[o];
+                    for i in 0..inputs {
+                        for k in 0..kernel {
+                            want += weight[o][i][k] * x[(n * len + t + k) * inputs + i];
+                        }
+                    }
+                    assert!((got[n][t][o] - want).abs() < 1e-5, "{n} {t} {o}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn batch_norm_normalises_in_training_and_uses_running_statistics_after() {
+        let mut w = Weights::fresh(1, &Device::Cpu);
+        let bn = BatchNorm::new(&mut w, "bn", 2).unwrap();
+        let x = Tensor::from_vec(vec![1f32, 10., 3., 30.], (2, 2), &Device::Cpu).unwrap();
+        let mut rng = <ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0);
+        let y: Vec<Vec<f32>> = bn
+            .forward(&x, &Pass::Train(&mut rng))
+            .unwrap()
+            .to_vec2()
+            .unwrap();
+        // each feature centred and scaled by its biased deviation: ±1 (up to ε)
+        assert!(
+            (y[0][0] + 1.0).abs() < 1e-3 && (y[1][1] - 1.0).abs() < 1e-3,
+            "{y:?}"
+        );
+        // running mean moved 10 % of the way to the batch mean; variance to the unbiased one
+        let mean: Vec<f32> = bn.mean.as_tensor().to_vec1().unwrap();
+        let var: Vec<f32> = bn.var.as_tensor().to_vec1().unwrap();
+        assert!((mean[0] - 0.2).abs() < 1e-6 && (mean[1] - 2.0).abs() < 1e-5);
+        assert!((var[0] - (0.9 + 0.1 * 2.0)).abs() < 1e-5, "{var:?}");
+        let e: Vec<Vec<f32>> = bn.forward(&x, &Pass::Eval).unwrap().to_vec2().unwrap();
+        let want = (1.0 - 0.2) / (1.1f32 + 1e-5).sqrt();
+        assert!((e[0][0] - want).abs() < 1e-5, "{e:?}");
+    }
 }
