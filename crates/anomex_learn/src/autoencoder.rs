@@ -5,10 +5,10 @@
 //! reconstruction error (Adam, lr 1e-3, weight decay 1e-5, 10 epochs, batches of 32); a row's
 //! score is the Euclidean distance between the row and its reconstruction.
 
-use crate::layers::{dropout, BatchNorm, Linear, Pass};
+use crate::layers::{dropout, layer_sizes, BatchNorm, Linear, Pass};
 use crate::{training_params, Batch, Combine, Network, Samples, Training, Weights};
 use anomex_core::typed::Seed;
-use anomex_core::{About, DataKind, Error, Learning, Result};
+use anomex_core::{About, DataKind, Learning, Result};
 use candle_core::Tensor;
 
 anomex_core::params! {
@@ -21,7 +21,7 @@ anomex_core::params! {
         /// dropout after each hidden layer, in training
         pub dropout_rate: f64 = 0.2, in 0.0..=0.95;
     }
-    validate |p| { layer_sizes(&p.hidden_neurons).map(|_| ()) }
+    validate |p| { layer_sizes("hidden_neurons", &p.hidden_neurons).map(|_| ()) }
 }
 
 training_params! {
@@ -34,22 +34,6 @@ training_params! {
         weight_decay = 1e-5,
         validation = 0.0,
     }
-}
-
-/// Layer sizes from `"64,32"`.
-pub(crate) fn layer_sizes(text: &str) -> Result<Vec<usize>> {
-    let sizes: Vec<usize> = text
-        .split(',')
-        .map(|s| s.trim().parse::<usize>())
-        .collect::<std::result::Result<_, _>>()
-        .map_err(|_| Error::param("hidden_neurons", format!("`{text}` is not a list of sizes")))?;
-    if sizes.is_empty() || sizes.iter().any(|&s| s == 0 || s > 65_536) {
-        return Err(Error::param(
-            "hidden_neurons",
-            format!("`{text}`: every size must be in 1..=65536"),
-        ));
-    }
-    Ok(sizes)
 }
 
 /// One hidden block.
@@ -105,7 +89,7 @@ impl Network for AutoEncoder {
         t.training(seed.seed)
     }
     fn build((p, _, _): &Self::Params, columns: usize, w: &mut Weights<'_>) -> Result<Self> {
-        let hidden = layer_sizes(&p.hidden_neurons)?;
+        let hidden = layer_sizes("hidden_neurons", &p.hidden_neurons)?;
         // encoder down the sizes, decoder back up all but the last
         let sizes: Vec<usize> = hidden
             .iter()

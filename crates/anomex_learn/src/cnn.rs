@@ -14,8 +14,7 @@
 //! identical average pools, which only doubles the first linear layer's input). The series is
 //! standardised per channel with the training rows' mean and deviation.
 
-use crate::autoencoder::layer_sizes;
-use crate::layers::{dropout, Conv1d, Linear, Pass};
+use crate::layers::{dropout, layer_sizes, Conv1d, Linear, Pass};
 use crate::{training_params, Batch, Combine, Network, Samples, Training, Weights};
 use anomex_core::typed::Seed;
 use anomex_core::{About, DataKind, Error, Learning, Result};
@@ -51,12 +50,7 @@ training_params! {
 /// The convolution channels, checked against the window: each stage shortens the sequence by
 /// `kernel − 1` and halves it, and it must not run out.
 fn stages(p: &CnnParams) -> Result<Vec<usize>> {
-    let channels = layer_sizes(&p.num_channel).map_err(|_| {
-        Error::param(
-            "num_channel",
-            format!("`{}` is not a list of sizes", p.num_channel),
-        )
-    })?;
+    let channels = layer_sizes("num_channel", &p.num_channel)?;
     let mut len = p.window;
     for _ in &channels {
         if len < p.kernel_size + 1 {

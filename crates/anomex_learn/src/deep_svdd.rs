@@ -6,8 +6,7 @@
 //! lr 10⁻⁴, weight decay 5·10⁻⁷, 100 epochs, batches of 32, the epoch with the lowest training
 //! loss kept). A row's score is `‖φ(x) − c‖²`.
 
-use crate::autoencoder::layer_sizes;
-use crate::layers::{dropout, Linear, Pass};
+use crate::layers::{dropout, layer_sizes, Linear, Pass};
 use crate::Weights;
 use crate::{candle_err, training_params, Batch, Combine, Network, SampleSet, Samples, Training};
 use anomex_core::typed::Seed;
@@ -23,7 +22,7 @@ anomex_core::params! {
         pub dropout_rate: f64 = 0.2, in 0.0..=0.95;
     }
     validate |p| {
-        if layer_sizes(&p.hidden_neurons)?.len() < 2 {
+        if layer_sizes("hidden_neurons", &p.hidden_neurons)?.len() < 2 {
             return Err(Error::param("hidden_neurons", "Deep SVDD needs at least two layers"));
         }
         Ok(())
@@ -98,7 +97,7 @@ impl Network for DeepSvdd {
         }
     }
     fn build((p, _, _): &Self::Params, columns: usize, w: &mut Weights<'_>) -> Result<Self> {
-        let sizes = layer_sizes(&p.hidden_neurons)?;
+        let sizes = layer_sizes("hidden_neurons", &p.hidden_neurons)?;
         let mut layers = Vec::with_capacity(sizes.len());
         let mut last = columns;
         for (i, &size) in sizes.iter().enumerate() {

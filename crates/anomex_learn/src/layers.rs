@@ -3,10 +3,26 @@
 //! [`Weights`], so that one `build` serves training and loading.
 
 use crate::weights::Weights;
-use anomex_core::Result;
+use anomex_core::{Error, Result};
 use candle_core::{Module, Tensor, Var};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
+
+/// Layer sizes from a parameter's text (`"64,32"`), each in 1..=65536; errors name `param`.
+pub fn layer_sizes(param: &str, text: &str) -> Result<Vec<usize>> {
+    let sizes: Vec<usize> = text
+        .split(',')
+        .map(|s| s.trim().parse::<usize>())
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|_| Error::param(param, format!("`{text}` is not a list of sizes")))?;
+    if sizes.is_empty() || sizes.iter().any(|&s| s == 0 || s > 65_536) {
+        return Err(Error::param(
+            param,
+            format!("`{text}`: every size must be in 1..=65536"),
+        ));
+    }
+    Ok(sizes)
+}
 
 /// Whether a forward pass trains (dropout active, batch statistics used and accumulated) or
 /// evaluates. Training draws its dropout masks from the fit's seeded stream.
@@ -97,21 +113,16 @@ impl Conv1d {
         // every time step through each shift's weights in one product, then each shift's
         // outputs taken where they belong: y[t] = Σ_k (x W_k)[t + k]
         let rows = x.reshape((b * len, inputs))?;
-        let mut y: Option<Tensor> = None;
-        for k in 0..self.kernel {
-            let term = rows
-                .matmul(&per_shift.get(k)?)?
+        let shifted = |k: usize| {
+            rows.matmul(&per_shift.get(k)?)?
                 .reshape((b, len, outputs))?
-                .narrow(1, k, out_len)?;
-            y = Some(match y {
-                Some(y) => (y + term)?,
-                None => term.contiguous()?,
-            });
+                .narrow(1, k, out_len)
+        };
+        let mut y = shifted(0)?.contiguous()?;
+        for k in 1..self.kernel {
+            y = (y + shifted(k)?)?;
         }
-        match y {
-            Some(y) => y.broadcast_add(&self.bias),
-            None => Tensor::zeros((b, out_len, outputs), x.dtype(), x.device()),
-        }
+        y.broadcast_add(&self.bias)
     }
 }
 

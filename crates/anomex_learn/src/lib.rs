@@ -191,56 +191,63 @@ impl<N: Network> FittedLearned<N> {
         &self.state.trained
     }
 
-    /// Per-row scores and per-row, per-channel errors.
-    fn errors(&self, data: &Frame) -> Result<(Vec<f64>, Vec<Vec<f64>>)> {
+    /// The data's samples, cut as the network was trained.
+    fn sample_set(&self, data: &Frame) -> Result<SampleSet> {
         data.expect_cols(self.state.columns)?;
-        let set = SampleSet::new(
+        SampleSet::new(
             data.values(),
             &self.state.scaler,
             N::samples(&self.detector.typed),
             self.weights.device(),
-        )?;
-        let cols = self.state.columns;
-        let mut combined = Vec::with_capacity(set.len());
-        let mut channels: Vec<Vec<f64>> = if N::PER_COLUMN {
-            vec![Vec::with_capacity(set.len()); cols]
-        } else {
-            Vec::new()
-        };
-        let idx: Vec<usize> = (0..set.len()).collect();
+        )
+    }
+
+    /// The error terms of the samples `idx`, one vector per sample, in batches.
+    fn terms(&self, set: &SampleSet, idx: &[usize]) -> Result<Vec<Vec<f32>>> {
+        let mut out = Vec::with_capacity(idx.len());
         for chunk in idx.chunks(SCORE_BATCH) {
             let batch = set.batch(chunk)?;
-            let errors: Vec<Vec<f32>> = self
+            let terms: Vec<Vec<f32>> = self
                 .net
                 .errors(&batch)
                 .and_then(|e| e.to_device(&Device::Cpu))
                 .and_then(|e| e.to_vec2())
                 .map_err(candle_err)?;
-            for row in errors {
-                let sum: f64 = row.iter().map(|&v| f64::from(v)).sum();
-                combined.push(match N::COMBINE {
-                    Combine::Mean => sum / row.len().max(1) as f64,
-                    Combine::Norm => sum.sqrt(),
-                    Combine::Sum => sum,
-                });
-                for (c, v) in channels.iter_mut().zip(row) {
-                    c.push(f64::from(v));
-                }
-            }
+            out.extend(terms);
         }
-        let combined = set.to_rows(&combined);
-        anomex_core::ensure_finite(&combined, N::ABOUT.name)?;
-        let channels = channels.iter().map(|c| set.to_rows(c)).collect();
-        Ok((combined, channels))
+        Ok(out)
     }
 }
 
 impl<N: Network> Scorer for FittedLearned<N> {
     fn score(&self, data: &Frame) -> Result<Scores> {
-        let (combined, per_channel) = self.errors(data)?;
+        let set = self.sample_set(data)?;
+        let idx: Vec<usize> = (0..set.len()).collect();
+        let terms = self.terms(&set, &idx)?;
+        let combined: Vec<f64> = terms
+            .iter()
+            .map(|row| {
+                let sum: f64 = row.iter().map(|&v| f64::from(v)).sum();
+                match N::COMBINE {
+                    Combine::Mean => sum / row.len().max(1) as f64,
+                    Combine::Norm => sum.sqrt(),
+                    Combine::Sum => sum,
+                }
+            })
+            .collect();
+        let combined = set.to_rows(&combined);
+        anomex_core::ensure_finite(&combined, N::ABOUT.name)?;
+        let per_channel = (N::PER_COLUMN && self.state.columns > 1).then(|| {
+            (0..self.state.columns)
+                .map(|c| {
+                    let column: Vec<f64> = terms.iter().map(|t| f64::from(t[c])).collect();
+                    set.to_rows(&column)
+                })
+                .collect()
+        });
         Ok(Scores {
             combined,
-            per_channel: (per_channel.len() > 1).then_some(per_channel),
+            per_channel,
         })
     }
 }
@@ -249,13 +256,17 @@ impl<N: Network> Explain for FittedLearned<N> {
     fn attribution(&self, data: &Frame, row: usize) -> Result<Vec<f64>> {
         Ok(self.attributions(data, &[row])?.remove(0))
     }
-    /// A row's attribution is its per-channel error (squared), from one scoring pass.
+    /// A row's attribution is its per-channel error (squared); only the samples the rows'
+    /// scores come from are computed (equal to the scoring pass's up to float32 rounding, which
+    /// depends on the batch a sample is computed in).
     fn attributions(&self, data: &Frame, rows: &[usize]) -> Result<Vec<Vec<f64>>> {
         data.expect_rows(rows)?;
-        let (_, channels) = self.errors(data)?;
-        Ok(rows
-            .iter()
-            .map(|&r| channels.iter().map(|c| c[r]).collect())
+        let set = self.sample_set(data)?;
+        let idx: Vec<usize> = rows.iter().map(|&r| set.sample_of(r)).collect();
+        Ok(self
+            .terms(&set, &idx)?
+            .into_iter()
+            .map(|t| t.into_iter().map(f64::from).collect())
             .collect())
     }
 }

@@ -158,6 +158,14 @@ impl SampleSet {
         }
     }
 
+    /// The sample whose value row `row` takes in [`SampleSet::to_rows`].
+    pub fn sample_of(&self, row: usize) -> usize {
+        match self.samples {
+            Samples::Rows => row,
+            Samples::Forecast { window } => row.saturating_sub(window),
+        }
+    }
+
     /// Spreads one value per sample over the rows: a forecast's value belongs to the row it
     /// forecasts, and the first `window` rows, which nothing forecasts, take the first
     /// sample's value (as TSB-AD pads its forecasters' scores).

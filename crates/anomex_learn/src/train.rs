@@ -173,22 +173,26 @@ pub fn train<N: Network>(
         done.epochs = epoch;
         done.train_loss.push(train_loss);
         let mut detail = format!("loss {train_loss:.5}");
-        if !valid_idx.is_empty() {
+        // the loss that chooses the epoch kept: validation's, else (where the reference does)
+        // training's, else none and the last epoch is kept
+        let monitored = if valid_idx.is_empty() {
+            t.keep_lowest_train_loss.then_some(train_loss)
+        } else {
             let valid = evaluate(net, data, &valid_idx, t.batch_size.max(256))?;
             done.valid_loss.push(valid);
             detail.push_str(&format!(", validation {valid:.5}"));
-            if best.as_ref().is_none_or(|(b, _)| valid < *b) {
-                best = Some((valid, weights.values()?));
+            Some(valid)
+        };
+        match monitored {
+            Some(loss) if best.as_ref().is_none_or(|(b, _)| loss < *b) => {
+                best = Some((loss, weights.values()?));
                 done.best_epoch = epoch;
                 waited = 0;
-            } else {
-                waited += 1;
             }
-        } else if !t.keep_lowest_train_loss || best.as_ref().is_none_or(|(b, _)| train_loss < *b) {
-            if t.keep_lowest_train_loss {
-                best = Some((train_loss, weights.values()?));
-            }
-            done.best_epoch = epoch;
+            // patience counts epochs without a better validation loss
+            Some(_) if !valid_idx.is_empty() => waited += 1,
+            Some(_) => {}
+            None => done.best_epoch = epoch,
         }
         report(&Progress {
             phase: "train",

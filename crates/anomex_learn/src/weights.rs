@@ -138,19 +138,18 @@ impl<'a> Weights<'a> {
                         view.shape()
                     )));
                 }
-                used.insert(name.to_string());
-                let t = Tensor::from_raw_buffer(view.data(), DType::F32, shape, &self.device)
-                    .map_err(candle_err)?;
-                let values: Vec<f32> = t
-                    .flatten_all()
-                    .and_then(|t| t.to_vec1())
-                    .map_err(candle_err)?;
-                if values.iter().any(|v| !v.is_finite()) {
+                let finite = view
+                    .data()
+                    .chunks_exact(4)
+                    .all(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]).is_finite());
+                if !finite {
                     return Err(Error::ModelFile(format!(
                         "weight `{name}` holds a non-finite value"
                     )));
                 }
-                t
+                used.insert(name.to_string());
+                Tensor::from_raw_buffer(view.data(), DType::F32, shape, &self.device)
+                    .map_err(candle_err)?
             }
         };
         Var::from_tensor(&tensor).map_err(candle_err)
