@@ -6,7 +6,7 @@
 //! score is the Euclidean distance between the row and its reconstruction.
 
 use crate::layers::{dropout, layer_sizes, BatchNorm, Linear, Pass};
-use crate::{training_params, Batch, Combine, Network, Samples, Training, Weights};
+use crate::{training_params, Batch, Combine, Network, Samples, Step, Training, Weights};
 use anomex_core::typed::Seed;
 use anomex_core::{About, DataKind, Learning, Result};
 use candle_core::Tensor;
@@ -113,7 +113,7 @@ impl Network for AutoEncoder {
         let output = Linear::new(w, "output", last, columns)?;
         Ok(AutoEncoder { blocks, output })
     }
-    fn loss(&self, batch: &Batch, pass: &mut Pass<'_>) -> candle_core::Result<Tensor> {
+    fn loss(&self, batch: &Batch, pass: &mut Pass<'_>, _: Step) -> candle_core::Result<Tensor> {
         candle_nn::loss::mse(&self.forward(&batch.input, pass)?, &batch.target)
     }
     fn errors(&self, batch: &Batch) -> candle_core::Result<Tensor> {

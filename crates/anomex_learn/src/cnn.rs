@@ -15,7 +15,7 @@
 //! standardised per channel with the training rows' mean and deviation.
 
 use crate::layers::{dropout, layer_sizes, Conv1d, Linear, Pass};
-use crate::{training_params, Batch, Combine, Network, Samples, Training, Weights};
+use crate::{training_params, Batch, Combine, Network, Samples, Step, Training, Weights};
 use anomex_core::typed::Seed;
 use anomex_core::{About, DataKind, Error, Learning, Result};
 use candle_core::Tensor;
@@ -136,7 +136,7 @@ impl Network for Cnn {
             dropout: p.dropout_rate,
         })
     }
-    fn loss(&self, batch: &Batch, pass: &mut Pass<'_>) -> candle_core::Result<Tensor> {
+    fn loss(&self, batch: &Batch, pass: &mut Pass<'_>, _: Step) -> candle_core::Result<Tensor> {
         candle_nn::loss::mse(&self.forward(&batch.input, pass)?, &batch.target)
     }
     fn errors(&self, batch: &Batch) -> candle_core::Result<Tensor> {

@@ -8,7 +8,9 @@
 
 use crate::layers::{dropout, layer_sizes, Linear, Pass};
 use crate::Weights;
-use crate::{candle_err, training_params, Batch, Combine, Network, SampleSet, Samples, Training};
+use crate::{
+    candle_err, training_params, Batch, Combine, Network, SampleSet, Samples, Step, Training,
+};
 use anomex_core::typed::Seed;
 use anomex_core::{About, DataKind, Error, Learning, Result};
 use candle_core::{Tensor, Var, D};
@@ -147,7 +149,7 @@ impl Network for DeepSvdd {
         let t = Tensor::from_vec(centre, n, self.centre.device()).map_err(candle_err)?;
         self.centre.set(&t).map_err(candle_err)
     }
-    fn loss(&self, batch: &Batch, pass: &mut Pass<'_>) -> candle_core::Result<Tensor> {
+    fn loss(&self, batch: &Batch, pass: &mut Pass<'_>, _: Step) -> candle_core::Result<Tensor> {
         let dist = self.terms(&batch.input, pass)?.sum(D::Minus1)?.mean_all()?;
         let mut norms = Tensor::zeros((), dist.dtype(), dist.device())?;
         for layer in &self.layers {

@@ -126,6 +126,112 @@ impl Conv1d {
     }
 }
 
+/// A stacked LSTM over `(batch, time, inputs)` sequences (`torch.nn.LSTM` with
+/// `batch_first`: per layer `weight_ih (4h, in)`, `weight_hh (4h, h)`, two biases, every tensor
+/// uniform in ±1/√h; gates in PyTorch's order input, forget, cell, output).
+///
+/// Computed layer by layer: the input's contribution to every step's gates is one matrix
+/// product over the whole sequence, so that only the recurrent product `h·W_hhᵀ` is done step
+/// by step.
+#[derive(Debug, Clone)]
+pub struct Lstm {
+    layers: Vec<LstmLayer>,
+    hidden: usize,
+}
+
+#[derive(Debug, Clone)]
+struct LstmLayer {
+    weight_ih: Tensor,
+    weight_hh: Tensor,
+    bias_ih: Tensor,
+    bias_hh: Tensor,
+}
+
+/// Each layer's last hidden and cell state, `(batch, hidden)` each.
+pub type LstmState = Vec<(Tensor, Tensor)>;
+
+impl Lstm {
+    pub fn new(
+        w: &mut Weights<'_>,
+        name: &str,
+        inputs: usize,
+        hidden: usize,
+        layers: usize,
+    ) -> Result<Self> {
+        let bound = 1.0 / (hidden as f64).sqrt();
+        let layers = (0..layers)
+            .map(|k| {
+                let fan_in = if k == 0 { inputs } else { hidden };
+                Ok(LstmLayer {
+                    weight_ih: w.uniform(
+                        &format!("{name}.weight_ih_l{k}"),
+                        &[4 * hidden, fan_in],
+                        bound,
+                    )?,
+                    weight_hh: w.uniform(
+                        &format!("{name}.weight_hh_l{k}"),
+                        &[4 * hidden, hidden],
+                        bound,
+                    )?,
+                    bias_ih: w.uniform(&format!("{name}.bias_ih_l{k}"), &[4 * hidden], bound)?,
+                    bias_hh: w.uniform(&format!("{name}.bias_hh_l{k}"), &[4 * hidden], bound)?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Lstm { layers, hidden })
+    }
+
+    /// The last layer's outputs `(b, time, hidden)` and every layer's final state, starting
+    /// from `state` (zeros when `None`).
+    pub fn forward(
+        &self,
+        x: &Tensor,
+        state: Option<&LstmState>,
+    ) -> candle_core::Result<(Tensor, LstmState)> {
+        let (b, steps, _) = x.dims3()?;
+        let h = self.hidden;
+        let mut input = x.clone();
+        let mut last = Vec::with_capacity(self.layers.len());
+        for (k, layer) in self.layers.iter().enumerate() {
+            let features = input.dim(2)?;
+            let bias = (&layer.bias_ih + &layer.bias_hh)?;
+            let gates_in = input
+                .reshape((b * steps, features))?
+                .matmul(&layer.weight_ih.t()?)?
+                .broadcast_add(&bias)?
+                .reshape((b, steps, 4 * h))?;
+            let recurrent = layer.weight_hh.t()?;
+            let (mut hs, mut cs) = match state {
+                Some(s) => (Some(s[k].0.clone()), s[k].1.clone()),
+                None => (None, Tensor::zeros((b, h), x.dtype(), x.device())?),
+            };
+            let mut outputs = Vec::with_capacity(steps);
+            for t in 0..steps {
+                let mut gates = gates_in.narrow(1, t, 1)?.squeeze(1)?;
+                if let Some(prev) = &hs {
+                    gates = (gates + prev.matmul(&recurrent)?)?;
+                }
+                let sig = candle_nn::ops::sigmoid(&gates)?;
+                let i = sig.narrow(1, 0, h)?;
+                let f = sig.narrow(1, h, h)?;
+                let g = gates.narrow(1, 2 * h, h)?.tanh()?;
+                let o = sig.narrow(1, 3 * h, h)?;
+                cs = ((f * &cs)? + (i * g)?)?;
+                let next = (o * cs.tanh()?)?;
+                outputs.push(next.clone());
+                hs = Some(next);
+            }
+            let last_h = match hs {
+                Some(h) => h,
+                None => Tensor::zeros((b, h), x.dtype(), x.device())?,
+            };
+            last.push((last_h, cs));
+            input = Tensor::stack(&outputs, 1)?;
+        }
+        Ok((input, last))
+    }
+}
+
 /// Batch normalisation over the features of `(batch, features)` rows
 /// (`torch.nn.BatchNorm1d`: ε = 1e-5, momentum 0.1, the running variance unbiased).
 #[derive(Debug, Clone)]
@@ -254,5 +360,64 @@ mod tests {
         let e: Vec<Vec<f32>> = bn.forward(&x, &Pass::Eval).unwrap().to_vec2().unwrap();
         let want = (1.0 - 0.2) / (1.1f32 + 1e-5).sqrt();
         assert!((e[0][0] - want).abs() < 1e-5, "{e:?}");
+    }
+
+    #[test]
+    fn the_lstm_is_pytorchs_stacked_lstm() {
+        let (b, steps, inputs, hidden, depth) = (2, 5, 3, 4, 2);
+        let mut w = Weights::fresh(3, &Device::Cpu);
+        let lstm = Lstm::new(&mut w, "l", inputs, hidden, depth).unwrap();
+        let x: Vec<f32> = (0..b * steps * inputs)
+            .map(|i| ((i * 29 % 13) as f32) / 6.0 - 1.0)
+            .collect();
+        let input = Tensor::from_vec(x.clone(), (b, steps, inputs), &Device::Cpu).unwrap();
+        let (out, state) = lstm.forward(&input, None).unwrap();
+        let out: Vec<Vec<Vec<f32>>> = out.to_vec3().unwrap();
+        let sigmoid = |v: f32| 1.0 / (1.0 + (-v).exp());
+        // torch's definition, one scalar at a time: gates = W_ih x + b_ih + W_hh h + b_hh,
+        // (i, f, g, o) = (σ, σ, tanh, σ), c' = f c + i g, h' = o tanh(c')
+        for n in 0..b {
+            let mut seq: Vec<Vec<f32>> = (0..steps)
+                .map(|t| x[(n * steps + t) * inputs..(n * steps + t + 1) * inputs].to_vec())
+                .collect();
+            for (k, layer) in lstm.layers.iter().enumerate() {
+                let wih: Vec<Vec<f32>> = layer.weight_ih.to_vec2().unwrap();
+                let whh: Vec<Vec<f32>> = layer.weight_hh.to_vec2().unwrap();
+                let bih: Vec<f32> = layer.bias_ih.to_vec1().unwrap();
+                let bhh: Vec<f32> = layer.bias_hh.to_vec1().unwrap();
+                let (mut h, mut c) = (vec![0f32; hidden], vec![0f32; hidden]);
+                let mut next = Vec::new();
+                for xt in &seq {
+                    let gate = |r: usize| {
+                        let mut v = bih[r] + bhh[r];
+                        v += wih[r].iter().zip(xt).map(|(a, b)| a * b).sum::<f32>();
+                        v + whh[r].iter().zip(&h).map(|(a, b)| a * b).sum::<f32>()
+                    };
+                    let mut h2 = vec![0f32; hidden];
+                    for j in 0..hidden {
+                        let i = sigmoid(gate(j));
+                        let f = sigmoid(gate(hidden + j));
+                        let g = gate(2 * hidden + j).tanh();
+                        let o = sigmoid(gate(3 * hidden + j));
+                        c[j] = f * c[j] + i * g;
+                        h2[j] = o * c[j].tanh();
+                    }
+                    h = h2;
+                    next.push(h.clone());
+                }
+                let last_h: Vec<Vec<f32>> = state[k].0.to_vec2().unwrap();
+                let last_c: Vec<Vec<f32>> = state[k].1.to_vec2().unwrap();
+                for j in 0..hidden {
+                    assert!((last_h[n][j] - h[j]).abs() < 1e-5, "layer {k} h");
+                    assert!((last_c[n][j] - c[j]).abs() < 1e-5, "layer {k} c");
+                }
+                seq = next;
+            }
+            for (t, want) in seq.iter().enumerate() {
+                for j in 0..hidden {
+                    assert!((out[n][t][j] - want[j]).abs() < 1e-5, "{n} {t} {j}");
+                }
+            }
+        }
     }
 }

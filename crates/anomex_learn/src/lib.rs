@@ -25,11 +25,13 @@ pub mod autoencoder;
 pub mod cnn;
 pub mod deep_svdd;
 pub mod layers;
+pub mod lstm_ad;
 pub mod samples;
 pub mod train;
+pub mod usad;
 pub mod weights;
 
-pub use samples::{Batch, SampleSet, Samples};
+pub use samples::{Batch, SampleSet, Samples, Scaling};
 pub use train::{Trained, Training};
 pub use weights::Weights;
 
@@ -58,6 +60,27 @@ pub enum Combine {
     Sum,
 }
 
+impl Combine {
+    /// One sample's score from its terms.
+    pub fn score(self, terms: &[f32]) -> f64 {
+        let sum: f64 = terms.iter().map(|&v| f64::from(v)).sum();
+        match self {
+            Combine::Mean => sum / terms.len().max(1) as f64,
+            Combine::Norm => sum.sqrt(),
+            Combine::Sum => sum,
+        }
+    }
+}
+
+/// Where the training loop is when it asks a network for a loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Step {
+    /// Which of [`Network::PHASES`] the loss trains.
+    pub phase: usize,
+    /// The epoch, from 1.
+    pub epoch: usize,
+}
+
 /// A network: what one module declares to become a registered detector.
 pub trait Network: Debug + Send + Sync + Sized + 'static {
     /// Its parameters, training parameters included.
@@ -73,6 +96,12 @@ pub trait Network: Debug + Send + Sync + Sized + 'static {
     /// Whether [`Network::errors`] has one term per input column (then they are the
     /// attribution); a network whose terms live in a learned space says `false`.
     const PER_COLUMN: bool = true;
+    /// How the input columns are scaled before the network sees them.
+    const SCALING: Scaling = Scaling::Standard;
+    /// Groups of tensors, each trained by its own optimiser on its own loss, in turn on every
+    /// batch (USAD's two adversarial autoencoders); a group is the tensors whose names start
+    /// with one of its prefixes. By default one group of every tensor.
+    const PHASES: &'static [&'static [&'static str]] = &[&[""]];
     /// What one sample is, given the parameters.
     fn samples(p: &Self::Params) -> Samples;
     /// The training loop's settings.
@@ -85,8 +114,8 @@ pub trait Network: Debug + Send + Sync + Sized + 'static {
         let _ = data;
         Ok(())
     }
-    /// The training loss of a batch.
-    fn loss(&self, batch: &Batch, pass: &mut Pass<'_>) -> candle_core::Result<Tensor>;
+    /// The training loss of a batch for the phase and epoch of `step`.
+    fn loss(&self, batch: &Batch, pass: &mut Pass<'_>, step: Step) -> candle_core::Result<Tensor>;
     /// Per-sample non-negative terms `(b, k)` in evaluation mode (squared errors), which
     /// [`Network::COMBINE`] makes a score; `k` is the number of columns where
     /// [`Network::PER_COLUMN`].
@@ -151,7 +180,7 @@ impl<N: Network> Learned<N> {
 
     fn fitted(&self, train: &Frame) -> Result<FittedLearned<N>> {
         let device = device();
-        let scaler = Scaler::fit(train.values());
+        let scaler = Scaler::fit(train.values(), N::SCALING);
         let data = SampleSet::new(train.values(), &scaler, N::samples(&self.typed), &device)?;
         let training = N::training(&self.typed);
         let mut weights = Weights::fresh(training.seed, &device);
@@ -224,17 +253,7 @@ impl<N: Network> Scorer for FittedLearned<N> {
         let set = self.sample_set(data)?;
         let idx: Vec<usize> = (0..set.len()).collect();
         let terms = self.terms(&set, &idx)?;
-        let combined: Vec<f64> = terms
-            .iter()
-            .map(|row| {
-                let sum: f64 = row.iter().map(|&v| f64::from(v)).sum();
-                match N::COMBINE {
-                    Combine::Mean => sum / row.len().max(1) as f64,
-                    Combine::Norm => sum.sqrt(),
-                    Combine::Sum => sum,
-                }
-            })
-            .collect();
+        let combined: Vec<f64> = terms.iter().map(|t| N::COMBINE.score(t)).collect();
         let combined = set.to_rows(&combined);
         anomex_core::ensure_finite(&combined, N::ABOUT.name)?;
         let per_channel = (N::PER_COLUMN && self.state.columns > 1).then(|| {
@@ -342,5 +361,7 @@ pub fn register(registry: &mut Registry) -> Result<()> {
     registry.add(entry::<autoencoder::AutoEncoder>())?;
     registry.add(entry::<cnn::Cnn>())?;
     registry.add(entry::<deep_svdd::DeepSvdd>())?;
+    registry.add(entry::<lstm_ad::LstmAd>())?;
+    registry.add(entry::<usad::Usad>())?;
     Ok(())
 }

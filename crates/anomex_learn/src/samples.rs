@@ -15,6 +15,9 @@ pub enum Samples {
     /// `window` consecutive rows are the input, the next row the target (forecasters); the
     /// sample's score belongs to the forecast row.
     Forecast { window: usize },
+    /// `window` consecutive rows are input and target (reconstruction of windows); the
+    /// sample's score belongs to the window's centre row.
+    Window { window: usize },
 }
 
 /// A batch: the network's input and what it should produce.
@@ -22,12 +25,22 @@ pub enum Samples {
 pub struct Batch {
     /// `(b, columns)` for rows, `(b, window, columns)` for windows.
     pub input: Tensor,
-    /// `(b, columns)`.
+    /// `(b, columns)` for rows and forecasts, `(b, window, columns)` for reconstructed windows.
     pub target: Tensor,
 }
 
-/// Per-column standardisation learned from the training rows (a constant column is centred,
-/// not scaled).
+/// How a network wants its input scaled, per column, from the training rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scaling {
+    /// Mean 0 and deviation 1 (most networks).
+    Standard,
+    /// The training range onto `[0, 1]` (networks with a sigmoid output, as USAD); new data
+    /// may fall outside it.
+    MinMax,
+}
+
+/// Per-column `(x − mean) / scale` learned from the training rows (a constant column is
+/// centred, not scaled); for [`Scaling::MinMax`] `mean` is the minimum and `scale` the range.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Scaler {
     pub mean: Vec<f64>,
@@ -35,14 +48,28 @@ pub struct Scaler {
 }
 
 impl Scaler {
-    pub fn fit(x: ArrayView2<'_, f64>) -> Self {
+    pub fn fit(x: ArrayView2<'_, f64>, scaling: Scaling) -> Self {
         let n = x.nrows().max(1) as f64;
         let (mut mean, mut scale) = (Vec::new(), Vec::new());
         for col in x.columns() {
-            let mu = col.sum() / n;
-            let sd = (col.iter().map(|v| (v - mu).powi(2)).sum::<f64>() / n).sqrt();
-            mean.push(mu);
-            scale.push(if sd > 0.0 && sd.is_finite() { sd } else { 1.0 });
+            let (shift, spread) = match scaling {
+                Scaling::Standard => {
+                    let mu = col.sum() / n;
+                    let sd = (col.iter().map(|v| (v - mu).powi(2)).sum::<f64>() / n).sqrt();
+                    (mu, sd)
+                }
+                Scaling::MinMax => {
+                    let lo = col.iter().copied().fold(f64::INFINITY, f64::min);
+                    let hi = col.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                    (if lo.is_finite() { lo } else { 0.0 }, hi - lo)
+                }
+            };
+            mean.push(shift);
+            scale.push(if spread > 0.0 && spread.is_finite() {
+                spread
+            } else {
+                1.0
+            });
         }
         Scaler { mean, scale }
     }
@@ -103,6 +130,9 @@ impl SampleSet {
                      a forecast needs at least {} points",
                     window + 1
                 )),
+                Samples::Window { window } => Error::input(format!(
+                    "the window ({window}) is longer than the series ({rows} points)"
+                )),
             });
         }
         Ok(set)
@@ -113,6 +143,7 @@ impl SampleSet {
         match self.samples {
             Samples::Rows => self.rows,
             Samples::Forecast { window } => self.rows.saturating_sub(window),
+            Samples::Window { window } => (self.rows + 1).saturating_sub(window),
         }
     }
 
@@ -155,7 +186,24 @@ impl SampleSet {
                     target: Tensor::from_vec(target, (b, c), &self.device).map_err(candle_err)?,
                 })
             }
+            Samples::Window { window } => {
+                let mut input = Vec::with_capacity(b * window * c);
+                for &i in idx {
+                    input.extend_from_slice(&self.values[i * c..(i + window) * c]);
+                }
+                let t =
+                    Tensor::from_vec(input, (b, window, c), &self.device).map_err(candle_err)?;
+                Ok(Batch {
+                    input: t.clone(),
+                    target: t,
+                })
+            }
         }
+    }
+
+    /// Rows before a window's centre (TSB-AD pads a window score's front by this many).
+    fn lead(window: usize) -> usize {
+        window / 2
     }
 
     /// The sample whose value row `row` takes in [`SampleSet::to_rows`].
@@ -163,12 +211,17 @@ impl SampleSet {
         match self.samples {
             Samples::Rows => row,
             Samples::Forecast { window } => row.saturating_sub(window),
+            Samples::Window { window } => row
+                .saturating_sub(Self::lead(window))
+                .min(self.len().saturating_sub(1)),
         }
     }
 
     /// Spreads one value per sample over the rows: a forecast's value belongs to the row it
     /// forecasts, and the first `window` rows, which nothing forecasts, take the first
-    /// sample's value (as TSB-AD pads its forecasters' scores).
+    /// sample's value (as TSB-AD pads its forecasters' scores); a window's value belongs to its
+    /// centre row, and the rows before the first centre and after the last take the first and
+    /// the last window's (as TSB-AD pads its reconstruction scores).
     pub fn to_rows(&self, per_sample: &[f64]) -> Vec<f64> {
         match self.samples {
             Samples::Rows => per_sample.to_vec(),
@@ -178,6 +231,75 @@ impl SampleSet {
                 out.extend_from_slice(per_sample);
                 out
             }
+            Samples::Window { window } => {
+                let first = per_sample.first().copied().unwrap_or(0.0);
+                let last = per_sample.last().copied().unwrap_or(0.0);
+                let mut out = vec![first; Self::lead(window)];
+                out.extend_from_slice(per_sample);
+                out.resize(self.rows, last);
+                out
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use ndarray::Array2;
+
+    fn set(rows: usize, samples: Samples) -> SampleSet {
+        let x = Array2::from_shape_fn((rows, 2), |(i, j)| (i * 2 + j) as f64);
+        let scaler = Scaler {
+            mean: vec![0.0; 2],
+            scale: vec![1.0; 2],
+        };
+        SampleSet::new(x.view(), &scaler, samples, &Device::Cpu).unwrap()
+    }
+
+    #[test]
+    fn a_window_score_belongs_to_its_centre_row() {
+        // 7 rows, windows of 4: 4 windows, centres at rows 2..=5 (TSB-AD pads ⌈(4−1)/2⌉ = 2
+        // rows in front and ⌊(4−1)/2⌋ = 1 behind)
+        let s = set(7, Samples::Window { window: 4 });
+        assert_eq!(s.len(), 4);
+        assert_eq!(
+            s.to_rows(&[1.0, 2.0, 3.0, 4.0]),
+            vec![1.0, 1.0, 1.0, 2.0, 3.0, 4.0, 4.0]
+        );
+        let of: Vec<usize> = (0..7).map(|r| s.sample_of(r)).collect();
+        assert_eq!(of, vec![0, 0, 0, 1, 2, 3, 3]);
+        // the second window is rows 1..5, input and target alike
+        let b = s.batch(&[1]).unwrap();
+        let v: Vec<Vec<Vec<f32>>> = b.input.to_vec3().unwrap();
+        assert_eq!(v[0][0], vec![2.0, 3.0]);
+        assert_eq!(v[0][3], vec![8.0, 9.0]);
+        assert_eq!(b.target.dims(), b.input.dims());
+    }
+
+    #[test]
+    fn a_series_as_long_as_the_window_has_one_window_and_a_shorter_one_none() {
+        assert_eq!(set(4, Samples::Window { window: 4 }).len(), 1);
+        let x = Array2::<f64>::zeros((3, 1));
+        let scaler = Scaler::fit(x.view(), Scaling::Standard);
+        let err = SampleSet::new(
+            x.view(),
+            &scaler,
+            Samples::Window { window: 4 },
+            &Device::Cpu,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("longer than the series"), "{err}");
+    }
+
+    #[test]
+    fn min_max_scaling_maps_the_training_range_onto_the_unit_interval() {
+        let x = Array2::from_shape_vec((3, 2), vec![2.0, 5.0, 4.0, 5.0, 6.0, 5.0]).unwrap();
+        let s = Scaler::fit(x.view(), Scaling::MinMax);
+        assert_eq!(s.mean, vec![2.0, 5.0]);
+        // a constant column is shifted, not scaled
+        assert_eq!(s.scale, vec![4.0, 1.0]);
     }
 }

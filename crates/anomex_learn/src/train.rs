@@ -5,7 +5,7 @@
 use crate::layers::Pass;
 use crate::samples::SampleSet;
 use crate::weights::Weights;
-use crate::{candle_err, Network};
+use crate::{candle_err, Network, Step};
 use anomex_core::progress::{report, Progress};
 use anomex_core::Result;
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
@@ -116,13 +116,18 @@ fn split(n: usize, t: &Training, ordered: bool, rng: &mut ChaCha8Rng) -> (Vec<us
     (idx, valid)
 }
 
-/// Mean loss over `idx` in evaluation mode.
+/// The validation loss: the mean anomaly score of the held-out samples, which are normal by
+/// assumption (for a forecaster the mean squared error; unlike a training loss it does not
+/// change its definition with the epoch, as USAD's does).
 fn evaluate<N: Network>(net: &N, data: &SampleSet, idx: &[usize], batch: usize) -> Result<f64> {
     let mut total = 0.0;
     for chunk in idx.chunks(batch) {
-        let b = data.batch(chunk)?;
-        let loss = net.loss(&b, &mut Pass::Eval).map_err(candle_err)?;
-        total += f64::from(loss.to_scalar::<f32>().map_err(candle_err)?) * chunk.len() as f64;
+        let terms: Vec<Vec<f32>> = net
+            .errors(&data.batch(chunk)?)
+            .and_then(|e| e.to_device(&candle_core::Device::Cpu))
+            .and_then(|e| e.to_vec2())
+            .map_err(candle_err)?;
+        total += terms.iter().map(|t| N::COMBINE.score(t)).sum::<f64>();
     }
     Ok(total / idx.len().max(1) as f64)
 }
@@ -136,15 +141,20 @@ pub fn train<N: Network>(
 ) -> Result<Trained> {
     let mut rng = ChaCha8Rng::seed_from_u64(t.seed ^ 0x7261_696E_5F73_6565);
     let (mut train_idx, valid_idx) = split(data.len(), t, data.ordered(), &mut rng);
-    let mut opt = AdamW::new(
-        weights.trainable(),
-        ParamsAdamW {
-            lr: t.lr,
-            weight_decay: t.weight_decay,
-            ..ParamsAdamW::default()
-        },
-    )
-    .map_err(candle_err)?;
+    let mut opts = N::PHASES
+        .iter()
+        .map(|prefixes| {
+            AdamW::new(
+                weights.trainable_named(prefixes),
+                ParamsAdamW {
+                    lr: t.lr,
+                    weight_decay: t.weight_decay,
+                    ..ParamsAdamW::default()
+                },
+            )
+            .map_err(candle_err)
+        })
+        .collect::<Result<Vec<_>>>()?;
     let mut done = Trained {
         epochs: 0,
         best_epoch: 0,
@@ -158,11 +168,14 @@ pub fn train<N: Network>(
         let mut total = 0.0;
         for chunk in train_idx.chunks(t.batch_size) {
             let b = data.batch(chunk)?;
-            let loss = net
-                .loss(&b, &mut Pass::Train(&mut rng))
-                .map_err(candle_err)?;
-            opt.backward_step(&loss).map_err(candle_err)?;
-            total += f64::from(loss.to_scalar::<f32>().map_err(candle_err)?) * chunk.len() as f64;
+            for (phase, opt) in opts.iter_mut().enumerate() {
+                let loss = net
+                    .loss(&b, &mut Pass::Train(&mut rng), Step { phase, epoch })
+                    .map_err(candle_err)?;
+                opt.backward_step(&loss).map_err(candle_err)?;
+                total +=
+                    f64::from(loss.to_scalar::<f32>().map_err(candle_err)?) * chunk.len() as f64;
+            }
         }
         let train_loss = total / train_idx.len() as f64;
         if !train_loss.is_finite() {
@@ -205,7 +218,9 @@ pub fn train<N: Network>(
         }
         if let Some((every, gamma)) = t.lr_step {
             if epoch % every == 0 {
-                opt.set_learning_rate(opt.learning_rate() * gamma);
+                for opt in &mut opts {
+                    opt.set_learning_rate(opt.learning_rate() * gamma);
+                }
             }
         }
     }

@@ -187,7 +187,16 @@ impl<'a> Weights<'a> {
 
     /// The tensors the optimiser trains.
     pub fn trainable(&self) -> Vec<Var> {
-        self.trainable.iter().map(|(_, v)| v.clone()).collect()
+        self.trainable_named(&[""])
+    }
+
+    /// The trainable tensors whose names start with one of `prefixes`.
+    pub fn trainable_named(&self, prefixes: &[&str]) -> Vec<Var> {
+        self.trainable
+            .iter()
+            .filter(|(n, _)| prefixes.iter().any(|p| n.starts_with(p)))
+            .map(|(_, v)| v.clone())
+            .collect()
     }
 
     /// The current values of every tensor (trainable and buffers), for early stopping's best.
