@@ -2,6 +2,7 @@
 //! reference implementations and these start from the same distributions) and declared through
 //! [`Weights`], so that one `build` serves training and loading.
 
+use crate::lstm_scan::LstmScan;
 use crate::weights::Weights;
 use anomex_core::{Error, Result};
 use candle_core::{Module, Tensor, Var};
@@ -188,6 +189,17 @@ impl Lstm {
         x: &Tensor,
         state: Option<&LstmState>,
     ) -> candle_core::Result<(Tensor, LstmState)> {
+        self.forward_with(x, state, x.device().is_cpu())
+    }
+
+    /// As [`Lstm::forward`], the recurrence fused into one operation ([`LstmScan`], CPU only)
+    /// or step by step in tensor operations.
+    fn forward_with(
+        &self,
+        x: &Tensor,
+        state: Option<&LstmState>,
+        fused: bool,
+    ) -> candle_core::Result<(Tensor, LstmState)> {
         let (b, steps, _) = x.dims3()?;
         let h = self.hidden;
         let mut input = x.clone();
@@ -195,40 +207,67 @@ impl Lstm {
         for (k, layer) in self.layers.iter().enumerate() {
             let features = input.dim(2)?;
             let bias = (&layer.bias_ih + &layer.bias_hh)?;
+            // the input's share of every step's gates in one product
             let gates_in = input
                 .reshape((b * steps, features))?
                 .matmul(&layer.weight_ih.t()?)?
                 .broadcast_add(&bias)?
                 .reshape((b, steps, 4 * h))?;
-            let recurrent = layer.weight_hh.t()?;
-            let (mut hs, mut cs) = match state {
-                Some(s) => (Some(s[k].0.clone()), s[k].1.clone()),
-                None => (None, Tensor::zeros((b, h), x.dtype(), x.device())?),
+            let start = state.map(|s| &s[k]);
+            let (outputs, final_state) = if fused {
+                let start = match start {
+                    Some((h0, c0)) => Tensor::cat(&[h0, c0], 1)?,
+                    None => Tensor::zeros((b, 2 * h), x.dtype(), x.device())?,
+                };
+                let all = gates_in.contiguous()?.apply_op3(
+                    &layer.weight_hh.contiguous()?,
+                    &start.contiguous()?,
+                    LstmScan { hidden: h },
+                )?;
+                let end = all.narrow(1, steps - 1, 1)?.squeeze(1)?;
+                (
+                    all.narrow(2, 0, h)?,
+                    (end.narrow(1, 0, h)?, end.narrow(1, h, h)?),
+                )
+            } else {
+                layer.steps(&gates_in, start, h)?
             };
-            let mut outputs = Vec::with_capacity(steps);
-            for t in 0..steps {
-                let mut gates = gates_in.narrow(1, t, 1)?.squeeze(1)?;
-                if let Some(prev) = &hs {
-                    gates = (gates + prev.matmul(&recurrent)?)?;
-                }
-                let sig = candle_nn::ops::sigmoid(&gates)?;
-                let i = sig.narrow(1, 0, h)?;
-                let f = sig.narrow(1, h, h)?;
-                let g = gates.narrow(1, 2 * h, h)?.tanh()?;
-                let o = sig.narrow(1, 3 * h, h)?;
-                cs = ((f * &cs)? + (i * g)?)?;
-                let next = (o * cs.tanh()?)?;
-                outputs.push(next.clone());
-                hs = Some(next);
-            }
-            let last_h = match hs {
-                Some(h) => h,
-                None => Tensor::zeros((b, h), x.dtype(), x.device())?,
-            };
-            last.push((last_h, cs));
-            input = Tensor::stack(&outputs, 1)?;
+            last.push(final_state);
+            input = outputs;
         }
         Ok((input, last))
+    }
+}
+
+impl LstmLayer {
+    /// The recurrence in tensor operations, one step at a time: `(b, T, h)` outputs and the
+    /// final `(h, c)`.
+    fn steps(
+        &self,
+        gates_in: &Tensor,
+        start: Option<&(Tensor, Tensor)>,
+        h: usize,
+    ) -> candle_core::Result<(Tensor, (Tensor, Tensor))> {
+        let (b, steps, _) = gates_in.dims3()?;
+        let zeros = || Tensor::zeros((b, h), gates_in.dtype(), gates_in.device());
+        let recurrent = self.weight_hh.t()?;
+        let (mut hs, mut cs) = match start {
+            Some((h0, c0)) => (h0.clone(), c0.clone()),
+            None => (zeros()?, zeros()?),
+        };
+        let mut outputs = Vec::with_capacity(steps);
+        for t in 0..steps {
+            let gates = (gates_in.narrow(1, t, 1)?.squeeze(1)? + hs.matmul(&recurrent)?)?;
+            let sig = candle_nn::ops::sigmoid(&gates)?;
+            let i = sig.narrow(1, 0, h)?;
+            let f = sig.narrow(1, h, h)?;
+            let g = gates.narrow(1, 2 * h, h)?.tanh()?;
+            let o = sig.narrow(1, 3 * h, h)?;
+            cs = ((f * &cs)? + (i * g)?)?;
+            hs = (o * cs.tanh()?)?;
+            outputs.push(hs.clone());
+        }
+        Ok((Tensor::stack(&outputs, 1)?, (hs, cs)))
     }
 }
 
@@ -371,7 +410,7 @@ mod tests {
             .map(|i| ((i * 29 % 13) as f32) / 6.0 - 1.0)
             .collect();
         let input = Tensor::from_vec(x.clone(), (b, steps, inputs), &Device::Cpu).unwrap();
-        let (out, state) = lstm.forward(&input, None).unwrap();
+        let (out, state) = lstm.forward_with(&input, None, false).unwrap();
         let out: Vec<Vec<Vec<f32>>> = out.to_vec3().unwrap();
         let sigmoid = |v: f32| 1.0 / (1.0 + (-v).exp());
         // torch's definition, one scalar at a time: gates = W_ih x + b_ih + W_hh h + b_hh,
@@ -418,6 +457,71 @@ mod tests {
                     assert!((out[n][t][j] - want[j]).abs() < 1e-5, "{n} {t} {j}");
                 }
             }
+        }
+    }
+
+    /// Every value of `t`, flattened.
+    fn flat(t: &Tensor) -> Vec<f32> {
+        t.flatten_all().unwrap().to_vec1().unwrap()
+    }
+
+    #[test]
+    fn the_fused_lstm_scan_has_the_step_by_step_values_and_gradients() {
+        let (b, steps, inputs, hidden, depth) = (3, 7, 2, 5, 2);
+        let mut w = Weights::fresh(11, &Device::Cpu);
+        let lstm = Lstm::new(&mut w, "l", inputs, hidden, depth).unwrap();
+        let x: Vec<f32> = (0..b * steps * inputs)
+            .map(|i| ((i * 17 % 23) as f32) / 9.0 - 1.2)
+            .collect();
+        let input = Tensor::from_vec(x, (b, steps, inputs), &Device::Cpu).unwrap();
+        // a start state, so that its gradient is exercised too
+        let start: LstmState = (0..depth)
+            .map(|k| {
+                let v = |s: f32| {
+                    let data = (0..b * hidden)
+                        .map(|i| ((i as f32) * s).sin() * 0.5)
+                        .collect();
+                    Var::from_vec(data, (b, hidden), &Device::Cpu).unwrap()
+                };
+                (v(0.3 + k as f32), v(0.7 + k as f32))
+            })
+            .collect::<Vec<(Var, Var)>>()
+            .iter()
+            .map(|(h, c)| (h.as_tensor().clone(), c.as_tensor().clone()))
+            .collect();
+        let run = |fused: bool| {
+            let (out, end) = lstm.forward_with(&input, Some(&start), fused).unwrap();
+            // a loss touching every output and the final cell states
+            let loss =
+                (out.sqr().unwrap().sum_all().unwrap() + end[1].1.sum_all().unwrap()).unwrap();
+            let grads = loss.backward().unwrap();
+            let mut all = flat(&out);
+            for (hh, cc) in &end {
+                all.extend(flat(hh));
+                all.extend(flat(cc));
+            }
+            let mut g = Vec::new();
+            for var in w.trainable() {
+                g.extend(flat(grads.get(var.as_tensor()).unwrap()));
+            }
+            for (h0, c0) in &start {
+                g.extend(flat(grads.get(h0).unwrap()));
+                g.extend(flat(grads.get(c0).unwrap()));
+            }
+            (all, g)
+        };
+        let (values, grads) = run(false);
+        let (fused_values, fused_grads) = run(true);
+        assert_eq!(values.len(), fused_values.len());
+        assert_eq!(grads.len(), fused_grads.len());
+        for (a, b) in values.iter().zip(&fused_values) {
+            assert!((a - b).abs() < 1e-5, "value {a} vs {b}");
+        }
+        for (i, (a, b)) in grads.iter().zip(&fused_grads).enumerate() {
+            assert!(
+                (a - b).abs() < 1e-4 * (1.0 + a.abs()),
+                "gradient {i}: {a} vs {b}"
+            );
         }
     }
 }

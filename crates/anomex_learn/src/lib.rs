@@ -26,6 +26,7 @@ pub mod cnn;
 pub mod deep_svdd;
 pub mod layers;
 pub mod lstm_ad;
+mod lstm_scan;
 pub mod samples;
 pub mod train;
 pub mod usad;
