@@ -5,7 +5,7 @@
 //! reconstruction error (Adam, lr 1e-3, weight decay 1e-5, 10 epochs, batches of 32); a row's
 //! score is the Euclidean distance between the row and its reconstruction.
 
-use crate::layers::{dropout, layer_sizes, BatchNorm, Linear, Pass};
+use crate::layers::{layer_sizes, DenseBlock, Linear, Pass};
 use crate::{training_params, Batch, Combine, Network, Samples, Step, Training, Weights};
 use anomex_core::typed::Seed;
 use anomex_core::{About, DataKind, Learning, Result};
@@ -36,28 +36,10 @@ training_params! {
     }
 }
 
-/// One hidden block.
-#[derive(Debug)]
-struct Block {
-    linear: Linear,
-    norm: Option<BatchNorm>,
-    dropout: f64,
-}
-
-impl Block {
-    fn forward(&self, x: &Tensor, pass: &mut Pass<'_>) -> candle_core::Result<Tensor> {
-        let mut x = self.linear.forward(x)?;
-        if let Some(norm) = &self.norm {
-            x = norm.forward(&x, pass)?;
-        }
-        dropout(&x.relu()?, self.dropout, pass)
-    }
-}
-
 /// PyOD's autoencoder.
 #[derive(Debug)]
 pub struct AutoEncoder {
-    blocks: Vec<Block>,
+    blocks: Vec<DenseBlock>,
     output: Linear,
 }
 
@@ -99,15 +81,13 @@ impl Network for AutoEncoder {
         let mut blocks = Vec::with_capacity(sizes.len());
         let mut last = columns;
         for (i, &size) in sizes.iter().enumerate() {
-            blocks.push(Block {
-                linear: Linear::new(w, &format!("block{i}.linear"), last, size)?,
-                norm: if p.batch_norm {
-                    Some(BatchNorm::new(w, &format!("block{i}.norm"), size)?)
-                } else {
-                    None
-                },
-                dropout: p.dropout_rate,
-            });
+            blocks.push(DenseBlock::new(
+                w,
+                &format!("block{i}"),
+                (last, size),
+                p.batch_norm,
+                p.dropout_rate,
+            )?);
             last = size;
         }
         let output = Linear::new(w, "output", last, columns)?;

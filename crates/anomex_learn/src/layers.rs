@@ -341,6 +341,60 @@ pub fn dropout(x: &Tensor, p: f64, pass: &mut Pass<'_>) -> candle_core::Result<T
     x.mul(&mask)
 }
 
+/// PyOD's hidden block: `Linear → BatchNorm (optional) → ReLU → Dropout`.
+#[derive(Debug)]
+pub struct DenseBlock {
+    linear: Linear,
+    norm: Option<BatchNorm>,
+    dropout: f64,
+}
+
+impl DenseBlock {
+    /// A block named `name` from `sizes.0` to `sizes.1` features.
+    pub fn new(
+        w: &mut Weights<'_>,
+        name: &str,
+        sizes: (usize, usize),
+        batch_norm: bool,
+        dropout: f64,
+    ) -> Result<Self> {
+        Ok(DenseBlock {
+            linear: Linear::new(w, &format!("{name}.linear"), sizes.0, sizes.1)?,
+            norm: if batch_norm {
+                Some(BatchNorm::new(w, &format!("{name}.norm"), sizes.1)?)
+            } else {
+                None
+            },
+            dropout,
+        })
+    }
+
+    pub fn forward(&self, x: &Tensor, pass: &mut Pass<'_>) -> candle_core::Result<Tensor> {
+        let mut x = self.linear.forward(x)?;
+        if let Some(norm) = &self.norm {
+            x = norm.forward(&x, pass)?;
+        }
+        dropout(&x.relu()?, self.dropout, pass)
+    }
+}
+
+/// Standard normal noise of `shape` from the training pass's seeded stream (a variational
+/// model's sampling); `None` in evaluation, where the model takes its mean.
+pub fn normal_noise(
+    shape: &[usize],
+    pass: &mut Pass<'_>,
+    device: &candle_core::Device,
+) -> candle_core::Result<Option<Tensor>> {
+    let Pass::Train(rng) = pass else {
+        return Ok(None);
+    };
+    let n = shape.iter().product();
+    let values: Vec<f32> = (0..n)
+        .map(|_| rng.sample::<f32, _>(rand_distr::StandardNormal))
+        .collect();
+    Tensor::from_vec(values, shape, device).map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -30,6 +30,7 @@ mod lstm_scan;
 pub mod samples;
 pub mod train;
 pub mod usad;
+pub mod vae;
 pub mod weights;
 
 pub use samples::{Batch, SampleSet, Samples, Scaling};
@@ -364,5 +365,6 @@ pub fn register(registry: &mut Registry) -> Result<()> {
     registry.add(entry::<deep_svdd::DeepSvdd>())?;
     registry.add(entry::<lstm_ad::LstmAd>())?;
     registry.add(entry::<usad::Usad>())?;
+    registry.add(entry::<vae::Vae>())?;
     Ok(())
 }

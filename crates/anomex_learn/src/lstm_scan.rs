@@ -354,16 +354,25 @@ impl CustomOp3 for LstmScan {
         let (w, st, out, d_out) = (flat(w_hh)?, flat(start)?, flat(res)?, flat(grad)?);
         let mut d_gates = vec![0f32; b * steps * 4 * h];
         let mut d_start = vec![0f32; b * 2 * h];
-        // rows in parallel, each writing its own gradients; W_hh's is summed over rows
-        let d_w = d_gates
-            .par_chunks_mut(steps * 4 * h)
-            .zip(d_start.par_chunks_mut(2 * h))
-            .zip(out.par_chunks(steps * 6 * h))
-            .zip(d_out.par_chunks(steps * 6 * h))
-            .zip(st.par_chunks(2 * h))
-            .fold(
-                || vec![0f32; 4 * h * h],
-                |mut d_w, ((((d_gates, d_start), out), d_out), start)| {
+        // groups of rows in parallel, each row writing its own gradients; W_hh's is summed per
+        // group and then over the groups in order, so that the sum does not depend on how the
+        // work was split between threads (the same seed must give the same model)
+        const GROUP: usize = 8;
+        let per_group: Vec<Vec<f32>> = d_gates
+            .par_chunks_mut(GROUP * steps * 4 * h)
+            .zip(d_start.par_chunks_mut(GROUP * 2 * h))
+            .zip(out.par_chunks(GROUP * steps * 6 * h))
+            .zip(d_out.par_chunks(GROUP * steps * 6 * h))
+            .zip(st.par_chunks(GROUP * 2 * h))
+            .map(|((((d_gates, d_start), out), d_out), start)| {
+                let mut d_w = vec![0f32; 4 * h * h];
+                let rows = d_gates
+                    .chunks_mut(steps * 4 * h)
+                    .zip(d_start.chunks_mut(2 * h))
+                    .zip(out.chunks(steps * 6 * h))
+                    .zip(d_out.chunks(steps * 6 * h))
+                    .zip(start.chunks(2 * h));
+                for ((((d_gates, d_start), out), d_out), start) in rows {
                     Arch::new().dispatch(BackwardRow {
                         out,
                         d_out,
@@ -374,18 +383,16 @@ impl CustomOp3 for LstmScan {
                         d_w: &mut d_w,
                         h,
                     });
-                    d_w
-                },
-            )
-            .reduce(
-                || vec![0f32; 4 * h * h],
-                |mut a, b| {
-                    for (x, y) in a.iter_mut().zip(&b) {
-                        *x += y;
-                    }
-                    a
-                },
-            );
+                }
+                d_w
+            })
+            .collect();
+        let mut d_w = vec![0f32; 4 * h * h];
+        for group in &per_group {
+            for (acc, v) in d_w.iter_mut().zip(group) {
+                *acc += v;
+            }
+        }
         let device = gates_in.device();
         Ok((
             Some(Tensor::from_vec(d_gates, (b, steps, 4 * h), device)?),
