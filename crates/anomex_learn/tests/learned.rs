@@ -40,7 +40,7 @@ fn frame() -> Frame<'static> {
 /// Small, quick settings for each learned detector.
 fn quick(name: &str) -> Vec<&'static str> {
     match name {
-        "cnn" => vec!["window=20", "max_epochs=3"],
+        "cnn" | "lstm_ad" => vec!["window=20", "max_epochs=3"],
         _ => vec!["max_epochs=3"],
     }
 }
@@ -52,7 +52,7 @@ fn fit_bytes(name: &str, extra: &[&str]) -> Vec<u8> {
     to_bytes(d.fit(&frame()).unwrap().as_ref()).unwrap()
 }
 
-const NAMES: [&str; 3] = ["autoencoder", "cnn", "deep_svdd"];
+const NAMES: [&str; 6] = ["autoencoder", "cnn", "deep_svdd", "lstm_ad", "usad", "vae"];
 
 #[test]
 fn the_same_seed_gives_the_same_model_and_another_seed_another() {
@@ -297,4 +297,22 @@ fn the_autoencoder_finds_far_rows() {
         best_outlier > worst_inlier,
         "{best_outlier} vs {worst_inlier}"
     );
+}
+
+#[test]
+fn the_vae_divergence_counts_only_with_a_capacity() {
+    // PyOD's default capacity 0 clamps the KL term away; a capacity brings it into training
+    let scores = |extra: &[&str]| {
+        let mut pairs = quick("vae");
+        pairs.extend_from_slice(extra);
+        let d = registry().get("vae").unwrap().create(&pairs).unwrap();
+        d.fit(&frame()).unwrap().score(&frame()).unwrap().combined
+    };
+    let plain = scores(&[]);
+    assert_eq!(
+        plain,
+        scores(&["beta=5"]),
+        "β without a capacity changed the model"
+    );
+    assert_ne!(plain, scores(&["capacity=10"]));
 }
