@@ -39,6 +39,11 @@ const VECTOR_DETECTORS: &[&str] = &[
     "iforest", "knn", "lof", "hbos", "ecod", "copod", "pca", "cblof", "mcd", "gmm", "inne", "loda",
 ];
 
+/// Learned detectors `--learned` adds to the default set, by the suite's kind: each trains a
+/// network per data set, so they are not run unless asked for.
+const LEARNED_SERIES_DETECTORS: &[&str] = &["cnn", "lstm_ad", "usad"];
+const LEARNED_VECTOR_DETECTORS: &[&str] = &["autoencoder", "vae", "deep_svdd"];
+
 /// The data folder: `--data-dir`, else `$ANOMEX_DATA`, else `../shared/data` when present.
 fn data_dir(given: Option<&Path>) -> Result<PathBuf> {
     if let Some(d) = given {
@@ -156,18 +161,21 @@ fn methods(a: &BenchArgs, loader: &Loader) -> Result<Vec<Method>> {
     let registry = anomex::registry();
     let mut out: Vec<Method> = if a.detector.is_empty() {
         let mut defaults = Vec::new();
-        let names = if loader.is_series() {
+        let (names, learned) = if loader.is_series() {
             // the univariate default first, as `anomex detect` runs it
             let (name, params) = anomex::default_detector(anomex::DataShape::Univariate);
             defaults.push(Method::Detector {
                 name: name.to_string(),
                 params: params.iter().map(|p| p.to_string()).collect(),
             });
-            SERIES_DETECTORS
+            (SERIES_DETECTORS, LEARNED_SERIES_DETECTORS)
         } else {
-            VECTOR_DETECTORS
+            (VECTOR_DETECTORS, LEARNED_VECTOR_DETECTORS)
         };
         defaults.extend(names.iter().map(|n| Method::parse_detector(n)));
+        if a.learned {
+            defaults.extend(learned.iter().map(|n| Method::parse_detector(n)));
+        }
         defaults
     } else {
         a.detector

@@ -231,6 +231,10 @@ pub struct BenchArgs {
     /// Detector NAME or NAME:key=value,key=value (repeatable; default: the suite kind's set)
     #[arg(short, long)]
     detector: Vec<String>,
+    /// Add the suite kind's learned detectors (trained networks: minutes per data set) to the
+    /// default set
+    #[arg(long)]
+    learned: bool,
     /// Folder of scores computed elsewhere: <dir>/<method>/<data set>.npy, evaluated as methods
     #[arg(long)]
     peer_scores: Option<PathBuf>,

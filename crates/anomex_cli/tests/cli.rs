@@ -769,6 +769,25 @@ fn bench_runs_workers_resumes_and_guards() {
     };
     assert!(lines.contains("\"status\":\"out_of_memory\""), "{lines}");
 
+    // the default set, with the learned series detectors when asked for (stopped at once: the
+    // jobs' records are what is checked)
+    let default_set = |learned: bool, out: &str| {
+        let mut args = BENCH_SUITE.to_vec();
+        args.extend(["--timeout", "0", "--limit", "1", "-o", out]);
+        if learned {
+            args.push("--learned");
+        }
+        let o = anomex(d, &args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        std::fs::read_to_string(d.join(out).join("results.jsonl")).unwrap()
+    };
+    let plain = default_set(false, "plain");
+    let learned = default_set(true, "learned");
+    for name in ["cnn", "lstm_ad", "usad"] {
+        let method = format!("\"method\":\"{name}\"");
+        assert!(!plain.contains(&method) && learned.contains(&method), "{name}: {learned}");
+    }
+
     assert!(fails(d, &["bench", "--suite", "nowhere"]).contains("unknown suite"));
     assert!(fails(d, &["bench", "--suite", "suite"]).contains("--loader"));
     let mut bad = base.to_vec();
