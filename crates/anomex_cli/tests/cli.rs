@@ -785,7 +785,10 @@ fn bench_runs_workers_resumes_and_guards() {
     let learned = default_set(true, "learned");
     for name in ["cnn", "lstm_ad", "usad"] {
         let method = format!("\"method\":\"{name}\"");
-        assert!(!plain.contains(&method) && learned.contains(&method), "{name}: {learned}");
+        assert!(
+            !plain.contains(&method) && learned.contains(&method),
+            "{name}: {learned}"
+        );
     }
 
     assert!(fails(d, &["bench", "--suite", "nowhere"]).contains("unknown suite"));
