@@ -5,7 +5,7 @@
 //! reconstruction error (Adam, lr 1e-3, weight decay 1e-5, 10 epochs, batches of 32); a row's
 //! score is the Euclidean distance between the row and its reconstruction.
 
-use crate::layers::{layer_sizes, DenseBlock, Linear, Pass};
+use crate::layers::{layer_sizes, DenseStack, Linear, Pass};
 use crate::{training_params, Batch, Combine, Network, Samples, Step, Training, Weights};
 use anomex_core::typed::Seed;
 use anomex_core::{About, DataKind, Learning, Result};
@@ -39,17 +39,13 @@ training_params! {
 /// PyOD's autoencoder.
 #[derive(Debug)]
 pub struct AutoEncoder {
-    blocks: Vec<DenseBlock>,
+    blocks: DenseStack,
     output: Linear,
 }
 
 impl AutoEncoder {
     fn forward(&self, x: &Tensor, pass: &mut Pass<'_>) -> candle_core::Result<Tensor> {
-        let mut x = x.clone();
-        for b in &self.blocks {
-            x = b.forward(&x, pass)?;
-        }
-        self.output.forward(&x)
+        self.output.forward(&self.blocks.forward(x, pass)?)
     }
 }
 
@@ -78,19 +74,8 @@ impl Network for AutoEncoder {
             .copied()
             .chain(hidden.iter().rev().skip(1).copied())
             .collect();
-        let mut blocks = Vec::with_capacity(sizes.len());
-        let mut last = columns;
-        for (i, &size) in sizes.iter().enumerate() {
-            blocks.push(DenseBlock::new(
-                w,
-                &format!("block{i}"),
-                (last, size),
-                p.batch_norm,
-                p.dropout_rate,
-            )?);
-            last = size;
-        }
-        let output = Linear::new(w, "output", last, columns)?;
+        let blocks = DenseStack::new(w, "block", columns, &sizes, p.batch_norm, p.dropout_rate)?;
+        let output = Linear::new(w, "output", blocks.width, columns)?;
         Ok(AutoEncoder { blocks, output })
     }
     fn loss(&self, batch: &Batch, pass: &mut Pass<'_>, _: Step) -> candle_core::Result<Tensor> {

@@ -343,7 +343,7 @@ pub fn dropout(x: &Tensor, p: f64, pass: &mut Pass<'_>) -> candle_core::Result<T
 
 /// PyOD's hidden block: `Linear → BatchNorm (optional) → ReLU → Dropout`.
 #[derive(Debug)]
-pub struct DenseBlock {
+struct DenseBlock {
     linear: Linear,
     norm: Option<BatchNorm>,
     dropout: f64,
@@ -375,6 +375,49 @@ impl DenseBlock {
             x = norm.forward(&x, pass)?;
         }
         dropout(&x.relu()?, self.dropout, pass)
+    }
+}
+
+/// Dense blocks one after another, named `{name}{i}`.
+#[derive(Debug)]
+pub struct DenseStack {
+    blocks: Vec<DenseBlock>,
+    /// The last block's width (the input's when there is none).
+    pub width: usize,
+}
+
+impl DenseStack {
+    /// Blocks from `inputs` features through each of `sizes`.
+    pub fn new(
+        w: &mut Weights<'_>,
+        name: &str,
+        inputs: usize,
+        sizes: &[usize],
+        batch_norm: bool,
+        dropout: f64,
+    ) -> Result<Self> {
+        let mut width = inputs;
+        let mut blocks = Vec::with_capacity(sizes.len());
+        for (i, &size) in sizes.iter().enumerate() {
+            let name = format!("{name}{i}");
+            blocks.push(DenseBlock::new(
+                w,
+                &name,
+                (width, size),
+                batch_norm,
+                dropout,
+            )?);
+            width = size;
+        }
+        Ok(DenseStack { blocks, width })
+    }
+
+    pub fn forward(&self, x: &Tensor, pass: &mut Pass<'_>) -> candle_core::Result<Tensor> {
+        let mut x = x.clone();
+        for b in &self.blocks {
+            x = b.forward(&x, pass)?;
+        }
+        Ok(x)
     }
 }
 

@@ -13,7 +13,7 @@
 //! One departure: PyOD samples `z` when it scores as well, so its scores change from call to
 //! call; here scoring decodes the mean `μ`, so that the same model gives the same scores.
 
-use crate::layers::{layer_sizes, normal_noise, DenseBlock, Linear, Pass};
+use crate::layers::{layer_sizes, normal_noise, DenseStack, Linear, Pass};
 use crate::{training_params, Batch, Combine, Network, Samples, Step, Training, Weights};
 use anomex_core::typed::Seed;
 use anomex_core::{About, DataKind, Learning, Result};
@@ -61,37 +61,13 @@ const LOGVAR_CLIP: (f64, f64) = (-30.0, 20.0);
 /// PyOD's variational autoencoder.
 #[derive(Debug)]
 pub struct Vae {
-    encoder: Vec<DenseBlock>,
+    encoder: DenseStack,
     mu: Linear,
     logvar: Linear,
-    decoder: Vec<DenseBlock>,
+    decoder: DenseStack,
     output: Linear,
     beta: f64,
     capacity: f64,
-}
-
-/// Blocks named `name{i}` through `sizes`, from `inputs` features; returns them and the last
-/// width.
-fn blocks(
-    w: &mut Weights<'_>,
-    name: &str,
-    inputs: usize,
-    sizes: &[usize],
-    p: &VaeParams,
-) -> Result<(Vec<DenseBlock>, usize)> {
-    let mut last = inputs;
-    let mut out = Vec::with_capacity(sizes.len());
-    for (i, &size) in sizes.iter().enumerate() {
-        out.push(DenseBlock::new(
-            w,
-            &format!("{name}{i}"),
-            (last, size),
-            p.batch_norm,
-            p.dropout_rate,
-        )?);
-        last = size;
-    }
-    Ok((out, last))
 }
 
 impl Vae {
@@ -101,23 +77,18 @@ impl Vae {
         x: &Tensor,
         pass: &mut Pass<'_>,
     ) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
-        let mut h = x.clone();
-        for b in &self.encoder {
-            h = b.forward(&h, pass)?;
-        }
+        let h = self.encoder.forward(x, pass)?;
         let mu = self.mu.forward(&h)?;
         let logvar = self
             .logvar
             .forward(&h)?
             .clamp(LOGVAR_CLIP.0, LOGVAR_CLIP.1)?;
-        let mut z = match normal_noise(mu.dims(), pass, mu.device())? {
+        let z = match normal_noise(mu.dims(), pass, mu.device())? {
             Some(eps) => (&mu + (eps * (&logvar * 0.5)?.exp()?)?)?,
             None => mu.clone(),
         };
-        for b in &self.decoder {
-            z = b.forward(&z, pass)?;
-        }
-        Ok((self.output.forward(&z)?, mu, logvar))
+        let h = self.decoder.forward(&z, pass)?;
+        Ok((self.output.forward(&h)?, mu, logvar))
     }
 }
 
@@ -142,16 +113,17 @@ impl Network for Vae {
     fn build((p, _, _): &Self::Params, columns: usize, w: &mut Weights<'_>) -> Result<Self> {
         let enc = layer_sizes("encoder_neuron_list", &p.encoder_neuron_list)?;
         let dec = layer_sizes("decoder_neuron_list", &p.decoder_neuron_list)?;
-        let (encoder, code_in) = blocks(w, "encoder", columns, &enc, p)?;
-        let mu = Linear::new(w, "mu", code_in, p.latent_dim)?;
-        let logvar = Linear::new(w, "logvar", code_in, p.latent_dim)?;
-        let (decoder, last) = blocks(w, "decoder", p.latent_dim, &dec, p)?;
+        let (norm, drop) = (p.batch_norm, p.dropout_rate);
+        let encoder = DenseStack::new(w, "encoder", columns, &enc, norm, drop)?;
+        let mu = Linear::new(w, "mu", encoder.width, p.latent_dim)?;
+        let logvar = Linear::new(w, "logvar", encoder.width, p.latent_dim)?;
+        let decoder = DenseStack::new(w, "decoder", p.latent_dim, &dec, norm, drop)?;
         Ok(Vae {
+            output: Linear::new(w, "output", decoder.width, columns)?,
             encoder,
             mu,
             logvar,
             decoder,
-            output: Linear::new(w, "output", last, columns)?,
             beta: p.beta,
             capacity: p.capacity,
         })

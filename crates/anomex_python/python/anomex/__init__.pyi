@@ -502,6 +502,65 @@ class DeepSVDD(BaseDetector):
         random_state: int = 0,
     ) -> None: ...
 
+class LSTMAD(BaseDetector):
+    """LSTM forecaster's error (TSB-AD's LSTMAD; Malhotra et al., 2015)"""
+    def __init__(
+        self,
+        *,
+        contamination: float = 0.1,
+        window: int = 100,
+        hidden_dim: int = 20,
+        num_layers: int = 2,
+        max_epochs: int = 50,
+        patience: int = 3,
+        batch_size: int = 128,
+        lr: float = 0.0008,
+        weight_decay: float = 0.0,
+        validation: float = 0.2,
+        random_state: int = 0,
+    ) -> None: ...
+
+class USAD(BaseDetector):
+    """two adversarially trained autoencoders' window error (USAD, Audibert et al., 2020)"""
+    def __init__(
+        self,
+        *,
+        contamination: float = 0.1,
+        window: int = 5,
+        hidden: int = 16,
+        latent: int = 5,
+        alpha: float = 0.1,
+        max_epochs: int = 10,
+        patience: int = 3,
+        batch_size: int = 128,
+        lr: float = 0.0001,
+        weight_decay: float = 1e-05,
+        validation: float = 0.2,
+        random_state: int = 0,
+    ) -> None: ...
+
+class VAE(BaseDetector):
+    """variational autoencoder's reconstruction distance (PyOD's VAE; Kingma & Welling, 2014)"""
+    def __init__(
+        self,
+        *,
+        contamination: float = 0.1,
+        encoder_neuron_list: str = '128,64,32',
+        decoder_neuron_list: str = '32,64,128',
+        latent_dim: int = 2,
+        batch_norm: bool = False,
+        dropout_rate: float = 0.2,
+        beta: float = 1.0,
+        capacity: float = 0.0,
+        max_epochs: int = 30,
+        patience: int = 0,
+        batch_size: int = 32,
+        lr: float = 0.001,
+        weight_decay: float = 1e-05,
+        validation: float = 0.0,
+        random_state: int = 0,
+    ) -> None: ...
+
 class Ensemble(BaseDetector):
     """mean of robustly standardised scores of several detectors (Aggarwal & Sathe, 2015)"""
     def __init__(
