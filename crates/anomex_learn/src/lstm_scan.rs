@@ -9,7 +9,10 @@
 //! whole scan over time is one operation: the forward loop keeps each batch row's state in two
 //! short slices and stores every step's activated gates beside its `h_t, c_t`, and the backward
 //! pass walks time in reverse from them. The sigmoids and tanhs use a branch-free `exp` that
-//! loops vectorise (libm's is called one value at a time and was a third of the scan).
+//! loops vectorise (libm's is called one value at a time and was a third of the scan), and the
+//! recurrent products keep blocks of outputs in registers ([`add_product`]). Each row's loop is
+//! written once and compiled for the widest instruction set the CPU has through `pulp`'s
+//! dispatch (AVX-512, AVX2 with FMA, or plain).
 //!
 //! The input's contribution to the gates (`x·W_ihᵀ + b`) stays outside, one large matrix product
 //! over the whole sequence that candle differentiates itself. Batch rows are independent and
