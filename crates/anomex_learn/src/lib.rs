@@ -124,6 +124,26 @@ pub trait Network: Debug + Send + Sync + Sized + 'static {
     fn errors(&self, batch: &Batch) -> candle_core::Result<Tensor>;
 }
 
+/// The error terms ([`Network::errors`]) of the samples `idx` of `set`, one vector per sample,
+/// computed `batch` samples at a time.
+pub(crate) fn error_terms<N: Network>(
+    net: &N,
+    set: &SampleSet,
+    idx: &[usize],
+    batch: usize,
+) -> Result<Vec<Vec<f32>>> {
+    let mut out = Vec::with_capacity(idx.len());
+    for chunk in idx.chunks(batch) {
+        let terms: Vec<Vec<f32>> = net
+            .errors(&set.batch(chunk)?)
+            .and_then(|e| e.to_device(&Device::Cpu))
+            .and_then(|e| e.to_vec2())
+            .map_err(candle_err)?;
+        out.extend(terms);
+    }
+    Ok(out)
+}
+
 /// Turns candle's errors into anomex's.
 pub(crate) fn candle_err(e: candle_core::Error) -> Error {
     Error::Numerical(format!("tensor computation failed: {e}"))
@@ -233,20 +253,9 @@ impl<N: Network> FittedLearned<N> {
         )
     }
 
-    /// The error terms of the samples `idx`, one vector per sample, in batches.
+    /// The error terms of the samples `idx`, one vector per sample.
     fn terms(&self, set: &SampleSet, idx: &[usize]) -> Result<Vec<Vec<f32>>> {
-        let mut out = Vec::with_capacity(idx.len());
-        for chunk in idx.chunks(SCORE_BATCH) {
-            let batch = set.batch(chunk)?;
-            let terms: Vec<Vec<f32>> = self
-                .net
-                .errors(&batch)
-                .and_then(|e| e.to_device(&Device::Cpu))
-                .and_then(|e| e.to_vec2())
-                .map_err(candle_err)?;
-            out.extend(terms);
-        }
-        Ok(out)
+        error_terms(&self.net, set, idx, SCORE_BATCH)
     }
 }
 

@@ -174,31 +174,33 @@ impl SampleSet {
                 })
             }
             Samples::Forecast { window } => {
-                let mut input = Vec::with_capacity(b * window * c);
                 let mut target = Vec::with_capacity(b * c);
                 for &i in idx {
-                    input.extend_from_slice(&self.values[i * c..(i + window) * c]);
                     target.extend_from_slice(row(i + window));
                 }
                 Ok(Batch {
-                    input: Tensor::from_vec(input, (b, window, c), &self.device)
-                        .map_err(candle_err)?,
+                    input: self.windows(idx, window)?,
                     target: Tensor::from_vec(target, (b, c), &self.device).map_err(candle_err)?,
                 })
             }
             Samples::Window { window } => {
-                let mut input = Vec::with_capacity(b * window * c);
-                for &i in idx {
-                    input.extend_from_slice(&self.values[i * c..(i + window) * c]);
-                }
-                let t =
-                    Tensor::from_vec(input, (b, window, c), &self.device).map_err(candle_err)?;
+                let t = self.windows(idx, window)?;
                 Ok(Batch {
                     input: t.clone(),
                     target: t,
                 })
             }
         }
+    }
+
+    /// The `window` rows from each of `idx`, as `(b, window, columns)`.
+    fn windows(&self, idx: &[usize], window: usize) -> Result<Tensor> {
+        let c = self.cols;
+        let mut data = Vec::with_capacity(idx.len() * window * c);
+        for &i in idx {
+            data.extend_from_slice(&self.values[i * c..(i + window) * c]);
+        }
+        Tensor::from_vec(data, (idx.len(), window, c), &self.device).map_err(candle_err)
     }
 
     /// Rows before a window's centre (TSB-AD pads a window score's front by this many).

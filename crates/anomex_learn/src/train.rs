@@ -5,7 +5,7 @@
 use crate::layers::Pass;
 use crate::samples::SampleSet;
 use crate::weights::Weights;
-use crate::{candle_err, Network, Step};
+use crate::{candle_err, error_terms, Network, Step};
 use anomex_core::progress::{report, Progress};
 use anomex_core::Result;
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
@@ -120,15 +120,8 @@ fn split(n: usize, t: &Training, ordered: bool, rng: &mut ChaCha8Rng) -> (Vec<us
 /// assumption (for a forecaster the mean squared error; unlike a training loss it does not
 /// change its definition with the epoch, as USAD's does).
 fn evaluate<N: Network>(net: &N, data: &SampleSet, idx: &[usize], batch: usize) -> Result<f64> {
-    let mut total = 0.0;
-    for chunk in idx.chunks(batch) {
-        let terms: Vec<Vec<f32>> = net
-            .errors(&data.batch(chunk)?)
-            .and_then(|e| e.to_device(&candle_core::Device::Cpu))
-            .and_then(|e| e.to_vec2())
-            .map_err(candle_err)?;
-        total += terms.iter().map(|t| N::COMBINE.score(t)).sum::<f64>();
-    }
+    let terms = error_terms(net, data, idx, batch)?;
+    let total: f64 = terms.iter().map(|t| N::COMBINE.score(t)).sum();
     Ok(total / idx.len().max(1) as f64)
 }
 

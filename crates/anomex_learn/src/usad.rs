@@ -24,6 +24,7 @@ use crate::{training_params, Batch, Combine, Network, Samples, Scaling, Step, Tr
 use anomex_core::typed::Seed;
 use anomex_core::{About, DataKind, Learning, Result};
 use candle_core::Tensor;
+use candle_nn::loss::mse;
 
 anomex_core::params! {
     /// The networks' sizes (TSB-AD's defaults).
@@ -91,11 +92,6 @@ pub struct Usad {
     alpha: f64,
 }
 
-/// Mean squared difference of two `(b, n)` tensors.
-fn mse(a: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
-    (a - b)?.sqr()?.mean_all()
-}
-
 impl Network for Usad {
     type Params = (UsadParams, UsadTraining, Seed);
     const ABOUT: About = About {
@@ -141,8 +137,8 @@ impl Network for Usad {
             self.decoder2.forward(&z)?
         };
         let n = step.epoch as f64;
-        let adversarial = (mse(&x, &ae2ae1)? * (1.0 - 1.0 / n))?;
-        let own = (mse(&x, &own)? / n)?;
+        let adversarial = (mse(&ae2ae1, &x)? * (1.0 - 1.0 / n))?;
+        let own = (mse(&own, &x)? / n)?;
         if step.phase == 0 {
             own + adversarial
         } else {
