@@ -11,6 +11,7 @@
 //! | [`care`] | CARE score: coverage, accuracy, reliability, earliness (Gück et al., 2024) | EnergyFaultDetector `care_score.py` |
 //! | [`delay`] | PA%K F1 and its AUC over K (Kim et al., AAAI 2022), mean time to detect | the paper's definition |
 //! | [`nab`] | NAB score, three profiles, raw / threshold / normalised | numenta/NAB `sweeper.py` |
+//! | [`parsing`] | log-parsing grouping accuracy, pairwise precision / recall / F-measure | logpai/logparser `evaluator.py` (Loghub) |
 //! | [`pate`] | PATE, PATE-F1 (Ghorbani et al., KDD 2024) | pate 0.1.1 |
 //! | [`prts`] | range-based precision / recall / F-beta with α, cardinality and bias options | prts 1.0.0.3 |
 //! | [`vus`] | VUS-ROC, VUS-PR (Paparrizos et al., VLDB 2022), `opt` version | TSB-AD 1.5 |
@@ -31,6 +32,7 @@ pub mod care;
 pub mod delay;
 pub mod nab;
 pub mod named;
+pub mod parsing;
 pub mod pate;
 pub mod point;
 pub mod prts;
