@@ -12,6 +12,8 @@
 //! ```
 
 mod ensemble;
+#[cfg(feature = "logs")]
+pub mod logs;
 mod outlier_model;
 pub mod pipeline;
 

@@ -21,6 +21,7 @@ mod chunked;
 mod eval;
 mod example;
 mod loadgen;
+mod logs;
 mod run;
 mod serve;
 mod synth;
@@ -55,6 +56,8 @@ enum Command {
     /// Run one benchmark job read from stdin (used by `bench`)
     #[command(hide = true)]
     BenchWorker,
+    /// Parse a log into templates (Drain) and find its anomalous windows or sessions
+    Logs(Box<logs::LogsArgs>),
     /// Generate a synthetic series with labelled anomalies
     Synth(SynthArgs),
     /// Run the HTTP streaming service
@@ -388,6 +391,7 @@ fn main() -> ExitCode {
         Command::Eval(a) => eval::eval(a),
         Command::Bench(a) => bench::bench(*a),
         Command::BenchWorker => bench::worker(),
+        Command::Logs(a) => anomex::on_pool(|| logs::logs(*a)),
         Command::Synth(a) => synth::synth(a),
         Command::Serve(a) => serve::serve(a),
         Command::Loadgen(a) => loadgen::loadgen(a),

@@ -1004,3 +1004,142 @@ fn artime_reproduces_the_published_nab_corpus_score() {
     let corpus: f64 = row.split(',').nth(col).unwrap().parse().unwrap();
     assert!((corpus - 74.853_772_232_157_92).abs() < 1e-9, "{corpus}");
 }
+
+const BGL_600: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../examples/loghub/BGL_600.log"
+);
+
+#[test]
+fn logs_parses_a_real_log_and_ranks_labelled_windows_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let templates = dir.path().join("templates.csv");
+    let lines = dir.path().join("lines.csv");
+    let o = anomex(
+        dir.path(),
+        &[
+            "logs",
+            BGL_600,
+            "--preset",
+            "BGL",
+            "--label-field",
+            "Label",
+            "--json",
+            "--templates",
+            templates.to_str().unwrap(),
+            "-o",
+            lines.to_str().unwrap(),
+        ],
+    );
+    let s = json(&o);
+    assert_eq!(s["lines"], 600);
+    assert_eq!(s["parsed"], 600);
+    let n_templates = s["templates"].as_u64().unwrap();
+    assert!((20..200).contains(&n_templates), "{s}");
+    assert_eq!(s["groups"], 30);
+    assert_eq!(s["labelled_groups"], 13);
+    // better than chance by a margin on the alert labels the detector never saw
+    assert!(s["auroc"].as_f64().unwrap() > 0.7, "{s}");
+    let table = std::fs::read_to_string(&templates).unwrap();
+    assert_eq!(table.lines().count() as u64, n_templates + 1);
+    let per_line = std::fs::read_to_string(&lines).unwrap();
+    assert_eq!(per_line.lines().count(), 601);
+    // the same log in sessions, scored by the sequence model
+    let o = anomex(
+        dir.path(),
+        &[
+            "logs",
+            BGL_600,
+            "--preset",
+            "BGL",
+            "-d",
+            "ngram",
+            "--session-field",
+            "Node",
+            "--json",
+        ],
+    );
+    let s = json(&o);
+    assert!(s["groups"].as_u64().unwrap() > 5, "{s}");
+    assert!(
+        s["top"][0]["session"].as_str().unwrap().starts_with('R'),
+        "{s}"
+    );
+}
+
+#[test]
+fn logs_parse_only_lists_templates_with_the_tuned_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = anomex(
+        dir.path(),
+        &[
+            "logs",
+            BGL_600,
+            "--preset",
+            "bgl",
+            "--tuned",
+            "--parse-only",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("600 lines →"), "{out}");
+    assert!(
+        out.contains("generating core.<*>") || out.contains("<*>"),
+        "{out}"
+    );
+}
+
+#[test]
+fn logs_take_any_bytes_and_count_what_they_did() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = Vec::new();
+    for i in 0..50 {
+        bytes.extend_from_slice(format!("job {i} started on node{i}\n").as_bytes());
+    }
+    bytes.extend_from_slice(b"bad \xff\xfe utf8 \x00\x01 binary\n");
+    bytes.extend(std::iter::repeat_n(b'x', 10 << 20));
+    bytes.extend_from_slice(b"\n\n   \njob 51 started on node51\n");
+    let path = dir.path().join("junk.log");
+    std::fs::write(&path, &bytes).unwrap();
+    let s = json(&anomex(
+        dir.path(),
+        &["logs", path.to_str().unwrap(), "--window", "5", "--json"],
+    ));
+    assert_eq!(s["lines"], 55);
+    assert_eq!(s["skipped"], 2, "the blank lines: {s}");
+    assert_eq!(s["truncated"], 1);
+    assert_eq!(s["invalid_utf8"], 1);
+    assert_eq!(s["binary"], 1);
+}
+
+#[test]
+fn logs_bad_input_is_one_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = write(dir.path(), "empty.log", "");
+    assert!(fails(dir.path(), &["logs", empty.to_str().unwrap()]).contains("the log is empty"));
+    let plain = write(dir.path(), "plain.log", "no brackets here\nnor here\n");
+    let p = plain.to_str().unwrap();
+    let e = fails(
+        dir.path(),
+        &["logs", p, "--format", r"\[<Time>\] <Content>"],
+    );
+    assert!(
+        e.contains("none of the 2 lines matches the log format"),
+        "{e}"
+    );
+    let e = fails(dir.path(), &["logs", p, "--format", "<Time> <Message>"]);
+    assert!(e.contains("<Content>"), "{e}");
+    let e = fails(dir.path(), &["logs", p, "--preset", "Nope"]);
+    assert!(e.contains("unknown preset") && e.contains("HDFS"), "{e}");
+    let e = fails(dir.path(), &["logs", p, "--mask", "(unclosed"]);
+    assert!(e.contains("(unclosed"), "{e}");
+    let e = fails(dir.path(), &["logs", p, "--session", r"blk_\d+"]);
+    assert!(e.contains("session pattern matches no line"), "{e}");
+    let e = fails(dir.path(), &["logs", p, "-d", "zscore"]);
+    assert!(e.contains("vector detector"), "{e}");
+    let e = fails(dir.path(), &["logs", p, "--similarity", "1.5"]);
+    assert!(e.contains("similarity"), "{e}");
+    let e = fails(dir.path(), &["logs", "missing.log"]);
+    assert!(e.contains("missing.log"), "{e}");
+}

@@ -59,7 +59,13 @@ impl LogFormat {
             ));
         }
         let regex = Regex::new(&pattern).map_err(|e| {
-            Error::param("format", format!("{format:?} is not a valid format: {e}"))
+            Error::param(
+                "format",
+                format!(
+                    "{format:?} is not a valid format: {}",
+                    crate::regex_error(&e)
+                ),
+            )
         })?;
         Ok(Self {
             source: format.to_string(),

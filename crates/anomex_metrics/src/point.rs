@@ -1,7 +1,7 @@
 //! Point-wise metrics: AUC-ROC, AUC-PR, Standard-F1, and precision / recall / F1 of a prediction.
 
 use crate::{check, check_pred};
-use anomex_core::Result;
+use anomex_core::{Error, Result};
 
 /// Cumulative true- and false-positive counts at each distinct score, from the highest down
 /// (scikit-learn's `_binary_clf_curve`).
@@ -150,9 +150,60 @@ pub fn precision_at_k(labels: &[bool], scores: &[f64]) -> Result<f64> {
     Ok(order[..k].iter().filter(|&&i| labels[i]).count() as f64 / k as f64)
 }
 
+/// Recall at a false-positive-rate budget: the highest true-positive rate of the ROC curve
+/// among the thresholds whose false-positive rate is at most `max_fpr` (as read off
+/// scikit-learn's `roc_curve`; tied scores are one threshold). NaN with one class only.
+pub fn recall_at_fpr(labels: &[bool], scores: &[f64], max_fpr: f64) -> Result<f64> {
+    check(labels, scores)?;
+    if !(0.0..=1.0).contains(&max_fpr) {
+        return Err(Error::input(format!(
+            "max_fpr must be in [0, 1], got {max_fpr}"
+        )));
+    }
+    let positives = labels.iter().filter(|&&l| l).count();
+    let negatives = labels.len() - positives;
+    if positives == 0 || negatives == 0 {
+        return Ok(f64::NAN);
+    }
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let (mut tp, mut fp, mut best) = (0usize, 0usize, 0.0f64);
+    let mut i = 0;
+    while i < order.len() {
+        let score = scores[order[i]];
+        while i < order.len() && scores[order[i]] == score {
+            if labels[order[i]] {
+                tp += 1;
+            } else {
+                fp += 1;
+            }
+            i += 1;
+        }
+        if fp as f64 <= max_fpr * negatives as f64 {
+            best = tp as f64 / positives as f64;
+        } else {
+            break;
+        }
+    }
+    Ok(best)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recall_at_fpr_reads_the_roc_curve() {
+        // 100 normals scored 0..99, anomalies at 150, 98.5, 50: one false positive is 1 %
+        let mut labels = vec![false; 100];
+        let mut scores: Vec<f64> = (0..100).map(f64::from).collect();
+        labels.extend([true, true, true]);
+        scores.extend([150.0, 98.5, 50.0]);
+        assert_eq!(recall_at_fpr(&labels, &scores, 0.0).unwrap(), 1.0 / 3.0);
+        assert_eq!(recall_at_fpr(&labels, &scores, 0.01).unwrap(), 2.0 / 3.0);
+        assert_eq!(recall_at_fpr(&labels, &scores, 1.0).unwrap(), 1.0);
+        assert!(recall_at_fpr(&[true], &[1.0], 0.01).unwrap().is_nan());
+    }
 
     #[test]
     fn auc_with_ties_is_mann_whitney() {
