@@ -570,6 +570,94 @@ fn care_score(
     care::care(&events, &p, compat).map_err(py_err)
 }
 
+/// A Drain log parser (`anomex_logs::Drain`), its state as bytes between calls.
+#[pyclass(frozen, module = "anomex._native")]
+struct Drain {
+    parser: Mutex<anomex::logs::parse::Drain>,
+}
+
+impl Drain {
+    fn lock(&self) -> PyResult<std::sync::MutexGuard<'_, anomex::logs::parse::Drain>> {
+        self.parser
+            .lock()
+            .map_err(|_| PyValueError::new_err("the parser failed during an earlier call"))
+    }
+}
+
+#[pymethods]
+impl Drain {
+    /// A parser from its settings as JSON text (`DrainConfig`).
+    #[new]
+    fn new(config_json: &str) -> PyResult<Drain> {
+        let config: anomex::logs::parse::DrainConfig = serde_json::from_str(config_json)
+            .map_err(|e| PyValueError::new_err(format!("Drain settings: {e}")))?;
+        let parser = anomex::logs::parse::Drain::new(config).map_err(py_err)?;
+        Ok(Drain {
+            parser: Mutex::new(parser),
+        })
+    }
+
+    /// A parser from `to_bytes`, checked whole before use.
+    #[staticmethod]
+    fn from_bytes(state: &[u8]) -> PyResult<Drain> {
+        let parser: anomex::logs::parse::Drain = serde_json::from_slice(state)
+            .map_err(|e| PyValueError::new_err(format!("Drain state: {e}")))?;
+        Ok(Drain {
+            parser: Mutex::new(parser),
+        })
+    }
+
+    /// The whole state (settings, tree, templates) as bytes.
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let bytes = serde_json::to_vec(&*self.lock()?)
+            .map_err(|e| PyValueError::new_err(format!("Drain state: {e}")))?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// Parses messages in order, learning from each; one template id per message.
+    fn add<'py>(
+        &self,
+        py: Python<'py>,
+        messages: Vec<String>,
+    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
+        let mut parser = self.lock()?;
+        let parser = &mut *parser;
+        let ids: Vec<i64> = py.detach(|| {
+            messages
+                .iter()
+                .map(|m| i64::from(parser.add(m).template))
+                .collect()
+        });
+        Ok(ids.into_pyarray(py))
+    }
+
+    /// The template each message would join without learning from it (-1: none).
+    fn find<'py>(
+        &self,
+        py: Python<'py>,
+        messages: Vec<String>,
+    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
+        let parser = self.lock()?;
+        let ids: Vec<i64> = py.detach(|| {
+            messages
+                .iter()
+                .map(|m| parser.find(m).map_or(-1, i64::from))
+                .collect()
+        });
+        Ok(ids.into_pyarray(py))
+    }
+
+    /// Every template: (id, template text, count).
+    fn templates(&self) -> PyResult<Vec<(u32, String, u64)>> {
+        Ok(self.lock()?.templates().collect())
+    }
+
+    /// A message's parameters under a template.
+    fn parameters(&self, template: u32, message: &str) -> PyResult<Vec<String>> {
+        Ok(self.lock()?.parameters(template, message))
+    }
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -584,5 +672,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(care_score, m)?)?;
     m.add_class::<Model>()?;
     m.add_class::<Monitor>()?;
+    m.add_class::<Drain>()?;
     Ok(())
 }

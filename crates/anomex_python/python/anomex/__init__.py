@@ -1,7 +1,8 @@
 """anomex: anomaly detection for time series and vectors, in Rust.
 
 PyOD-style detector classes (``anomex.IForest``, ``anomex.ECOD``, ``anomex.SubPCA`` …), every
-evaluation metric (``anomex.metrics``), a streaming ``Monitor`` and Spark helpers
+evaluation metric (``anomex.metrics``), a streaming ``Monitor``, the ``Drain`` log parser and Spark
+helpers
 (``anomex.spark``, needs pyspark). Models are anomex model files: ``save`` / ``anomex.load`` and
 pickle all use them.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from . import metrics
 from ._detectors import CLASS_NAMES, BaseDetector, NotFittedError, build_classes, from_bytes, load
+from ._logs import Drain
 from ._monitor import Monitor, Scored
 from ._native import __version__
 
@@ -27,6 +29,7 @@ __all__ = [
     "BaseDetector",
     "CLASS_NAMES",
     "DETECTORS",
+    "Drain",
     "Monitor",
     "NotFittedError",
     "Scored",
