@@ -96,6 +96,13 @@ pub struct InputArgs {
     /// Missing / non-finite values: error (default), ffill, linear, zero
     #[arg(long, default_value = "error")]
     fill: String,
+    /// Categorical columns, comma-separated, one-hot encoded (default: the value columns whose
+    /// first cell is text)
+    #[arg(long, value_delimiter = ',')]
+    categorical: Option<Vec<String>>,
+    /// The label column's value for normal rows (any other value is an anomaly), e.g. normal
+    #[arg(long, requires = "label_col")]
+    normal_label: Option<String>,
 }
 
 /// Outputs shared by `detect` and `score`.

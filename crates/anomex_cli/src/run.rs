@@ -82,14 +82,25 @@ fn selection(input: &InputArgs) -> Result<Selection> {
             _ => None,
         },
         fill: input.fill.parse::<Fill>()?,
+        categorical: input.categorical.clone(),
+        encoding: None,
+        normal_label: input.normal_label.clone(),
     })
 }
 
 fn load(path: &Path, input: &InputArgs) -> Result<Dataset> {
+    load_encoded(path, input, None)
+}
+
+/// Reads a data file; with `encoding` (a model's training columns), categorical columns are
+/// one-hot encoded to exactly the indicators the model was fitted on.
+fn load_encoded(path: &Path, input: &InputArgs, encoding: Option<Vec<String>>) -> Result<Dataset> {
     if !path.exists() {
         bail!("input file {} does not exist", path.display());
     }
-    Ok(anomex_data::read(path, &selection(input)?)?)
+    let mut selection = selection(input)?;
+    selection.encoding = encoding;
+    Ok(anomex_data::read(path, &selection)?)
 }
 
 /// Checks `--train-rows` against the data (the pipeline's check, naming the option).
@@ -180,7 +191,7 @@ pub fn fit(a: FitArgs) -> Result<()> {
         progress.step(format!("fitting {name} on {} rows", train.rows()));
         progress.observe(|| detector.fit(&train))?
     };
-    model_file::save(fitted.as_ref(), &a.save)?;
+    model_file::save_with_columns(fitted.as_ref(), Some(train.column_names()), &a.save)?;
     outln!(
         "saved {} fitted on {} rows × {} columns to {}",
         name,
@@ -193,8 +204,9 @@ pub fn fit(a: FitArgs) -> Result<()> {
 
 pub fn score(a: ScoreArgs) -> Result<()> {
     let registry = anomex::registry();
-    let fitted = model_file::load(&a.model, &registry)
+    let loaded = model_file::load_full(&a.model, &registry)
         .with_context(|| format!("loading {}", a.model.display()))?;
+    let (fitted, columns) = (loaded.model, loaded.columns);
     if let Some(chunk_rows) = a.chunk_rows {
         let policy = a
             .out
@@ -223,7 +235,7 @@ pub fn score(a: ScoreArgs) -> Result<()> {
         }
         return Ok(());
     }
-    let dataset = load(&a.file, &a.input)?;
+    let dataset = load_encoded(&a.file, &a.input, columns)?;
     let progress = Progress::new(a.out.timings);
     progress.step(format!("scoring {} rows", dataset.frame.rows()));
     let scores = fitted.score(&dataset.frame)?;

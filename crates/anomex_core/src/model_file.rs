@@ -8,7 +8,7 @@
 //! | 4 | format version (`u32`, currently 1) |
 //! | 8 | payload length (`u64`) |
 //! | 4 | CRC-32 (IEEE) of the payload |
-//! | n | payload: UTF-8 JSON `{ "detector", "params", "state", "writer" }`, and optionally `"calibration"` |
+//! | n | payload: UTF-8 JSON `{ "detector", "params", "state", "writer" }`, and optionally `"calibration"` and `"columns"` |
 //! | 8 | (version 2) weights length (`u64`) |
 //! | 4 | (version 2) CRC-32 (IEEE) of the weights |
 //! | m | (version 2) weights: safetensors bytes (a JSON header of names, dtypes and shapes, then raw little-endian data) |
@@ -21,7 +21,9 @@
 //!
 //! The optional calibration holds what a PyOD-style model adds to the fitted detector (the
 //! contamination, the threshold and the training scores); readers that do not need it ignore it,
-//! so one file serves the command line, the service and the Python bindings.
+//! so one file serves the command line, the service and the Python bindings. The optional
+//! columns are the names of the training frame's columns, so that data read for scoring is laid
+//! out as the model saw it (categorical columns one-hot encoded to the same indicators).
 //!
 //! Loading never executes code: the payload is data, the detector name picks a registered
 //! loader, and the parameters are re-validated against that detector's declaration. A short,
@@ -86,6 +88,19 @@ struct Payload {
     writer: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     calibration: Option<Calibration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    columns: Option<Vec<String>>,
+}
+
+/// Everything a model file holds.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The fitted detector.
+    pub model: Box<dyn FittedDetector>,
+    /// Its calibration, when stored.
+    pub calibration: Option<Calibration>,
+    /// The training frame's column names, when stored.
+    pub columns: Option<Vec<String>>,
 }
 
 /// A threshold calibrated on the training scores, stored beside the fitted detector.
@@ -109,7 +124,18 @@ pub fn to_bytes_calibrated(
     model: &dyn FittedDetector,
     calibration: Option<&Calibration>,
 ) -> Result<Vec<u8>> {
+    to_bytes_full(model, calibration, None)
+}
+
+/// Serialises a fitted detector with its calibration and its training columns' names, each
+/// when given.
+pub fn to_bytes_full(
+    model: &dyn FittedDetector,
+    calibration: Option<&Calibration>,
+    columns: Option<&[String]>,
+) -> Result<Vec<u8>> {
     let payload = Payload {
+        columns: columns.map(<[String]>::to_vec),
         detector: model.name().to_string(),
         params: model.params().clone(),
         state: model.state()?,
@@ -149,6 +175,11 @@ pub type Calibrated = (Box<dyn FittedDetector>, Option<Calibration>);
 
 /// Restores a fitted detector and its calibration (if stored) from model-file bytes.
 pub fn from_bytes_calibrated(bytes: &[u8], registry: &Registry) -> Result<Calibrated> {
+    from_bytes_full(bytes, registry).map(|l| (l.model, l.calibration))
+}
+
+/// Restores everything a model file holds.
+pub fn from_bytes_full(bytes: &[u8], registry: &Registry) -> Result<Loaded> {
     if bytes.len() < HEADER_LEN {
         return Err(Error::ModelFile(format!(
             "truncated: {} bytes, the header alone has {HEADER_LEN}",
@@ -229,7 +260,11 @@ pub fn from_bytes_calibrated(bytes: &[u8], registry: &Registry) -> Result<Calibr
         weights,
     };
     let model = (entry.load)(&payload.params, stored)?;
-    Ok((model, payload.calibration))
+    Ok(Loaded {
+        model,
+        calibration: payload.calibration,
+        columns: payload.columns,
+    })
 }
 
 /// The little-endian `u64` at `at`.
@@ -252,7 +287,16 @@ fn section<'a>(rest: &'a [u8], len: u64, what: &str) -> Result<&'a [u8]> {
 
 /// Writes a model file.
 pub fn save(model: &dyn FittedDetector, path: &Path) -> Result<()> {
-    let bytes = to_bytes(model)?;
+    save_with_columns(model, None, path)
+}
+
+/// Writes a model file that records the training frame's column names.
+pub fn save_with_columns(
+    model: &dyn FittedDetector,
+    columns: Option<&[String]>,
+    path: &Path,
+) -> Result<()> {
+    let bytes = to_bytes_full(model, None, columns)?;
     std::fs::write(path, bytes).map_err(|source| Error::Io {
         path: path.display().to_string(),
         source,
@@ -261,11 +305,16 @@ pub fn save(model: &dyn FittedDetector, path: &Path) -> Result<()> {
 
 /// Reads a model file.
 pub fn load(path: &Path, registry: &Registry) -> Result<Box<dyn FittedDetector>> {
+    load_full(path, registry).map(|l| l.model)
+}
+
+/// Reads everything a model file holds.
+pub fn load_full(path: &Path, registry: &Registry) -> Result<Loaded> {
     let bytes = std::fs::read(path).map_err(|source| Error::Io {
         path: path.display().to_string(),
         source,
     })?;
-    from_bytes(&bytes, registry)
+    from_bytes_full(&bytes, registry)
 }
 
 /// Deserialises a detector's own state, mapping failures to [`Error::ModelFile`].

@@ -8,6 +8,11 @@ fn is_number(cell: &str) -> bool {
     cell.trim().parse::<f64>().is_ok()
 }
 
+/// A text cell that may be a timestamp: it holds a digit (`tcp` or `SF` are categories).
+fn may_be_time(cell: &str) -> bool {
+    cell.bytes().any(|b| b.is_ascii_digit())
+}
+
 /// Reads a delimited text file in one pass (see [`Selection`] for the column rules).
 pub fn read(path: &Path, sel: &Selection, delimiter: u8) -> Result<Dataset> {
     let file = std::fs::File::open(path).map_err(|e| io_error(path, e))?;
@@ -127,15 +132,17 @@ pub fn read_from<R: std::io::Read>(
     let chosen = choose_columns(
         &names,
         sel,
-        || (!is_number(&sample[0]) && names.len() > 1).then_some(0),
+        || (!is_number(&sample[0]) && may_be_time(&sample[0]) && names.len() > 1).then_some(0),
         |_| true,
     )?;
     let (time_idx, label_idx, value_idx) = (chosen.time, chosen.label, chosen.values);
     if value_idx.is_empty() {
         return Err(Error::input(format!("{source}: no value column to score")));
     }
+    let categorical = categorical_columns(&names, &value_idx, sel, sample)?;
 
     let mut columns: Vec<Vec<f64>> = vec![Vec::new(); value_idx.len()];
+    let mut categories: Vec<Vec<String>> = vec![Vec::new(); value_idx.len()];
     let mut timestamps = time_idx.map(|_| Vec::new());
     let mut labels = label_idx.map(|_| Vec::new());
     let mut lines: Vec<u64> = Vec::new();
@@ -143,6 +150,10 @@ pub fn read_from<R: std::io::Read>(
         let line = rec.position().map_or(0, |p| p.line());
         for (k, &j) in value_idx.iter().enumerate() {
             let cell = &rec[j];
+            if categorical[k] {
+                categories[k].push(cell.to_string());
+                continue;
+            }
             let v = if cell.is_empty() {
                 f64::NAN
             } else {
@@ -159,9 +170,14 @@ pub fn read_from<R: std::io::Read>(
             ts.push(rec[j].to_string());
         }
         if let (Some(ls), Some(j)) = (labels.as_mut(), label_idx) {
-            ls.push(parse_label(&rec[j]).ok_or_else(|| {
+            let label = match &sel.normal_label {
+                Some(normal) => Some(rec[j].trim() != normal),
+                None => parse_label(&rec[j]),
+            };
+            ls.push(label.ok_or_else(|| {
                 Error::input(format!(
-                    "{source}: line {line}, label column `{}`: `{}` is not a label",
+                    "{source}: line {line}, label column `{}`: `{}` is not a label \
+                     (name the normal value with --normal-label)",
                     names[j], &rec[j]
                 ))
             })?);
@@ -179,17 +195,115 @@ pub fn read_from<R: std::io::Read>(
         push(&rec.map_err(csv_err)?)?;
     }
 
-    let col_names: Vec<String> = value_idx.iter().map(|&j| names[j].clone()).collect();
-    for (col, name) in columns.iter_mut().zip(&col_names) {
-        sel.fill
-            .apply(col, name, |i| format!("{source}: line {}", lines[i]))?;
+    let mut col_names = Vec::new();
+    let mut out_columns = Vec::new();
+    for (k, &j) in value_idx.iter().enumerate() {
+        if categorical[k] {
+            let (names_k, cols_k) =
+                one_hot(&names[j], &categories[k], sel.encoding.as_deref(), source)?;
+            col_names.extend(names_k);
+            out_columns.extend(cols_k);
+        } else {
+            let mut col = std::mem::take(&mut columns[k]);
+            sel.fill.apply(&mut col, &names[j], |i| {
+                format!("{source}: line {}", lines[i])
+            })?;
+            col_names.push(names[j].clone());
+            out_columns.push(col);
+        }
     }
+    let columns = out_columns;
     let mut frame = Frame::from_named_columns(&columns, col_names)
         .map_err(|e| Error::input(format!("{source}: {e}")))?;
     if let Some(ts) = timestamps {
         frame = frame.with_timestamps(ts)?;
     }
     Ok(Dataset { frame, labels })
+}
+
+/// Which value columns are categorical: the named ones, those a model encoded (`name=value`
+/// columns in [`Selection::encoding`]), or else those whose first data cell is text.
+fn categorical_columns(
+    names: &[String],
+    value_idx: &[usize],
+    sel: &Selection,
+    sample: &::csv::StringRecord,
+) -> Result<Vec<bool>> {
+    let named = match &sel.categorical {
+        Some(cols) => cols
+            .iter()
+            .map(|c| crate::find_column(names, c, "categorical column"))
+            .collect::<Result<Vec<usize>>>()?,
+        None => Vec::new(),
+    };
+    if let Some(j) = named.iter().find(|j| !value_idx.contains(j)) {
+        return Err(Error::input(format!(
+            "categorical column `{}` is not a value column (it is the time or label column, or \
+             not among --columns)",
+            names[*j]
+        )));
+    }
+    Ok(value_idx
+        .iter()
+        .map(|&j| match (&sel.encoding, &sel.categorical) {
+            (Some(encoded), _) => {
+                let prefix = format!("{}=", names[j]);
+                encoded.iter().any(|e| e.starts_with(&prefix)) && !encoded.contains(&names[j])
+            }
+            (None, Some(_)) => named.contains(&j),
+            (None, None) => {
+                let cell = sample.get(j).unwrap_or_default();
+                !cell.is_empty() && !is_number(cell)
+            }
+        })
+        .collect())
+}
+
+/// One indicator column per category (`name=value`, in order of first appearance, or as a
+/// model's encoding lists them; an empty cell is the category `name=`).
+fn one_hot(
+    name: &str,
+    cells: &[String],
+    encoding: Option<&[String]>,
+    source: &str,
+) -> Result<(Vec<String>, Vec<Vec<f64>>)> {
+    let prefix = format!("{name}=");
+    let vocabulary: Vec<String> = match encoding {
+        Some(encoded) => encoded
+            .iter()
+            .filter_map(|e| e.strip_prefix(&prefix).map(str::to_string))
+            .collect(),
+        None => {
+            let mut seen = std::collections::HashSet::new();
+            let mut vocabulary = Vec::new();
+            for c in cells {
+                if seen.insert(c.as_str()) {
+                    if vocabulary.len() == crate::MAX_CATEGORIES {
+                        return Err(Error::input(format!(
+                            "{source}: column `{name}` has more than {} distinct values; an \
+                             identifier is no category (leave it out with --columns)",
+                            crate::MAX_CATEGORIES
+                        )));
+                    }
+                    vocabulary.push(c.clone());
+                }
+            }
+            vocabulary
+        }
+    };
+    let index: std::collections::HashMap<&str, usize> = vocabulary
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v.as_str(), i))
+        .collect();
+    let mut columns = vec![vec![0.0; cells.len()]; vocabulary.len()];
+    for (row, c) in cells.iter().enumerate() {
+        if let Some(&i) = index.get(c.as_str()) {
+            columns[i][row] = 1.0;
+        }
+    }
+    let names = vocabulary.iter().map(|v| format!("{prefix}{v}")).collect();
+    Ok((names, columns))
 }
 
 #[cfg(test)]
@@ -281,5 +395,70 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("line 3") && err.contains("ragged"), "{err}");
+    }
+
+    #[test]
+    fn text_columns_are_categories_one_hot_encoded() {
+        let text = "0,tcp,SF,491,normal\n0,udp,SF,146,neptune\n2,tcp,REJ,0,normal\n";
+        let sel = Selection {
+            label_col: Some("4".into()),
+            normal_label: Some("normal".into()),
+            ..Default::default()
+        };
+        let d = load(text, &sel).unwrap();
+        assert!(
+            d.frame.timestamps().is_none(),
+            "`0` is no time, `tcp` a category"
+        );
+        assert_eq!(
+            d.frame.column_names(),
+            ["c0", "c1=tcp", "c1=udp", "c2=SF", "c2=REJ", "c3"]
+        );
+        assert_eq!(d.frame.column_vec(2), vec![0.0, 1.0, 0.0]);
+        assert_eq!(d.labels.unwrap(), vec![false, true, false]);
+        // encoded as a model saw them: its order, unseen values all zeros
+        let sel = Selection {
+            encoding: Some(
+                ["c0", "c1=udp", "c1=tcp", "c2=SF", "c3"]
+                    .map(String::from)
+                    .to_vec(),
+            ),
+            columns: Some(["0", "1", "2", "3"].map(String::from).to_vec()),
+            ..Default::default()
+        };
+        let d = load("1,icmp,SF,5\n1,udp,RSTO,6\n", &sel).unwrap();
+        assert_eq!(
+            d.frame.column_names(),
+            ["c0", "c1=udp", "c1=tcp", "c2=SF", "c3"]
+        );
+        assert_eq!(d.frame.row(0).to_vec(), vec![1.0, 0.0, 0.0, 1.0, 5.0]);
+        assert_eq!(d.frame.row(1).to_vec(), vec![1.0, 1.0, 0.0, 0.0, 6.0]);
+    }
+
+    #[test]
+    fn a_leading_text_column_with_digits_is_still_a_time_and_ids_are_refused() {
+        let d = load("Jan 5 10:00,1\nJan 5 10:05,2\n", &Selection::default()).unwrap();
+        assert!(d.frame.timestamps().is_some());
+        let mut text = String::from("id,v\n");
+        for i in 0..(crate::MAX_CATEGORIES + 1) {
+            text.push_str(&format!("u{i}x,{i}\n"));
+        }
+        let sel = Selection {
+            time_col: Some("v".into()),
+            categorical: Some(vec!["id".into()]),
+            ..Default::default()
+        };
+        let err = load(&text, &sel).unwrap_err().to_string();
+        assert!(err.contains("more than 1000 distinct values"), "{err}");
+        let err = load(
+            "a,b\n1,x\n",
+            &Selection {
+                categorical: Some(vec!["zz".into()]),
+                ..Default::default()
+            },
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("`zz` not found"), "{err}");
     }
 }

@@ -36,7 +36,21 @@ pub struct Selection {
     pub header: Option<bool>,
     /// What to do with missing or non-finite values.
     pub fill: Fill,
+    /// Categorical columns, one-hot encoded; `None` = every value column whose first data cell
+    /// is text (CSV/TSV).
+    pub categorical: Option<Vec<String>>,
+    /// The encoded columns a model was fitted on (`name=value` for categorical ones): the
+    /// categories are encoded to exactly these, in this order; a value the model never saw
+    /// gets zeros in all of its column's indicators.
+    pub encoding: Option<Vec<String>>,
+    /// The label value that means normal (every other value is anomalous); `None` = numbers
+    /// (non-zero = anomalous) or true/false words.
+    pub normal_label: Option<String>,
 }
+
+/// The most categories one column may have (a column of ids would otherwise become as many
+/// indicator columns as rows).
+pub const MAX_CATEGORIES: usize = 1000;
 
 /// A loaded data set: the frame and, when a label column was given, its labels.
 #[derive(Debug, Clone)]
