@@ -253,11 +253,15 @@ pub fn score_log(log: &ParsedLog, grouping: &Grouping, scoring: &Scoring) -> Res
     }
     let registry = registry();
     let entry = registry.get(&scoring.detector)?;
+    if entry.data == DataKind::Events {
+        return score_sequence(log, windows, scoring, entry, train);
+    }
     if entry.data != DataKind::Vectors {
         return Err(Error::param(
             "detector",
             format!(
-                "{} reads {}; log groups are scored by `ngram` or a vector detector (`anomex list`)",
+                "{} reads {}; log groups are scored by `ngram`, an event detector (`deeplog`) \
+                 or a vector detector (`anomex list`)",
                 scoring.detector,
                 entry.data.as_str()
             ),
@@ -314,6 +318,47 @@ impl Reduce {
             Reduce::Mean => scores.sum::<f64>() / n.max(1) as f64,
         }
     }
+}
+
+/// An event detector (DeepLog) on the log's template ids, one sequence: fitted on the first
+/// `train` lines, each line scored, a group scored by its most surprising line. The number of
+/// one-hot slots is the parser's templates plus one for templates first seen after training,
+/// unless the parameters say otherwise.
+fn score_sequence(
+    log: &ParsedLog,
+    windows: Vec<Window>,
+    scoring: &Scoring,
+    entry: &crate::Entry,
+    train: usize,
+) -> Result<LogScores> {
+    let ids: Vec<f64> = log.templates.iter().map(|&t| f64::from(t)).collect();
+    let mut params = scoring.params.clone();
+    if entry.params.iter().any(|p| p.name == "templates")
+        && !params.iter().any(|p| p.starts_with("templates="))
+    {
+        let seen = log.templates[..train.min(log.templates.len())]
+            .iter()
+            .max()
+            .map_or(0, |&t| t as usize + 1);
+        params.push(format!("templates={}", seen + 1));
+    }
+    let detector = entry.create(&params)?;
+    let all = Frame::from_series(&ids)?;
+    let fitted = if train >= ids.len() {
+        detector.fit(&all)?
+    } else {
+        detector.fit(&Frame::from_series(&ids[..train])?)?
+    };
+    let line_scores = fitted.score(&all)?.combined;
+    let scores = windows
+        .iter()
+        .map(|w| Reduce::Max.apply(w.lines.iter().map(|&i| line_scores[i]), w.lines.len()))
+        .collect();
+    Ok(LogScores {
+        windows,
+        scores,
+        line_scores: Some(line_scores),
+    })
 }
 
 fn ngram_params(params: &[String]) -> Result<(usize, f64, Reduce)> {

@@ -1206,7 +1206,11 @@ fn categorical_columns_are_encoded_as_the_model_saw_them() {
     // combinations seen in training sit on training rows (encoded in the test file's own
     // order, udp would read as tcp and `tcp,REJ` as the unseen `udp,REJ`); the unseen protocol
     // is one indicator away from every training row
-    assert_eq!([scores[0], scores[1], scores[3]], [0.0, 0.0, 0.0], "{scores:?}");
+    assert_eq!(
+        [scores[0], scores[1], scores[3]],
+        [0.0, 0.0, 0.0],
+        "{scores:?}"
+    );
     assert!((scores[2] - 1.0).abs() < 1e-9, "{scores:?}");
     // a column of identifiers is refused with a message that says why
     let mut ids = String::from("user,v\n");

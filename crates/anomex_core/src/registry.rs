@@ -15,6 +15,9 @@ pub enum DataKind {
     Series,
     /// Rows are independent points (tabular data, embeddings); order does not matter.
     Vectors,
+    /// One column of event codes in time order (log template ids): non-negative integers
+    /// naming what happened, not measuring it.
+    Events,
 }
 
 impl DataKind {
@@ -22,6 +25,7 @@ impl DataKind {
         match self {
             DataKind::Series => "time series",
             DataKind::Vectors => "vectors",
+            DataKind::Events => "event sequences",
         }
     }
 }

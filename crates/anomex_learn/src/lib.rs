@@ -24,6 +24,7 @@
 pub mod autoencoder;
 pub mod cnn;
 pub mod deep_svdd;
+pub mod deeplog;
 pub mod layers;
 pub mod lstm_ad;
 mod lstm_scan;
@@ -372,6 +373,7 @@ pub fn register(registry: &mut Registry) -> Result<()> {
     registry.add(entry::<autoencoder::AutoEncoder>())?;
     registry.add(entry::<cnn::Cnn>())?;
     registry.add(entry::<deep_svdd::DeepSvdd>())?;
+    registry.add(entry::<deeplog::DeepLog>())?;
     registry.add(entry::<lstm_ad::LstmAd>())?;
     registry.add(entry::<usad::Usad>())?;
     registry.add(entry::<vae::Vae>())?;

@@ -37,6 +37,8 @@ pub enum Scaling {
     /// The training range onto `[0, 1]` (networks with a sigmoid output, as USAD); new data
     /// may fall outside it.
     MinMax,
+    /// As given (codes, such as DeepLog's template ids).
+    Identity,
 }
 
 /// Per-column `(x − mean) / scale` learned from the training rows (a constant column is
@@ -63,6 +65,7 @@ impl Scaler {
                     let hi = col.iter().copied().fold(f64::NEG_INFINITY, f64::max);
                     (if lo.is_finite() { lo } else { 0.0 }, hi - lo)
                 }
+                Scaling::Identity => (0.0, 1.0),
             };
             mean.push(shift);
             scale.push(if spread > 0.0 && spread.is_finite() {
@@ -145,6 +148,11 @@ impl SampleSet {
             Samples::Forecast { window } => self.rows.saturating_sub(window),
             Samples::Window { window } => (self.rows + 1).saturating_sub(window),
         }
+    }
+
+    /// The scaled values, row after row (a network checks codes through it).
+    pub fn values(&self) -> &[f32] {
+        &self.values
     }
 
     pub fn is_empty(&self) -> bool {

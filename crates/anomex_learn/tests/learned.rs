@@ -316,3 +316,69 @@ fn the_vae_divergence_counts_only_with_a_capacity() {
     );
     assert_ne!(plain, scores(&["capacity=10"]));
 }
+
+/// Template ids: a four-step cycle, with one unseen id and one step out of order at the end.
+fn events() -> Frame<'static> {
+    let mut ids: Vec<f64> = (0..400).map(|i| f64::from(i % 4)).collect();
+    ids[390] = 7.0; // 390 % 4 == 2: a template never seen in training
+    ids[397] = 0.0; // 397 % 4 == 1: a 0 where a 1 always follows a 0
+    Frame::from_series(&ids).unwrap()
+}
+
+#[test]
+fn deeplog_learns_the_next_template_and_flags_the_surprises() {
+    let reg = registry();
+    let d = reg.get("deeplog").unwrap();
+    let quick = [
+        "window=4",
+        "max_epochs=40",
+        "templates=9",
+        "patience=0",
+        "lr=0.01",
+    ];
+    let data = events();
+    let train = Frame::from_series(&data.column_vec(0)[..380]).unwrap();
+    let model = d.create(&quick).unwrap().fit(&train).unwrap();
+    let s = model.score(&data).unwrap().combined;
+    let normal_max = s[8..380].iter().copied().fold(0.0, f64::max);
+    assert!(
+        s[390] > 2.0 * normal_max.max(0.1),
+        "unseen id: {} vs {normal_max}",
+        s[390]
+    );
+    assert!(
+        s[397] > 2.0 * normal_max.max(0.1),
+        "out of order: {} vs {normal_max}",
+        s[397]
+    );
+    // the model file keeps it, and the same seed gives the same bytes
+    let bytes = to_bytes(model.as_ref()).unwrap();
+    assert_eq!(
+        from_bytes(&bytes, &reg)
+            .unwrap()
+            .score(&data)
+            .unwrap()
+            .combined,
+        s
+    );
+    let again = d.create(&quick).unwrap().fit(&train).unwrap();
+    assert_eq!(to_bytes(again.as_ref()).unwrap(), bytes);
+}
+
+#[test]
+fn deeplog_names_what_is_not_a_template_id() {
+    let d = registry()
+        .get("deeplog")
+        .unwrap()
+        .create(&["max_epochs=1"])
+        .unwrap();
+    let readings = Frame::from_series(&series(600)).unwrap();
+    let err = d.fit(&readings).unwrap_err().to_string();
+    assert!(
+        err.contains("event codes") && err.contains("row 0"),
+        "{err}"
+    );
+    let two = Frame::from_columns(&[vec![1.0; 50], vec![2.0; 50]]).unwrap();
+    let err = d.fit(&two).unwrap_err().to_string();
+    assert!(err.contains("one column"), "{err}");
+}

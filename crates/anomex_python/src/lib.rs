@@ -97,6 +97,7 @@ fn registry_json() -> String {
                 "data": match e.data {
                     anomex::DataKind::Series => "series",
                     anomex::DataKind::Vectors => "vectors",
+                    anomex::DataKind::Events => "events",
                 },
                 "causal": e.causal,
                 "explains": e.explains,

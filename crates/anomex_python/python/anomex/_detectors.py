@@ -96,10 +96,19 @@ def _param_text(name: str, value: Any, spec: dict[str, Any]) -> str:
     return f"{name}={value_text(name, value)}"
 
 
+
+#: what each kind of data is called in the classes' docstrings
+_READS = {
+    "series": "a time series",
+    "vectors": "vectors",
+    "events": "a sequence of event codes (log template ids)",
+}
+
 class BaseDetector:
     """What every anomex detector class shares (PyOD's ``BaseDetector`` API)."""
 
-    #: registry name, the data it reads (``series`` or ``vectors``) and its parameter specs
+    #: registry name, the data it reads (``series``, ``vectors`` or ``events``) and its
+    #: parameter specs
     _detector: str = ""
     _data: str = "vectors"
     _learning: str = "unsupervised"
@@ -144,7 +153,7 @@ class BaseDetector:
     def fit(self, X: Any, y: Any = None) -> BaseDetector:
         """Fits the detector on ``X`` (``y`` is ignored, as in PyOD) and calibrates the
         threshold on the training scores."""
-        a, columns = as_matrix(X, self._data == "series")
+        a, columns = as_matrix(X, self._data in ("series", "events"))
         contamination = float(self.contamination)
         model = _native.Model.fit(self._detector, self._pairs(), a, contamination, columns)
         self._set_model(model)
@@ -168,7 +177,7 @@ class BaseDetector:
     def decision_function(self, X: Any) -> np.ndarray:
         """Raw anomaly scores of ``X``: higher is more anomalous."""
         model = self._fitted()
-        a, columns = as_matrix(X, self._data == "series")
+        a, columns = as_matrix(X, self._data in ("series", "events"))
         return model.decision_function(a, columns)
 
     def predict(self, X: Any) -> np.ndarray:
@@ -179,7 +188,7 @@ class BaseDetector:
         """Probabilities of ``[inlier, outlier]`` per row: ``linear`` scales by the training
         scores' range, ``unify`` is Kriegel et al.'s Gaussian scaling (PyOD's two methods)."""
         model = self._fitted()
-        a, columns = as_matrix(X, self._data == "series")
+        a, columns = as_matrix(X, self._data in ("series", "events"))
         p = model.predict_proba(a, method, columns)
         return np.column_stack([1.0 - p, p])
 
@@ -191,7 +200,7 @@ class BaseDetector:
         """Per-feature contributions to the scores of ``rows`` of ``X`` (all rows by default),
         for detectors that can say why (ECOD, COPOD, IForest, PCA, KNN, LOF, HBOS, …)."""
         model = self._fitted()
-        a, columns = as_matrix(X, self._data == "series")
+        a, columns = as_matrix(X, self._data in ("series", "events"))
         rows = range(a.shape[0]) if rows is None else rows
         return model.attributions(a, [int(r) for r in rows], columns)
 
@@ -257,7 +266,7 @@ def _make_class(entry: dict[str, Any]) -> type[BaseDetector]:
     )
     doc = (
         f"{entry['summary']}.\n\nanomex detector ``{entry['name']}`` ({entry['learning']}, "
-        f"reads {'a time series' if entry['data'] == 'series' else 'vectors'}"
+        f"reads {_READS.get(entry['data'], 'vectors')}"
         f"{', streams' if entry['causal'] else ''}).\n\nParameters:\n"
         f"    contamination: share of training rows expected to be outliers, in (0, 0.5]\n"
         f"{param_doc}\n"
