@@ -524,6 +524,25 @@ class DeepSVDD(BaseDetector):
         random_state: int = 0,
     ) -> None: ...
 
+class DeepLog(BaseDetector):
+    """LSTM next-template surprisal on log template ids (DeepLog; Du et al., CCS 2017)"""
+    def __init__(
+        self,
+        *,
+        contamination: float = 0.1,
+        window: int = 10,
+        hidden_dim: int = 64,
+        num_layers: int = 2,
+        templates: int = 256,
+        max_epochs: int = 50,
+        patience: int = 3,
+        batch_size: int = 128,
+        lr: float = 0.001,
+        weight_decay: float = 0.0,
+        validation: float = 0.2,
+        random_state: int = 0,
+    ) -> None: ...
+
 class LSTMAD(BaseDetector):
     """LSTM forecaster's error (TSB-AD's LSTMAD; Malhotra et al., 2015)"""
     def __init__(
