@@ -187,25 +187,28 @@ pub fn logs(a: LogsArgs) -> Result<()> {
         (Some(s), Some(labels)) => Some(evaluate(s, labels)?),
         _ => None,
     };
+    let outcome = Outcome {
+        log: &log,
+        parse_seconds,
+        scored: scored.as_ref(),
+        flagged: flagged.as_ref(),
+        evaluation: evaluation.as_ref(),
+    };
     if a.json {
-        print_json(
-            &a,
-            &log,
-            parse_seconds,
-            scored.as_ref(),
-            flagged.as_ref(),
-            evaluation.as_ref(),
-        )
+        print_json(&a, &outcome)
     } else {
-        print_text(
-            &a,
-            &log,
-            parse_seconds,
-            scored.as_ref(),
-            flagged.as_ref(),
-            evaluation.as_ref(),
-        )
+        print_text(&a, &outcome)
     }
+}
+
+/// What a run found, for the summary.
+#[derive(Clone, Copy)]
+struct Outcome<'a> {
+    log: &'a ParsedLog,
+    parse_seconds: f64,
+    scored: Option<&'a LogScores>,
+    flagged: Option<&'a Flagged>,
+    evaluation: Option<&'a Evaluation>,
 }
 
 /// Window labels (a window is anomalous when it holds a labelled line) and the scores' AUROC,
@@ -289,14 +292,14 @@ fn key_line(log: &ParsedLog, s: &LogScores, w: usize) -> usize {
         .unwrap_or(&lines[0])
 }
 
-fn print_text(
-    a: &LogsArgs,
-    log: &ParsedLog,
-    parse_seconds: f64,
-    scored: Option<&LogScores>,
-    flagged: Option<&Flagged>,
-    evaluation: Option<&Evaluation>,
-) -> Result<()> {
+fn print_text(a: &LogsArgs, o: &Outcome<'_>) -> Result<()> {
+    let Outcome {
+        log,
+        parse_seconds,
+        scored,
+        flagged,
+        evaluation,
+    } = *o;
     let st = &log.stats;
     outln!(
         "{}: {} lines → {} templates in {:.3} s ({:.0} lines/s)",
@@ -413,14 +416,14 @@ fn clip(s: &str, n: usize) -> String {
     }
 }
 
-fn print_json(
-    a: &LogsArgs,
-    log: &ParsedLog,
-    parse_seconds: f64,
-    scored: Option<&LogScores>,
-    flagged: Option<&Flagged>,
-    evaluation: Option<&Evaluation>,
-) -> Result<()> {
+fn print_json(a: &LogsArgs, o: &Outcome<'_>) -> Result<()> {
+    let Outcome {
+        log,
+        parse_seconds,
+        scored,
+        flagged,
+        evaluation,
+    } = *o;
     let st = &log.stats;
     let mut summary = serde_json::json!({
         "file": a.file.display().to_string(),
