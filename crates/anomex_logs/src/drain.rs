@@ -172,11 +172,7 @@ impl Drain {
         let masked = self.masker.apply(message);
         let mut symbols = std::mem::take(&mut self.scratch);
         symbols.clear();
-        symbols.extend(
-            masked
-                .split_whitespace()
-                .map(|t| self.lookup.get(t).copied().unwrap_or(UNSEEN)),
-        );
+        symbols.extend(tokens(&masked).map(|t| self.lookup.get(t).copied().unwrap_or(UNSEEN)));
         let parsed = match self.search(&symbols) {
             Some(id) => {
                 let group = &mut self.groups[id as usize];
@@ -195,7 +191,7 @@ impl Drain {
                 }
             }
             None => {
-                let tokens: Vec<u32> = masked.split_whitespace().map(|t| self.intern(t)).collect();
+                let tokens: Vec<u32> = tokens(&masked).map(|t| self.intern(t)).collect();
                 let id = self.groups.len() as TemplateId;
                 self.groups.push(Group { tokens, count: 1 });
                 self.insert(id);
@@ -214,8 +210,7 @@ impl Drain {
     /// new one).
     pub fn find(&self, message: &str) -> Option<TemplateId> {
         let masked = self.masker.apply(message);
-        let symbols: Vec<u32> = masked
-            .split_whitespace()
+        let symbols: Vec<u32> = tokens(&masked)
             .map(|t| self.lookup.get(t).copied().unwrap_or(UNSEEN))
             .collect();
         self.search(&symbols)
@@ -265,8 +260,8 @@ impl Drain {
             return Vec::new();
         };
         let masked = self.masker.apply(message);
-        let masked: Vec<&str> = masked.split_whitespace().collect();
-        let raw: Vec<&str> = message.split_whitespace().collect();
+        let masked: Vec<&str> = tokens(&masked).collect();
+        let raw: Vec<&str> = tokens(message).collect();
         let source = if raw.len() == masked.len() {
             &raw
         } else {
@@ -482,9 +477,69 @@ impl<'de> Deserialize<'de> for Drain {
     }
 }
 
+/// A message's whitespace-separated tokens (`str::split_whitespace`), on bytes when the
+/// message is ASCII — most log lines are, and splitting them needs no character decoding.
+fn tokens(message: &str) -> Tokens<'_> {
+    if message.is_ascii() {
+        Tokens::Ascii { message, pos: 0 }
+    } else {
+        Tokens::Unicode(message.split_whitespace())
+    }
+}
+
+enum Tokens<'a> {
+    Ascii { message: &'a str, pos: usize },
+    Unicode(std::str::SplitWhitespace<'a>),
+}
+
+/// The ASCII characters `char::is_whitespace` accepts (vertical tab included, unlike
+/// `u8::is_ascii_whitespace`).
+fn ascii_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\x0B' | b'\x0C' | b'\r')
+}
+
+impl<'a> Iterator for Tokens<'a> {
+    type Item = &'a str;
+    fn next(&mut self) -> Option<&'a str> {
+        match self {
+            Tokens::Unicode(split) => split.next(),
+            Tokens::Ascii { message, pos } => {
+                let bytes = message.as_bytes();
+                while *pos < bytes.len() && ascii_space(bytes[*pos]) {
+                    *pos += 1;
+                }
+                if *pos == bytes.len() {
+                    return None;
+                }
+                let start = *pos;
+                while *pos < bytes.len() && !ascii_space(bytes[*pos]) {
+                    *pos += 1;
+                }
+                message.get(start..*pos)
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ascii_tokens_split_as_split_whitespace_does() {
+        for text in [
+            "",
+            "  ",
+            "a",
+            " a  b\tc\x0Bd\x0Ce\r\nf ",
+            "héllo  wörld\u{3000}x",
+            "x\u{85}y",
+        ] {
+            let ours: Vec<&str> = tokens(text).collect();
+            let std: Vec<&str> = text.split_whitespace().collect();
+            assert_eq!(ours, std, "{text:?}");
+        }
+    }
 
     fn plain(depth: usize, similarity: f64) -> Drain {
         Drain::new(DrainConfig {
