@@ -189,7 +189,7 @@ pub struct LogScores {
     pub windows: Vec<Window>,
     /// One score per group (higher = more anomalous).
     pub scores: Vec<f64>,
-    /// One score per line, for the detectors that score lines (`ngram`).
+    /// One score per line, for the detectors that score lines (`ngram`, event detectors).
     pub line_scores: Option<Vec<f64>>,
 }
 
