@@ -71,7 +71,6 @@ pub struct ParsedLog {
 /// Reads and parses a log, one line at a time. Lines that do not match the format and blank
 /// lines are skipped and counted; a log with no line left is an error that says why.
 pub fn parse_log(input: impl BufRead, reading: &Reading, drain: DrainConfig) -> Result<ParsedLog> {
-    let mut parser = Drain::new(drain)?;
     let field_index = |option: &str, field: Option<&String>| -> Result<Option<usize>> {
         match (&reading.format, field) {
             (Some(format), Some(field)) => format
@@ -93,7 +92,7 @@ pub fn parse_log(input: impl BufRead, reading: &Reading, drain: DrainConfig) -> 
     let session_index = field_index("session-field", reading.session_field.as_ref())?;
     let mut reader = LineReader::new(input, reading.max_line_bytes);
     let mut out = ParsedLog {
-        parser: Drain::new(DrainConfig::default())?,
+        parser: Drain::new(drain)?,
         messages: Vec::new(),
         line_numbers: Vec::new(),
         templates: Vec::new(),
@@ -131,7 +130,7 @@ pub fn parse_log(input: impl BufRead, reading: &Reading, drain: DrainConfig) -> 
             out.first_skipped.get_or_insert(number);
             continue;
         };
-        out.templates.push(parser.add(&message).template);
+        out.templates.push(out.parser.add(&message).template);
         out.messages.push(message);
         out.line_numbers.push(number);
         if let (Some(labels), Some(label)) = (out.labels.as_mut(), label) {
@@ -142,7 +141,6 @@ pub fn parse_log(input: impl BufRead, reading: &Reading, drain: DrainConfig) -> 
         }
     }
     out.stats = reader.stats();
-    out.parser = parser;
     if out.messages.is_empty() {
         return Err(Error::input(match (out.stats.lines, &reading.format) {
             (0, _) => "the log is empty".to_string(),

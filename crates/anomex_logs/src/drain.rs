@@ -172,7 +172,7 @@ impl Drain {
         let masked = self.masker.apply(message);
         let mut symbols = std::mem::take(&mut self.scratch);
         symbols.clear();
-        symbols.extend(tokens(&masked).map(|t| self.lookup.get(t).copied().unwrap_or(UNSEEN)));
+        self.symbols_of(&masked, &mut symbols);
         let parsed = match self.search(&symbols) {
             Some(id) => {
                 let group = &mut self.groups[id as usize];
@@ -209,11 +209,14 @@ impl Drain {
     /// The template a message would join, without learning from it (`None`: it would start a
     /// new one).
     pub fn find(&self, message: &str) -> Option<TemplateId> {
-        let masked = self.masker.apply(message);
-        let symbols: Vec<u32> = tokens(&masked)
-            .map(|t| self.lookup.get(t).copied().unwrap_or(UNSEEN))
-            .collect();
+        let mut symbols = Vec::new();
+        self.symbols_of(&self.masker.apply(message), &mut symbols);
         self.search(&symbols)
+    }
+
+    /// A masked message's tokens as symbols, [`UNSEEN`] for those in no template.
+    fn symbols_of(&self, masked: &str, out: &mut Vec<u32>) {
+        out.extend(tokens(masked).map(|t| self.lookup.get(t).copied().unwrap_or(UNSEEN)));
     }
 
     /// Number of templates.

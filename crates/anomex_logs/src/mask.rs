@@ -141,29 +141,26 @@ impl Masker {
         Ok(Self { masks: out })
     }
 
+    /// A mask that is not a built-in: `collapse` or a regular expression.
     fn compile(m: &str) -> Result<Mask> {
-        {
-            {
-                if m == COLLAPSE {
-                    return Ok(Mask::Collapse);
-                }
-                if m.is_empty() {
-                    return Err(Error::param(
-                        "masks",
-                        "an empty mask would match everywhere",
-                    ));
-                }
-                Regex::new(m).map(Mask::Regex).map_err(|e| {
-                    Error::param(
-                        "masks",
-                        format!(
-                            "{m:?} is not a valid regular expression: {}",
-                            crate::regex_error(&e)
-                        ),
-                    )
-                })
-            }
+        if m == COLLAPSE {
+            return Ok(Mask::Collapse);
         }
+        if m.is_empty() {
+            return Err(Error::param(
+                "masks",
+                "an empty mask would match everywhere",
+            ));
+        }
+        Regex::new(m).map(Mask::Regex).map_err(|e| {
+            Error::param(
+                "masks",
+                format!(
+                    "{m:?} is not a valid regular expression: {}",
+                    crate::regex_error(&e)
+                ),
+            )
+        })
     }
 
     /// The message with every mask applied in turn (borrowed when nothing matched).

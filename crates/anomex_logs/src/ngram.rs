@@ -35,8 +35,6 @@ pub struct NGram {
     alpha: f64,
     /// Context (oldest first, 0 to `history` templates) → what followed it.
     contexts: FxHashMap<Vec<TemplateId>, Followers>,
-    /// Templates seen in training.
-    known: u64,
 }
 
 impl NGram {
@@ -58,7 +56,6 @@ impl NGram {
             history,
             alpha,
             contexts: FxHashMap::default(),
-            known: 0,
         })
     }
 
@@ -72,10 +69,6 @@ impl NGram {
                 *f.next.entry(x).or_default() += 1;
             }
         }
-        self.known = self
-            .contexts
-            .get(&Vec::new())
-            .map_or(0, |f| f.next.len() as u64);
     }
 
     /// P(x | the last `history` templates of `context`).
@@ -84,8 +77,9 @@ impl NGram {
         let unigram = self.contexts.get(&Vec::new());
         let total = unigram.map_or(0, |f| f.total) as f64;
         let seen = unigram.and_then(|f| f.next.get(&x)).copied().unwrap_or(0) as f64;
+        let known = unigram.map_or(0, |f| f.next.len()) as f64;
         // add-one over the known templates and one slot for all unseen ones
-        let mut p = (seen + 1.0) / (total + self.known as f64 + 1.0);
+        let mut p = (seen + 1.0) / (total + known + 1.0);
         for from in (0..context.len()).rev() {
             let Some(f) = self.contexts.get(&context[from..]) else {
                 break;
