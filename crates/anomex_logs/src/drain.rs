@@ -32,8 +32,9 @@ const WILD: u32 = 0;
 /// What a message token not seen in any template compares as: equal to nothing.
 const UNSEEN: u32 = u32::MAX;
 
-/// Drain's settings.
+/// Drain's settings; a field missing from serialised settings takes its default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct DrainConfig {
     /// Depth of every leaf, counting the root and the length layer (the reference's `depth`;
     /// 4 routes by the first token). At least 3.

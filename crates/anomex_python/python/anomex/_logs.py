@@ -9,9 +9,6 @@ import numpy as np
 
 from . import _native
 
-#: anomex's one-for-all default masks (``docs/logs.md`` has their accuracy on Loghub)
-DEFAULT_MASKS = ("path", "ip", "hex", "domain", "hexid", "number", "collapse")
-
 
 class Drain:
     """A Drain log parser: each message becomes a template id, online.
@@ -42,9 +39,11 @@ class Drain:
             "depth": int(depth),
             "similarity": float(similarity),
             "max_children": int(max_children),
-            "masks": list(DEFAULT_MASKS if masks is None else masks),
             "count_wildcards": bool(count_wildcards),
         }
+        if masks is not None:
+            # otherwise the parser's own default list (docs/logs.md has its accuracy)
+            config["masks"] = [str(m) for m in masks]
         self._native = _native.Drain(json.dumps(config))
 
     def parse(self, messages: Iterable[str]) -> np.ndarray:
