@@ -94,6 +94,10 @@ fn base_registry() -> Registry {
     {
         unreachable!("built-in detectors clash: {e}");
     }
+    #[cfg(feature = "logs")]
+    if let Err(e) = anomex_logs::register(&mut r) {
+        unreachable!("built-in detectors clash: {e}");
+    }
     #[cfg(feature = "learned")]
     if let Err(e) = anomex_learn::register(&mut r) {
         unreachable!("built-in detectors clash: {e}");

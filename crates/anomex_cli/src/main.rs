@@ -386,6 +386,13 @@ struct LoadgenArgs {
     /// Prefix of the series' names
     #[arg(long, default_value = "load")]
     prefix: String,
+    /// Log series instead: each request sends `batch` lines of this file to one series
+    /// (lines taken in order, over and over), scored by `ngram`
+    #[arg(long, value_name = "FILE")]
+    log: Option<std::path::PathBuf>,
+    /// With --log: a Loghub system whose format and parser settings the series use
+    #[arg(long, requires = "log")]
+    preset: Option<String>,
 }
 
 fn main() -> ExitCode {

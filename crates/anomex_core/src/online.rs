@@ -28,6 +28,8 @@ pub trait OnlineModel:
     type Params: ParamSet;
     /// Registry name, Python class name, one-line summary.
     const ABOUT: About;
+    /// What the model reads: a series of readings unless it says otherwise (event codes).
+    const DATA: DataKind = DataKind::Series;
     /// A model for the columns of `train`, before it has seen any row.
     fn new(params: &Self::Params, train: &Frame) -> Result<Self>;
     /// Number of values per point.
@@ -35,6 +37,9 @@ pub trait OnlineModel:
     /// Scores `point` against what was learned so far (`None` while warming up), then learns it.
     /// The point has `n_columns` finite values.
     fn update(&mut self, point: &[f64]) -> Option<f64>;
+    /// Called once every training row has been learned, before the model scores or streams
+    /// (a model that learns only in training freezes here).
+    fn fitted(&mut self) {}
 }
 
 /// A registry entry for an online learner.
@@ -44,7 +49,7 @@ pub fn entry<M: OnlineModel>() -> Entry {
         class: M::ABOUT.class,
         summary: M::ABOUT.summary,
         learning: Learning::Unsupervised,
-        data: DataKind::Series,
+        data: M::DATA,
         causal: true,
         explains: false,
         params: M::Params::specs(),
@@ -77,6 +82,9 @@ pub struct Online<M: OnlineModel> {
 
 impl<M: OnlineModel> Detector for Online<M> {
     fn fit(&self, train: &Frame) -> Result<Box<dyn FittedDetector>> {
+        if M::DATA == DataKind::Events {
+            check_codes(train, M::ABOUT.name)?;
+        }
         let mut model = M::new(&self.typed, train)?;
         let mut point = vec![0.0; train.cols()];
         for i in 0..train.rows() {
@@ -86,6 +94,7 @@ impl<M: OnlineModel> Detector for Online<M> {
                 .for_each(|(p, v)| *p = *v);
             model.update(&point);
         }
+        model.fitted();
         Ok(Box::new(FittedOnline {
             params: self.params.clone(),
             model,
@@ -102,6 +111,9 @@ struct FittedOnline<M> {
 impl<M: OnlineModel> Scorer for FittedOnline<M> {
     fn score(&self, data: &Frame) -> Result<Scores> {
         data.expect_cols(self.model.n_columns())?;
+        if M::DATA == DataKind::Events {
+            check_codes(data, M::ABOUT.name)?;
+        }
         let mut model = self.model.clone();
         let mut point = vec![0.0; data.cols()];
         let scores: Vec<f64> = (0..data.rows())
@@ -138,6 +150,14 @@ struct OnlineStream<M>(M);
 impl<M: OnlineModel> Streaming for OnlineStream<M> {
     fn update(&mut self, point: &[f64]) -> Result<Option<f64>> {
         check_point(point, self.0.n_columns())?;
+        if M::DATA == DataKind::Events {
+            if let Some(v) = point.iter().find(|v| !is_code(**v)) {
+                return Err(Error::input(format!(
+                    "{} reads event codes (non-negative integers); this point holds {v}",
+                    M::ABOUT.name
+                )));
+            }
+        }
         Ok(self.0.update(point))
     }
 
@@ -177,6 +197,28 @@ pub fn check_point(point: &[f64], columns: usize) -> Result<()> {
         ))),
         None => Ok(()),
     }
+}
+
+/// Whether `v` is an event code: a non-negative integer that fits a `u32`.
+pub fn is_code(v: f64) -> bool {
+    v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= f64::from(u32::MAX)
+}
+
+/// Checks that every value of `data` is an event code ([`is_code`]): a series of readings
+/// given to an event detector is a mistake worth naming, with the row.
+pub fn check_codes(data: &Frame, detector: &str) -> Result<()> {
+    match data.values().indexed_iter().find(|(_, v)| !is_code(**v)) {
+        None => Ok(()),
+        Some(((row, _), v)) => Err(not_a_code(detector, row, *v)),
+    }
+}
+
+/// The error for a value that is not an event code, at `row`.
+pub fn not_a_code(detector: &str, row: usize, v: f64) -> Error {
+    Error::input(format!(
+        "{detector} reads event codes (log template ids, non-negative integers); row {row} \
+         holds {v}"
+    ))
 }
 
 /// Per column, the minimum and span of the training data (span 1 for a constant column): the

@@ -19,6 +19,7 @@ use crate::layers::{Linear, Lstm, Pass};
 use crate::{
     training_params, Batch, Combine, Network, SampleSet, Samples, Scaling, Step, Training, Weights,
 };
+use anomex_core::online::{is_code, not_a_code};
 use anomex_core::typed::Seed;
 use anomex_core::{About, DataKind, Error, Learning, Result};
 use candle_core::{DType, Tensor, D};
@@ -112,18 +113,10 @@ impl Network for DeepLog {
     }
     fn prepare(&self, data: &SampleSet) -> Result<()> {
         // codes, not measurements: a series of readings here is a mistake worth naming
-        if let Some((row, v)) = data
-            .values()
-            .iter()
-            .enumerate()
-            .find(|(_, v)| !(v.is_finite() && **v >= 0.0 && v.fract() == 0.0))
-        {
-            return Err(Error::input(format!(
-                "deeplog reads event codes (log template ids, non-negative integers); row {row} \
-                 holds {v}"
-            )));
+        match data.values().iter().position(|v| !is_code(f64::from(*v))) {
+            Some(row) => Err(not_a_code("deeplog", row, f64::from(data.values()[row]))),
+            None => Ok(()),
         }
-        Ok(())
     }
     fn loss(&self, batch: &Batch, _: &mut Pass<'_>, _: Step) -> candle_core::Result<Tensor> {
         candle_nn::loss::cross_entropy(&self.forward(&batch.input)?, &self.targets(batch)?)

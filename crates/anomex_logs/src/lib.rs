@@ -27,6 +27,7 @@ pub mod presets;
 pub mod windows;
 
 pub use drain::{Drain, DrainConfig, Parsed, TemplateId};
+use anomex_core::{online, Registry};
 pub use format::LogFormat;
 pub use mask::Masker;
 
@@ -36,4 +37,9 @@ pub fn regex_error(e: &regex::Error) -> String {
     let text = e.to_string();
     let last = text.lines().last().unwrap_or_default().trim();
     last.strip_prefix("error: ").unwrap_or(last).to_string()
+}
+
+/// Adds the event detectors of this crate (`ngram`) to `registry`.
+pub fn register(registry: &mut Registry) -> anomex_core::Result<()> {
+    registry.add(online::entry::<ngram::NGramDetector>())
 }

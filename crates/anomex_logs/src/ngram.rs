@@ -13,11 +13,17 @@
 //! every template never seen in training. Scores are surprisals, −ln P(x | c): a line of an
 //! unseen template or in an unseen order scores high, one the model expects scores near 0.
 //! [`NGram::rank`] gives DeepLog's top-k rule on the same model.
+//!
+//! [`NGramDetector`] is the same model as the registry's `ngram` event detector: fitted on a
+//! sequence of template ids, it scores each id as it arrives and, unless `learn=false`, learns
+//! from it afterwards (prequential), so a stream's new normal stops surprising it.
 
 use crate::drain::TemplateId;
-use anomex_core::{Error, Result};
+use anomex_core::online::OnlineModel;
+use anomex_core::{About, DataKind, Error, Frame, Result};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
 
 /// Counts after one context.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -28,6 +34,7 @@ struct Followers {
 
 /// An n-gram next-template model (see the module documentation).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(try_from = "Unchecked")]
 pub struct NGram {
     /// Longest context, in templates (DeepLog's history length h).
     history: usize,
@@ -35,6 +42,30 @@ pub struct NGram {
     alpha: f64,
     /// Context (oldest first, 0 to `history` templates) → what followed it.
     contexts: FxHashMap<Vec<TemplateId>, Followers>,
+}
+
+/// An [`NGram`] as read, before its settings are checked (a model file may be crafted).
+#[derive(Deserialize)]
+struct Unchecked {
+    history: usize,
+    alpha: f64,
+    contexts: FxHashMap<Vec<TemplateId>, Followers>,
+}
+
+impl TryFrom<Unchecked> for NGram {
+    type Error = Error;
+    fn try_from(u: Unchecked) -> Result<Self> {
+        let mut model = NGram::new(u.history, u.alpha)?;
+        if let Some(c) = u.contexts.keys().find(|c| c.len() > u.history) {
+            return Err(Error::input(format!(
+                "an n-gram context of {} templates in a model of history {}",
+                c.len(),
+                u.history
+            )));
+        }
+        model.contexts = u.contexts;
+        Ok(model)
+    }
 }
 
 impl NGram {
@@ -62,13 +93,33 @@ impl NGram {
     /// Learns from one sequence of templates (a whole log, or one session).
     pub fn fit(&mut self, sequence: &[TemplateId]) {
         for (t, &x) in sequence.iter().enumerate() {
-            let start = t.saturating_sub(self.history);
-            for from in start..=t {
-                let f = self.contexts.entry(sequence[from..t].to_vec()).or_default();
+            self.observe(&sequence[..t], x, usize::MAX);
+        }
+    }
+
+    /// Learns that `x` followed `context` (its last `history` templates). New contexts are
+    /// added while the model holds fewer than `max_contexts`; after that only the known ones
+    /// count, so a stream of ever new orders cannot grow the model without bound.
+    pub fn observe(&mut self, context: &[TemplateId], x: TemplateId, max_contexts: usize) {
+        let context = &context[context.len().saturating_sub(self.history)..];
+        for from in 0..=context.len() {
+            let key = &context[from..];
+            if !self.contexts.contains_key(key) {
+                if self.contexts.len() >= max_contexts {
+                    continue;
+                }
+                self.contexts.insert(key.to_vec(), Followers::default());
+            }
+            if let Some(f) = self.contexts.get_mut(key) {
                 f.total += 1;
                 *f.next.entry(x).or_default() += 1;
             }
         }
+    }
+
+    /// Number of contexts the model has counts for.
+    pub fn contexts(&self) -> usize {
+        self.contexts.len()
     }
 
     /// P(x | the last `history` templates of `context`).
@@ -109,6 +160,84 @@ impl NGram {
             .keys()
             .filter(|&&y| y != x && self.probability(context, y) > p)
             .count()
+    }
+}
+
+anomex_core::params! {
+    /// The `ngram` event detector's settings.
+    pub struct NGramParams {
+        /// templates of context the next one is predicted from (DeepLog's h)
+        pub history: usize = 3, in 1..=64;
+        /// smoothing strength: how far a context's counts lean on the shorter context's
+        pub alpha: f64 = 1.0, in 1e-6..=1e6;
+        /// keep learning from what it scores (prequential); false freezes the fitted model
+        pub learn: bool = true;
+        /// most contexts kept; beyond them only known contexts are counted
+        pub max_contexts: usize = 100_000, in 1..=100_000_000;
+    }
+}
+
+/// The n-gram model as an online event detector (registry name `ngram`; see the module
+/// documentation): each template id scores its surprisal given the ids before it, then is
+/// learned unless the model is frozen.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NGramDetector {
+    model: NGram,
+    /// The last `history` ids.
+    context: VecDeque<TemplateId>,
+    /// Whether scoring also learns: true while fitting, then the `learn` parameter.
+    learning: bool,
+    learn_after_fit: bool,
+    max_contexts: usize,
+}
+
+impl OnlineModel for NGramDetector {
+    type Params = NGramParams;
+    const ABOUT: About = About {
+        name: "ngram",
+        class: "NGram",
+        summary: "n-gram next-event model: each event's surprisal given the events before it \
+                  (interpolated smoothing; the CPU-light counterpart of DeepLog, Du et al. 2017)",
+    };
+    const DATA: DataKind = DataKind::Events;
+
+    fn new(p: &NGramParams, train: &Frame) -> Result<Self> {
+        if train.cols() != 1 {
+            return Err(Error::input(format!(
+                "ngram reads one column of event codes, got {} columns",
+                train.cols()
+            )));
+        }
+        Ok(Self {
+            model: NGram::new(p.history, p.alpha)?,
+            context: VecDeque::with_capacity(p.history + 1),
+            learning: true,
+            learn_after_fit: p.learn,
+            max_contexts: p.max_contexts,
+        })
+    }
+
+    fn n_columns(&self) -> usize {
+        1
+    }
+
+    fn update(&mut self, point: &[f64]) -> Option<f64> {
+        // a code, checked by the caller; saturating keeps a bad one from wrapping
+        let x = point.first().map_or(0, |&v| v as TemplateId);
+        let context = self.context.make_contiguous();
+        let score = -self.model.probability(context, x).ln();
+        if self.learning {
+            self.model.observe(context, x, self.max_contexts);
+        }
+        self.context.push_back(x);
+        while self.context.len() > self.model.history {
+            self.context.pop_front();
+        }
+        Some(score)
+    }
+
+    fn fitted(&mut self) {
+        self.learning = self.learn_after_fit;
     }
 }
 

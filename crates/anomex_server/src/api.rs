@@ -1,9 +1,9 @@
 //! The HTTP API: routes, token check, body parsing and validation.
 
 use crate::config::{Config, Scope};
-use crate::engine::{Command, Handle, PointIn};
+use crate::engine::{Command, Handle, Ingest, LinesIn, PointIn};
 use crate::error::{EngineError, ErrorKind};
-use anomex_stream::{check_name, Scored, SeriesConfig};
+use anomex_stream::{check_name, LogSettings, Scored, SeriesConfig};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
@@ -45,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/series/{name}/points", get(recent_points))
         .route("/v1/series/{name}/anomalies", get(anomalies))
         .route("/v1/series/{name}/fit", post(fit))
+        .route("/v1/series/{name}/logs", post(ingest_lines))
         .route(
             "/v1/series/{name}/model",
             get(export_model).put(import_model),
@@ -137,9 +138,12 @@ fn presented_token(req: &Request) -> Option<String> {
     })
 }
 
-/// The scope a request needs: reading and ingesting need `ingest`, the rest `admin`.
+/// The scope a request needs: reading and ingesting (points, or a log series' lines) need
+/// `ingest`, the rest `admin`.
 fn needed_scope(method: &Method, path: &str) -> Scope {
-    if method == Method::GET || (method == Method::POST && path == "/v1/ingest") {
+    let ingest = path == "/v1/ingest"
+        || (path.starts_with("/v1/series/") && path.ends_with("/logs"));
+    if method == Method::GET || (method == Method::POST && ingest) {
         Scope::Ingest
     } else {
         Scope::Admin
@@ -241,16 +245,48 @@ async fn create_series(
     let bytes = body(raw)?;
     let many = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
     let response = if many {
-        let configs: Vec<SeriesConfig> = json(&bytes)?;
+        let values: Vec<serde_json::Value> = json(&bytes)?;
+        let configs = values
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| {
+                series_definition(v).map_err(|e| ApiError::bad(format!("series {i}: {}", e.message)))
+            })
+            .collect::<Result<Vec<_>, ApiError>>()?;
         let info = s.engine.ask(|r| Command::Create(configs, r)).await?;
         serde_json::to_value(info)
     } else {
-        let config: SeriesConfig = json(&bytes)?;
+        let config = series_definition(json(&bytes)?)?;
         let mut info = s.engine.ask(|r| Command::Create(vec![config], r)).await?;
         serde_json::to_value(info.remove(0))
     }
     .map_err(|e| ApiError::internal(e.to_string()))?;
     Ok((StatusCode::CREATED, Json(response)))
+}
+
+/// A series' definition: its configuration and, for a log series, the `log` object. A log
+/// series' detector is `ngram` unless the definition names one.
+fn series_definition(
+    mut value: serde_json::Value,
+) -> Result<(SeriesConfig, Option<LogSettings>), ApiError> {
+    let invalid = |e: serde_json::Error| ApiError::bad(format!("invalid series: {e}"));
+    let log = match value.as_object_mut() {
+        Some(object) => match object.remove("log") {
+            Some(log) => {
+                object
+                    .entry("detector")
+                    .or_insert_with(|| serde_json::Value::from("ngram"));
+                Some(
+                    serde_json::from_value::<LogSettings>(log)
+                        .map_err(|e| ApiError::bad(format!("invalid `log`: {e}")))?,
+                )
+            }
+            None => None,
+        },
+        None => None,
+    };
+    let config = serde_json::from_value(value).map_err(invalid)?;
+    Ok((config, log))
 }
 
 async fn series_info(
@@ -402,9 +438,68 @@ async fn ingest(
     }
     let scored = s
         .engine
-        .ask(|r| Command::Ingest(points, started, r))
+        .ask(|r| Command::Ingest(Ingest::Points(points, started, r)))
         .await?;
     Ok(Json(serde_json::json!({ "results": scored })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LinesBody {
+    lines: Vec<String>,
+}
+
+/// The lines of a `text/plain` body, one per `\n` (a `\r` before it dropped); a line that is
+/// not UTF-8 is refused, naming it.
+fn text_lines(bytes: &[u8]) -> Result<Vec<String>, ApiError> {
+    let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    if bytes.is_empty() {
+        return Ok(Vec::new());
+    }
+    bytes
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .map(|(i, line)| {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            std::str::from_utf8(line).map(str::to_string).map_err(|e| {
+                ApiError::bad(format!(
+                    "line {}: not UTF-8 (invalid byte at offset {})",
+                    i + 1,
+                    e.valid_up_to()
+                ))
+            })
+        })
+        .collect()
+}
+
+/// Log lines for a log series: `text/plain` (one line per line) or JSON `{"lines": [...]}`.
+/// Each line is parsed into a template and scored; the answer lists them in order.
+async fn ingest_lines(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let started = Instant::now();
+    let series = series_name(&name)?;
+    let bytes = body(raw)?;
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let lines = if is_json {
+        json::<LinesBody>(&bytes)?.lines
+    } else {
+        text_lines(&bytes)?
+    };
+    if lines.is_empty() {
+        return Err(ApiError::bad("no lines"));
+    }
+    let out = s
+        .engine
+        .ask(|r| Command::Ingest(Ingest::Lines(LinesIn { series, lines }, started, r)))
+        .await?;
+    Ok(Json(out))
 }
 
 async fn events(State(s): State<AppState>) -> impl IntoResponse {

@@ -10,9 +10,9 @@ use crate::config::Config;
 use crate::error::{EngineError, ErrorKind};
 use crate::metrics::Metrics;
 use crate::snapshots::{Saved, Snapshots};
-use crate::store::{Event, Store, StoredSeries, WalPoint};
+use crate::store::{Event, Store, StoredSeries, WalLine, WalPoint};
 use anomex::{model_file, Registry};
-use anomex_stream::{Scored, Series, SeriesConfig};
+use anomex_stream::{LineScored, LogSettings, Scored, Series, SeriesConfig};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::Ordering;
@@ -43,10 +43,65 @@ pub struct PointIn {
     pub values: Vec<f64>,
 }
 
+/// Log lines sent to one log series.
+#[derive(Debug, Clone)]
+pub struct LinesIn {
+    pub series: String,
+    pub lines: Vec<String>,
+}
+
+/// What a log ingest answers: each line's template and score; blank lines are skipped.
+#[derive(Debug, Clone, Serialize)]
+pub struct LinesOut {
+    pub results: Vec<LineScored>,
+    /// Blank lines left out.
+    pub skipped: usize,
+    /// Templates the series' parser holds now.
+    pub templates: usize,
+}
+
+/// One ingest request: points for any series, or log lines for one log series.
+#[derive(Debug)]
+pub enum Ingest {
+    Points(Vec<PointIn>, Instant, Reply<Vec<Scored>>),
+    Lines(LinesIn, Instant, Reply<LinesOut>),
+}
+
+/// A checked ingest's results, waiting for the commit.
+enum Answer {
+    Points(Vec<Scored>, Instant, Reply<Vec<Scored>>),
+    Lines(LinesOut, Instant, Reply<LinesOut>),
+}
+
+impl Answer {
+    fn started(&self) -> Instant {
+        match self {
+            Answer::Points(_, t, _) | Answer::Lines(_, t, _) => *t,
+        }
+    }
+    fn send(self, failed: Option<&EngineError>) {
+        match (self, failed) {
+            (Answer::Points(.., reply), Some(e)) => drop(reply.send(Err(e.clone()))),
+            (Answer::Lines(.., reply), Some(e)) => drop(reply.send(Err(e.clone()))),
+            (Answer::Points(out, _, reply), None) => drop(reply.send(Ok(out))),
+            (Answer::Lines(out, _, reply), None) => drop(reply.send(Ok(out))),
+        }
+    }
+}
+
+/// A log series' parser as the API describes it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogInfo {
+    pub settings: LogSettings,
+    pub templates: usize,
+}
+
 /// A series as the API describes it.
 #[derive(Debug, Clone, Serialize)]
 pub struct SeriesInfo {
     pub config: SeriesConfig,
+    /// Set for a log series.
+    pub log: Option<LogInfo>,
     pub phase: &'static str,
     pub points: u64,
     pub anomalies: u64,
@@ -65,10 +120,10 @@ pub struct Alert {
 
 #[derive(Debug)]
 pub enum Command {
-    /// Creates several series at once (one commit).
-    Create(Vec<SeriesConfig>, Reply<Vec<SeriesInfo>>),
+    /// Creates several series at once (one commit); log series come with their settings.
+    Create(Vec<(SeriesConfig, Option<LogSettings>)>, Reply<Vec<SeriesInfo>>),
     Delete(String, Reply<()>),
-    Ingest(Vec<PointIn>, Instant, Reply<Vec<Scored>>),
+    Ingest(Ingest),
     Fit(String, Vec<Vec<f64>>, Reply<SeriesInfo>),
     Import(String, Vec<u8>, Reply<SeriesInfo>),
     Export(String, Reply<Vec<u8>>),
@@ -185,33 +240,49 @@ impl Engine {
         let recovered = self.store.recover().map_err(|e| e.to_string())?;
         let mut series = HashMap::new();
         let mut since = HashMap::new();
-        for (stored, model) in self.snapshots.read_all().map_err(|e| e.to_string())? {
+        for (stored, model, parser) in self.snapshots.read_all().map_err(|e| e.to_string())? {
             let name = stored.snapshot.config.name.clone();
-            let s = Series::restore(
+            let mut s = Series::restore(
                 stored.snapshot,
                 model.as_deref(),
                 &self.registry,
                 self.config.keep_recent,
             )
             .map_err(|e| format!("series `{name}`: {e}"))?;
+            if let Some(parser) = parser {
+                s.restore_log(parser)
+                    .map_err(|e| format!("series `{name}`: {e}"))?;
+            }
             since.insert(name.clone(), stored.batch);
             series.insert(name, s);
         }
         let mut dirty = HashMap::new();
         let mut dirty_order = VecDeque::new();
         let mut replayed = 0usize;
-        for (batch, points) in &recovered.wal {
-            for p in points {
-                let Some(s) = series.get_mut(&p.series) else {
+        for (batch, points, lines) in &recovered.wal {
+            // A batch's points and lines go to different series (a log series takes only
+            // lines), so replaying the points first keeps every series' own order.
+            let points = points.iter().map(|p| (&p.series, Ok(p)));
+            let lines = lines.iter().map(|l| (&l.series, Err(l)));
+            for (name, item) in points.chain(lines) {
+                let Some(s) = series.get_mut(name) else {
                     continue; // deleted after this batch
                 };
-                if since.get(&p.series).is_some_and(|&b| *batch <= b) {
+                if since.get(name).is_some_and(|&b| *batch <= b) {
                     continue; // already in the snapshot
                 }
-                s.ingest(&self.registry, p.timestamp, p.values.clone());
-                if !dirty.contains_key(&p.series) {
-                    dirty.insert(p.series.clone(), (*batch, Instant::now()));
-                    dirty_order.push_back(p.series.clone());
+                match item {
+                    Ok(p) => {
+                        s.ingest(&self.registry, p.timestamp, p.values.clone());
+                    }
+                    Err(l) => {
+                        s.ingest_line(&self.registry, &l.message)
+                            .map_err(|e| format!("series `{name}`: replaying the WAL: {e}"))?;
+                    }
+                }
+                if !dirty.contains_key(name) {
+                    dirty.insert(name.clone(), (*batch, Instant::now()));
+                    dirty_order.push_back(name.clone());
                 }
                 replayed += 1;
             }
@@ -263,9 +334,7 @@ impl Engine {
             let mut ingests = Vec::new();
             for command in group.drain(..) {
                 match command {
-                    Command::Ingest(points, started, reply) => {
-                        ingests.push((points, started, reply))
-                    }
+                    Command::Ingest(ingest) => ingests.push(ingest),
                     Command::Shutdown(done) => {
                         self.commit_ingests(std::mem::take(&mut ingests));
                         self.checkpoint();
@@ -292,6 +361,10 @@ impl Engine {
             .ok_or_else(|| EngineError::not_found(name))?;
         Ok(SeriesInfo {
             config: s.config.clone(),
+            log: s.log().map(|p| LogInfo {
+                settings: p.settings().clone(),
+                templates: p.templates(),
+            }),
             phase: s.phase_name(),
             points: s.points,
             anomalies: s.anomalies,
@@ -358,8 +431,8 @@ impl Engine {
                 let _ = reply.send(r);
             }
             // The run loop groups these; handled alone they mean the same.
-            Command::Ingest(points, started, reply) => {
-                self.commit_ingests(vec![(points, started, reply)]);
+            Command::Ingest(ingest) => {
+                self.commit_ingests(vec![ingest]);
             }
             Command::Shutdown(done) => {
                 self.checkpoint();
@@ -368,9 +441,12 @@ impl Engine {
         }
     }
 
-    fn create(&mut self, configs: Vec<SeriesConfig>) -> Result<Vec<SeriesInfo>, EngineError> {
+    fn create(
+        &mut self,
+        configs: Vec<(SeriesConfig, Option<LogSettings>)>,
+    ) -> Result<Vec<SeriesInfo>, EngineError> {
         let mut names = HashSet::new();
-        for config in &configs {
+        for (config, _) in &configs {
             config.validate(&self.registry)?;
             if self.series.contains_key(&config.name) || !names.insert(config.name.as_str()) {
                 return Err(EngineError::new(
@@ -389,10 +465,14 @@ impl Engine {
                 ),
             ));
         }
+        let keep = self.config.keep_recent;
         let created: Vec<Series> = configs
             .into_iter()
-            .map(|c| Series::new(c, self.config.keep_recent))
-            .collect();
+            .map(|(c, log)| match log {
+                Some(log) => Series::new_log(c, log, &self.registry, keep),
+                None => Ok(Series::new(c, keep)),
+            })
+            .collect::<anomex::Result<_>>()?;
         let stored = created
             .iter()
             .map(|s| self.saved_form(s, true))
@@ -473,16 +553,20 @@ impl Engine {
             .ok_or_else(|| EngineError::not_found(name))?;
         let before = series.snapshot()?;
         let model_before = series.model_bytes()?;
+        let log_before = series.log().map(|p| p.state());
         series.switch_model(model, history)?;
         let series = &self.series[name];
         if let Err(e) = self.persist(series) {
             // Not saved, so not done: put the old state back.
-            let old = Series::restore(
+            let mut old = Series::restore(
                 before,
                 model_before.as_deref(),
                 &self.registry,
                 self.config.keep_recent,
             )?;
+            if let Some(log) = log_before {
+                old.restore_log(log)?;
+            }
             self.series.insert(name.to_string(), old);
             return Err(e);
         }
@@ -505,7 +589,9 @@ impl Engine {
             batch: self.last_batch,
             snapshot: series.snapshot_keeping(with_recent)?,
         };
-        Saved::encode(&stored, model).map_err(|e| EngineError::internal(e.to_string()))
+        let parser = series.log().map(|p| p.state());
+        Saved::encode(&stored, model, parser.as_ref())
+            .map_err(|e| EngineError::internal(e.to_string()))
     }
 
     /// Saves one series durably, now.
@@ -541,10 +627,46 @@ impl Engine {
             last.insert(&p.series, p.timestamp);
             *counts.entry(&p.series).or_default() += 1.0;
         }
+        self.take_tokens(&counts)
+    }
+
+    /// Checks a log ingest whole (a bad line refuses the request, naming it) and gives the
+    /// messages to parse; blank lines are left out and counted.
+    fn check_lines(&mut self, input: &LinesIn) -> Result<(Vec<String>, usize), EngineError> {
+        if input.lines.len() > self.config.limits.max_batch_points {
+            return Err(EngineError::new(
+                ErrorKind::TooLarge,
+                format!(
+                    "{} lines in one request; the limit is {}",
+                    input.lines.len(),
+                    self.config.limits.max_batch_points
+                ),
+            ));
+        }
+        let s = self
+            .series
+            .get(&input.series)
+            .ok_or_else(|| EngineError::not_found(&input.series))?;
+        let mut messages = Vec::with_capacity(input.lines.len());
+        for (i, line) in input.lines.iter().enumerate() {
+            match s.check_line(line) {
+                Ok(Some(m)) => messages.push(m.to_string()),
+                Ok(None) => {}
+                Err(e) => return Err(EngineError::bad(format!("line {}: {e}", i + 1))),
+            }
+        }
+        let skipped = input.lines.len() - messages.len();
+        let counts = HashMap::from([(input.series.as_str(), messages.len() as f64)]);
+        self.take_tokens(&counts)?;
+        Ok((messages, skipped))
+    }
+
+    /// Takes `counts` points from the series' rate-limit buckets, all or none.
+    fn take_tokens(&mut self, counts: &HashMap<&str, f64>) -> Result<(), EngineError> {
         let rate = self.config.limits.rate_per_series;
         if rate > 0.0 {
             let now = Instant::now();
-            for (&name, &n) in &counts {
+            for (&name, &n) in counts {
                 let b = self.buckets.entry(name.to_string()).or_insert(Bucket {
                     tokens: rate,
                     at: now,
@@ -558,7 +680,7 @@ impl Engine {
                 }
             }
             // Every bucket was refilled above; take the points only once all of them fit.
-            for (&name, &n) in &counts {
+            for (&name, &n) in counts {
                 if let Some(b) = self.buckets.get_mut(name) {
                     b.tokens -= n;
                 }
@@ -567,42 +689,90 @@ impl Engine {
         Ok(())
     }
 
+    /// Marks a series changed by the batch being built.
+    fn touch(&mut self, name: &str) {
+        if !self.dirty.contains_key(name) {
+            self.dirty
+                .insert(name.to_string(), (self.last_batch + 1, Instant::now()));
+            self.dirty_order.push_back(name.to_string());
+        }
+    }
+
     /// Applies a group of ingest requests, commits them in one transaction, then answers.
-    fn commit_ingests(&mut self, ingests: Vec<(Vec<PointIn>, Instant, Reply<Vec<Scored>>)>) {
+    fn commit_ingests(&mut self, ingests: Vec<Ingest>) {
         if ingests.is_empty() {
             return;
         }
         let mut wal: Vec<WalPoint> = Vec::new();
+        let mut lines: Vec<WalLine> = Vec::new();
         let mut events: Vec<Event> = Vec::new();
         let mut answers = Vec::with_capacity(ingests.len());
-        for (points, started, reply) in ingests {
-            if let Err(e) = self.check(&points) {
-                self.metrics.refused.fetch_add(1, Ordering::Relaxed);
-                let _ = reply.send(Err(e));
-                continue;
-            }
-            let mut scored = Vec::with_capacity(points.len());
-            for p in points {
-                let Some(s) = self.series.get_mut(&p.series) else {
-                    continue; // checked above
-                };
-                let out = s.ingest(&self.registry, p.timestamp, p.values.clone());
-                if out.anomaly {
-                    events.push((p.series.clone(), s.points, out.clone()));
+        for ingest in ingests {
+            match ingest {
+                Ingest::Points(points, started, reply) => {
+                    if let Err(e) = self.check(&points) {
+                        self.metrics.refused.fetch_add(1, Ordering::Relaxed);
+                        let _ = reply.send(Err(e));
+                        continue;
+                    }
+                    let mut scored = Vec::with_capacity(points.len());
+                    for p in points {
+                        let Some(s) = self.series.get_mut(&p.series) else {
+                            continue; // checked above
+                        };
+                        let out = s.ingest(&self.registry, p.timestamp, p.values.clone());
+                        if out.anomaly {
+                            events.push((p.series.clone(), s.points, out.clone()));
+                        }
+                        self.touch(&p.series);
+                        scored.push(out);
+                        wal.push(WalPoint {
+                            series: p.series,
+                            timestamp: p.timestamp,
+                            values: p.values,
+                        });
+                    }
+                    answers.push(Answer::Points(scored, started, reply));
                 }
-                if !self.dirty.contains_key(&p.series) {
-                    self.dirty
-                        .insert(p.series.clone(), (self.last_batch + 1, Instant::now()));
-                    self.dirty_order.push_back(p.series.clone());
+                Ingest::Lines(input, started, reply) => {
+                    let (messages, skipped) = match self.check_lines(&input) {
+                        Ok(checked) => checked,
+                        Err(e) => {
+                            self.metrics.refused.fetch_add(1, Ordering::Relaxed);
+                            let _ = reply.send(Err(e));
+                            continue;
+                        }
+                    };
+                    let Some(s) = self.series.get_mut(&input.series) else {
+                        continue; // checked above
+                    };
+                    let mut results = Vec::with_capacity(messages.len());
+                    for message in messages {
+                        match s.ingest_line(&self.registry, &message) {
+                            Ok(out) => {
+                                if out.anomaly {
+                                    events.push((input.series.clone(), s.points, out.point()));
+                                }
+                                results.push(out);
+                            }
+                            // checked above: a log series takes every checked line
+                            Err(e) => tracing::error!(error = %e, "a checked line was refused"),
+                        }
+                        lines.push(WalLine {
+                            series: input.series.clone(),
+                            message,
+                        });
+                    }
+                    let templates = s.log().map_or(0, |p| p.templates());
+                    self.touch(&input.series);
+                    let out = LinesOut {
+                        results,
+                        skipped,
+                        templates,
+                    };
+                    answers.push(Answer::Lines(out, started, reply));
                 }
-                scored.push(out);
-                wal.push(WalPoint {
-                    series: p.series,
-                    timestamp: p.timestamp,
-                    values: p.values,
-                });
             }
-            answers.push((scored, started, reply));
         }
         if answers.is_empty() {
             return;
@@ -610,10 +780,11 @@ impl Engine {
         let batch = self.last_batch + 1;
         let floor = self.wal_floor();
         let trim = (floor > self.trimmed).then_some(floor);
-        if let Err(e) = self.store.append(batch, &wal, &events, trim) {
+        if let Err(e) = self.store.append(batch, &wal, &lines, &events, trim) {
             tracing::error!(error = %e, "commit failed; reloading the durable state");
-            for (_, _, reply) in answers {
-                let _ = reply.send(Err(EngineError::internal(format!("not stored: {e}"))));
+            let failed = EngineError::internal(format!("not stored: {e}"));
+            for answer in answers {
+                answer.send(Some(&failed));
             }
             self.reload();
             return;
@@ -622,15 +793,15 @@ impl Engine {
         self.trimmed = self.trimmed.max(floor);
         self.metrics
             .points
-            .fetch_add(wal.len() as u64, Ordering::Relaxed);
+            .fetch_add((wal.len() + lines.len()) as u64, Ordering::Relaxed);
         self.metrics
             .anomalies
             .fetch_add(events.len() as u64, Ordering::Relaxed);
-        for (scored, started, reply) in answers {
+        for answer in answers {
             self.metrics.requests.fetch_add(1, Ordering::Relaxed);
             self.metrics
-                .observe_latency(started.elapsed().as_secs_f64());
-            let _ = reply.send(Ok(scored));
+                .observe_latency(answer.started().elapsed().as_secs_f64());
+            answer.send(None);
         }
         for (series, point, scored) in events {
             let alert = Arc::new(Alert {
@@ -868,7 +1039,7 @@ mod tests {
             })
             .collect();
         let (tx, mut rx) = oneshot::channel();
-        engine.commit_ingests(vec![(points, Instant::now(), tx)]);
+        engine.commit_ingests(vec![Ingest::Points(points, Instant::now(), tx)]);
         rx.try_recv().unwrap().unwrap()
     }
 
@@ -885,7 +1056,7 @@ mod tests {
         let names = ["a", "b", "c"];
         let mut engine = open(dir.path());
         engine
-            .create(names.iter().map(|n| series_config(n)).collect())
+            .create(names.iter().map(|n| (series_config(n), None)).collect())
             .unwrap();
         for k in 0..10 {
             ingest(&mut engine, &names, k * 10, 10);
@@ -913,7 +1084,7 @@ mod tests {
         let after = ingest(&mut engine, &names, 110, 5);
         let mut uninterrupted = open(tempfile::tempdir().unwrap().path());
         uninterrupted
-            .create(names.iter().map(|n| series_config(n)).collect())
+            .create(names.iter().map(|n| (series_config(n), None)).collect())
             .unwrap();
         for k in 0..11 {
             ingest(&mut uninterrupted, &names, k * 10, 10);
@@ -925,11 +1096,61 @@ mod tests {
         assert_eq!(bits(&after), bits(&expected));
     }
 
+    /// Sends log lines to one log series and returns their scores' bits and templates.
+    fn ingest_lines(engine: &mut Engine, lines: &[String]) -> Vec<(Option<u64>, u32)> {
+        let (tx, mut rx) = oneshot::channel();
+        let input = LinesIn {
+            series: "log".into(),
+            lines: lines.to_vec(),
+        };
+        engine.commit_ingests(vec![Ingest::Lines(input, Instant::now(), tx)]);
+        let out = rx.try_recv().unwrap().unwrap();
+        out.results
+            .iter()
+            .map(|r| (r.score.map(f64::to_bits), r.template))
+            .collect()
+    }
+
+    #[test]
+    fn log_lines_replayed_from_the_wal_give_the_same_templates_and_scores() {
+        let lines: Vec<String> = (0..400)
+            .map(|i| match i % 4 {
+                0 => format!("open file /data/{i}.txt"),
+                1 => format!("read {} bytes from block {}", i * 7, i % 13),
+                2 if i % 97 == 2 => format!("kernel panic at 0x{i:x}"),
+                _ => format!("close file /data/{i}.txt after {i} ms"),
+            })
+            .collect();
+        let create = |engine: &mut Engine| {
+            let config: SeriesConfig = serde_json::from_value(
+                serde_json::json!({ "name": "log", "detector": "ngram", "warmup": 50 }),
+            )
+            .unwrap();
+            engine
+                .create(vec![(config, Some(LogSettings::default()))])
+                .unwrap();
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let mut engine = open(dir.path());
+        create(&mut engine);
+        ingest_lines(&mut engine, &lines[..200]);
+        drop(engine); // no checkpoint: the lines are only in the WAL
+        let mut engine = open(dir.path());
+        assert_eq!(engine.series["log"].points, 200);
+        let after = ingest_lines(&mut engine, &lines[200..]);
+
+        let mut uninterrupted = open(tempfile::tempdir().unwrap().path());
+        create(&mut uninterrupted);
+        ingest_lines(&mut uninterrupted, &lines[..200]);
+        assert_eq!(after, ingest_lines(&mut uninterrupted, &lines[200..]));
+        assert!(after.iter().all(|(s, _)| s.is_some()));
+    }
+
     #[test]
     fn a_writer_that_falls_behind_holds_the_checkpoints_back() {
         let dir = tempfile::tempdir().unwrap();
         let mut engine = open(dir.path());
-        engine.create(vec![series_config("a")]).unwrap();
+        engine.create(vec![(series_config("a"), None)]).unwrap();
         ingest(&mut engine, &["a"], 0, 10);
         // slices the writer has not reported on (numbers it never saw)
         for id in 0..MAX_PENDING_SLICES as u64 {

@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | `series` | name | the series' snapshot and the last batch it reflects (postcard) |
 //! | `models` | name | the series' model file |
+//! | `parsers` | name | a log series' parser (postcard) |
 //!
 //! Why a second file and a second thread: redb runs one write transaction at a time per file,
 //! so a checkpoint committed into the WAL's file makes the next group commit — and every
@@ -13,6 +14,7 @@
 //! reports back. Only then may the engine drop the WAL batches those snapshots reflect.
 
 use crate::store::{store_try, Store, StoreError, StoredSeries};
+use anomex_stream::LogState;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use std::path::Path;
 use std::sync::mpsc;
@@ -22,34 +24,45 @@ use std::thread::JoinHandle;
 /// The snapshot tables (also the names an older version used inside the log's file).
 const SERIES: TableDefinition<&str, &[u8]> = TableDefinition::new("series");
 const MODELS: TableDefinition<&str, &[u8]> = TableDefinition::new("models");
+const PARSERS: TableDefinition<&str, &[u8]> = TableDefinition::new("parsers");
 /// Jobs the writer merges into one transaction at most.
 const JOBS_PER_COMMIT: usize = 64;
 /// redb's page cache for the snapshots: they are written far more often than read.
 const CACHE_BYTES: usize = 16 << 20;
 
-/// One series' saved form: its name, its encoded [`StoredSeries`] and, when it changed, its
-/// model file.
+/// One series' saved form: its name, its encoded [`StoredSeries`], when it changed its model
+/// file, and a log series' encoded parser.
 #[derive(Debug, Clone)]
 pub struct Saved {
     pub name: String,
     pub snapshot: Vec<u8>,
     pub model: Option<Vec<u8>>,
+    pub parser: Option<Vec<u8>>,
 }
 
 impl Saved {
-    /// Encodes a series' snapshot for the store.
-    pub fn encode(stored: &StoredSeries, model: Option<Vec<u8>>) -> Result<Saved, StoreError> {
+    /// Encodes a series' snapshot (and a log series' parser) for the store.
+    pub fn encode(
+        stored: &StoredSeries,
+        model: Option<Vec<u8>>,
+        parser: Option<&LogState>,
+    ) -> Result<Saved, StoreError> {
         let snapshot = store_try!("encode a snapshot", postcard::to_allocvec(stored));
+        let parser = match parser {
+            Some(p) => Some(store_try!("encode a parser", postcard::to_allocvec(p))),
+            None => None,
+        };
         Ok(Saved {
             name: stored.snapshot.config.name.clone(),
             snapshot,
             model,
+            parser,
         })
     }
 }
 
-/// A stored snapshot with the series' model file, if it has one.
-pub type Restored = (StoredSeries, Option<Vec<u8>>);
+/// A stored snapshot with the series' model file and a log series' parser, where it has them.
+pub type Restored = (StoredSeries, Option<Vec<u8>>, Option<LogState>);
 
 /// What a job asks of the writer.
 #[derive(Debug)]
@@ -133,7 +146,14 @@ impl Snapshots {
                     "decode a series snapshot",
                     postcard::from_bytes(&row.snapshot)
                 );
-                Ok((stored, row.model))
+                let parser = match &row.parser {
+                    Some(bytes) => Some(store_try!(
+                        "decode a log parser",
+                        postcard::from_bytes::<LogState>(bytes)
+                    )),
+                    None => None,
+                };
+                Ok((stored, row.model, parser))
             })
             .collect()
     }
@@ -192,6 +212,7 @@ fn saved_rows(db: &Database) -> Result<Option<Vec<Saved>>, StoreError> {
         Err(e) => return Err(StoreError::new(format!("open series: {e}"))),
     };
     let models = txn.open_table(MODELS).ok();
+    let parsers = txn.open_table(PARSERS).ok();
     let mut out = Vec::new();
     for item in store_try!("read series", series.iter()) {
         let (name, bytes) = store_try!("read series", item);
@@ -199,10 +220,15 @@ fn saved_rows(db: &Database) -> Result<Option<Vec<Saved>>, StoreError> {
             Some(m) => store_try!("read a model", m.get(name.value())).map(|v| v.value().to_vec()),
             None => None,
         };
+        let parser = match &parsers {
+            Some(p) => store_try!("read a parser", p.get(name.value())).map(|v| v.value().to_vec()),
+            None => None,
+        };
         out.push(Saved {
             name: name.value().to_string(),
             snapshot: bytes.value().to_vec(),
             model,
+            parser,
         });
     }
     Ok(Some(out))
@@ -247,6 +273,7 @@ fn write_all(db: &Database, works: &[&Work]) -> Result<(), StoreError> {
     {
         let mut series = store_try!("open series", txn.open_table(SERIES));
         let mut models = store_try!("open models", txn.open_table(MODELS));
+        let mut parsers = store_try!("open parsers", txn.open_table(PARSERS));
         for work in works {
             match work {
                 Work::Save(saved) => {
@@ -261,11 +288,18 @@ fn write_all(db: &Database, works: &[&Work]) -> Result<(), StoreError> {
                                 models.insert(s.name.as_str(), model.as_slice())
                             );
                         }
+                        if let Some(parser) = &s.parser {
+                            store_try!(
+                                "write a parser",
+                                parsers.insert(s.name.as_str(), parser.as_slice())
+                            );
+                        }
                     }
                 }
                 Work::Delete(name) => {
                     store_try!("remove a snapshot", series.remove(name.as_str()));
                     store_try!("remove a model", models.remove(name.as_str()));
+                    store_try!("remove a parser", parsers.remove(name.as_str()));
                 }
             }
         }

@@ -3,6 +3,7 @@
 //! | table | key | value |
 //! |---|---|---|
 //! | `wal` | batch number | the points of one group commit (postcard) |
+//! | `wal_lines` | batch number | the log lines of one group commit, when it had any (postcard) |
 //! | `events` | (name, point number) | an anomaly (JSON) |
 //! | `meta` | key | the last batch number used |
 //!
@@ -20,6 +21,8 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 const WAL: TableDefinition<u64, &[u8]> = TableDefinition::new("wal");
+/// Log lines sit in their own table, so the points' rows keep the form older versions wrote.
+const WAL_LINES: TableDefinition<u64, &[u8]> = TableDefinition::new("wal_lines");
 const EVENTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("events");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const LAST_BATCH: &str = "last_batch";
@@ -53,6 +56,13 @@ pub struct WalPoint {
     pub values: Vec<f64>,
 }
 
+/// One accepted log line (its message, as the format cut it out), as the WAL keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WalLine {
+    pub series: String,
+    pub message: String,
+}
+
 /// A series' stored snapshot: the state after batch `batch`.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct StoredSeries {
@@ -66,7 +76,8 @@ pub type Event = (String, u64, Scored);
 /// What the log held at start-up.
 #[derive(Debug, Default)]
 pub struct Recovered {
-    pub wal: Vec<(u64, Vec<WalPoint>)>,
+    /// Every batch's points and log lines, in batch order.
+    pub wal: Vec<(u64, Vec<WalPoint>, Vec<WalLine>)>,
     /// The last batch number used.
     pub last_batch: u64,
 }
@@ -89,6 +100,7 @@ impl Store {
         let txn = store_try!("begin", db.begin_write());
         {
             store_try!("open wal", txn.open_table(WAL));
+            store_try!("open wal_lines", txn.open_table(WAL_LINES));
             store_try!("open events", txn.open_table(EVENTS));
             store_try!("open meta", txn.open_table(META));
         }
@@ -101,15 +113,21 @@ impl Store {
         let txn = store_try!("begin read", self.db.begin_read());
         let mut out = Recovered::default();
         let wal_t = store_try!("open wal", txn.open_table(WAL));
+        let lines_t = store_try!("open wal_lines", txn.open_table(WAL_LINES));
         for item in store_try!("read wal", wal_t.iter()) {
             let (batch, bytes) = store_try!("read wal", item);
             let points: Vec<WalPoint> =
                 store_try!("decode a WAL batch", postcard::from_bytes(bytes.value()));
-            out.wal.push((batch.value(), points));
+            let lines: Vec<WalLine> = match store_try!("read wal_lines", lines_t.get(batch.value()))
+            {
+                Some(b) => store_try!("decode WAL lines", postcard::from_bytes(b.value())),
+                None => Vec::new(),
+            };
+            out.wal.push((batch.value(), points, lines));
         }
         let meta_t = store_try!("open meta", txn.open_table(META));
         let last = store_try!("read meta", meta_t.get(LAST_BATCH)).map_or(0, |v| v.value());
-        out.last_batch = out.wal.last().map_or(last, |(b, _)| (*b).max(last));
+        out.last_batch = out.wal.last().map_or(last, |(b, _, _)| (*b).max(last));
         Ok(out)
     }
 
@@ -118,12 +136,14 @@ impl Store {
         &self.db
     }
 
-    /// Durably records one group commit: its points and anomalies; drops the WAL batches up to
-    /// `trim` in the same transaction (the batches every series' durable snapshot reflects).
+    /// Durably records one group commit: its points, log lines and anomalies; drops the WAL
+    /// batches up to `trim` in the same transaction (the batches every series' durable snapshot
+    /// reflects).
     pub fn append(
         &self,
         batch: u64,
         points: &[WalPoint],
+        lines: &[WalLine],
         events: &[Event],
         trim: Option<u64>,
     ) -> Result<(), StoreError> {
@@ -131,10 +151,16 @@ impl Store {
         let txn = store_try!("begin", self.db.begin_write());
         {
             let mut wal = store_try!("open wal", txn.open_table(WAL));
+            let mut wal_lines = store_try!("open wal_lines", txn.open_table(WAL_LINES));
             if let Some(trim) = trim {
                 store_try!("trim the wal", wal.retain_in(..=trim, |_, _| false));
+                store_try!("trim the wal", wal_lines.retain_in(..=trim, |_, _| false));
             }
             store_try!("append to the wal", wal.insert(batch, bytes.as_slice()));
+            if !lines.is_empty() {
+                let bytes = store_try!("encode WAL lines", postcard::to_allocvec(lines));
+                store_try!("append to the wal", wal_lines.insert(batch, bytes.as_slice()));
+            }
             let mut meta = store_try!("open meta", txn.open_table(META));
             store_try!("write meta", meta.insert(LAST_BATCH, batch));
             let mut ev = store_try!("open events", txn.open_table(EVENTS));
@@ -156,6 +182,8 @@ impl Store {
         {
             let mut wal = store_try!("open wal", txn.open_table(WAL));
             store_try!("trim the wal", wal.retain_in(..=trim, |_, _| false));
+            let mut wal_lines = store_try!("open wal_lines", txn.open_table(WAL_LINES));
+            store_try!("trim the wal", wal_lines.retain_in(..=trim, |_, _| false));
         }
         store_try!("commit", txn.commit());
         Ok(())

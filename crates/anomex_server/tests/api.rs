@@ -734,3 +734,145 @@ async fn multi_column_points_carry_their_attribution() {
     );
     s.stop().await;
 }
+
+/// 600 lines of BGL (Blue Gene/L) with their alert labels, shipped with the examples.
+const BGL: &str = include_str!("../../../examples/loghub/BGL_600.log");
+
+impl Server {
+    /// Sends log lines as `text/plain` with the ingest token.
+    async fn lines(&self, series: &str, body: impl Into<reqwest::Body>) -> (StatusCode, Value) {
+        let r = self
+            .client
+            .post(self.url(&format!("/v1/series/{series}/logs")))
+            .bearer_auth(INGEST)
+            .header("content-type", "text/plain")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+}
+
+fn bgl_lines(range: std::ops::Range<usize>) -> String {
+    let lines: Vec<&str> = BGL.lines().collect();
+    lines[range].join("\n") + "\n"
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_series_parse_score_and_continue_after_a_restart() {
+    let create = json!({ "name": "bgl", "warmup": 200, "log": { "preset": "BGL" } });
+    let dir = tempfile::tempdir().unwrap();
+    let a = Server::start(config(dir.path())).await;
+    let (st, info) = a.post("/v1/series", create.clone()).await;
+    assert_eq!(st, StatusCode::CREATED, "{info}");
+    assert_eq!(info["config"]["detector"], "ngram", "a log series' default");
+    assert_eq!(info["log"]["settings"]["preset"], "BGL");
+    let (st, first) = a.lines("bgl", bgl_lines(0..300)).await;
+    assert_eq!(st, StatusCode::OK, "{first}");
+    let results = first["results"].as_array().unwrap();
+    assert_eq!(results.len(), 300);
+    assert_eq!(results[0]["line"], 1);
+    assert_eq!(results[0]["new_template"], true);
+    let text = results[0]["template_text"].as_str().unwrap();
+    assert!(text.starts_with("New ido chip inserted"), "{text}");
+    assert!(results[199]["score"].is_null(), "warm-up lines score null");
+    assert!(results[200]["score"].as_f64().is_some());
+    let templates = first["templates"].as_u64().unwrap();
+    assert!((10..300).contains(&templates), "{templates} templates");
+    // the JSON form is the same request
+    let (st, json_form) = a
+        .send(
+            reqwest::Method::POST,
+            "/v1/series/bgl/logs",
+            Some(INGEST),
+            Some(json!({ "lines": BGL.lines().skip(300).collect::<Vec<_>>() })),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{json_form}");
+    a.stop().await;
+
+    // the same lines in two requests, a graceful restart between: the same scores bit for bit
+    let dir = tempfile::tempdir().unwrap();
+    let b = Server::start(config(dir.path())).await;
+    b.post("/v1/series", create).await;
+    let (_, first_b) = b.lines("bgl", bgl_lines(0..300)).await;
+    assert_eq!(first["results"], first_b["results"]);
+    b.stop().await;
+    let b = Server::start(config(dir.path())).await;
+    let (_, info) = b.get("/v1/series/bgl").await;
+    assert_eq!(info["points"], 300, "{info}");
+    assert_eq!(info["log"]["templates"], first["templates"]);
+    let (_, rest) = b.lines("bgl", bgl_lines(300..600)).await;
+    let bits = |v: &Value| -> Vec<(Option<u64>, u64)> {
+        v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["score"].as_f64().map(f64::to_bits), r["template"].as_u64().unwrap()))
+            .collect()
+    };
+    assert_eq!(bits(&json_form), bits(&rest));
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_log_lines_and_log_settings_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(config(dir.path())).await;
+    let (st, body) = s
+        .post("/v1/series", json!({ "name": "x", "log": { "preset": "Nope" } }))
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert!(error_of(&body).contains("unknown system `Nope`"), "{body}");
+    let (st, body) = s
+        .post("/v1/series", json!({ "name": "x", "detector": "zscore", "log": {} }))
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert!(error_of(&body).contains("event detector"), "{body}");
+    let (st, body) = s
+        .post("/v1/series", json!({ "name": "x", "log": { "similarity": 0.5 } }))
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "unknown field: {body}");
+    let (st, _) = s
+        .post(
+            "/v1/series",
+            json!({ "name": "app", "warmup": 20, "log": { "max_line_bytes": 100 } }),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    s.post("/v1/series", json!({ "name": "num" })).await;
+
+    let long = format!("ok line\n{}\n", "x".repeat(101));
+    for (body, problem) in [
+        (b"ok line\n\xff\xfe broken\n".to_vec(), "line 2: not UTF-8"),
+        (b"ok line\nbinary \x00\x01 junk\n".to_vec(), "line 2: holds the control character U+0000"),
+        (long.into_bytes(), "line 2: 101 bytes"),
+    ] {
+        let (st, answer) = s.lines("app", body).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{answer}");
+        assert!(error_of(&answer).contains(problem), "{answer}");
+    }
+    let (_, info) = s.get("/v1/series/app").await;
+    assert_eq!(info["points"], 0, "a refused request changes nothing");
+    let (st, answer) = s.lines("app", "one\n\n  \ntwo\r\n").await;
+    assert_eq!(st, StatusCode::OK, "{answer}");
+    assert_eq!(answer["skipped"], 2, "blank lines are skipped and counted");
+    assert_eq!(answer["results"].as_array().unwrap().len(), 2);
+    let (st, answer) = s.lines("num", "a line\n").await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert!(error_of(&answer).contains("takes points, not log lines"), "{answer}");
+    let (st, answer) = s
+        .ingest(vec![json!({ "series": "app", "timestamp": 99, "values": [1.0] })])
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert!(error_of(&answer).contains("is a log series"), "{answer}");
+    let (st, _) = s.lines("nothere", "a line\n").await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    s.stop().await;
+}

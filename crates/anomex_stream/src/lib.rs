@@ -13,8 +13,10 @@
 //! crash, replays the points acknowledged since the checkpoint through the same code, which gives
 //! the same scores bit for bit.
 
+pub mod logs;
 mod recent;
 
+pub use logs::{LogParser, LogSettings, LogState};
 pub use recent::Recent;
 
 use anomex::{model_file, Error, FittedDetector, Frame, Registry, Streaming, Threshold};
@@ -166,6 +168,20 @@ pub struct Scored {
     pub attribution: Option<Vec<f64>>,
 }
 
+impl LineScored {
+    /// The point the line was to its series (its template id as the one value).
+    pub fn point(&self) -> Scored {
+        Scored {
+            timestamp: self.line,
+            values: vec![f64::from(self.template)],
+            score: self.score,
+            threshold: self.threshold,
+            anomaly: self.anomaly,
+            attribution: None,
+        }
+    }
+}
+
 /// A live series' model: the fitted detector (for export), its stream and the policy.
 struct Live {
     model: Box<dyn FittedDetector>,
@@ -211,6 +227,24 @@ pub struct Series {
     keep_recent: usize,
     /// Set when the model changes (warm-up done, fit, import); the store clears it once saved.
     pub model_changed: bool,
+    /// A log series' parser: its points are the template ids of the lines it is sent.
+    log: Option<LogParser>,
+}
+
+/// One log line as a log series scored it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LineScored {
+    /// The line's number in the series (the point's timestamp).
+    pub line: i64,
+    /// Its template id and text.
+    pub template: u32,
+    pub template_text: String,
+    /// The line started a new template.
+    pub new_template: bool,
+    /// `None` while the series warms up.
+    pub score: Option<f64>,
+    pub threshold: Option<f64>,
+    pub anomaly: bool,
 }
 
 /// The serialised form of a [`Series`].
@@ -263,7 +297,87 @@ impl Series {
             recent: Recent::new(columns),
             keep_recent,
             model_changed: false,
+            log: None,
         }
+    }
+
+    /// A new log series: `config` with an event detector over one column, lines parsed as
+    /// `settings` say. The error names what is wrong.
+    pub fn new_log(
+        config: SeriesConfig,
+        settings: LogSettings,
+        registry: &Registry,
+        keep_recent: usize,
+    ) -> anomex::Result<Series> {
+        config.validate(registry)?;
+        let data = registry.get(&config.detector)?.data;
+        if data != anomex::DataKind::Events || config.columns != 1 {
+            return Err(Error::param(
+                "detector",
+                format!(
+                    "a log series streams one column of template ids to an event detector \
+                     (ngram); `{}` reads {} and the series has {} columns",
+                    config.detector,
+                    data.as_str(),
+                    config.columns
+                ),
+            ));
+        }
+        let parser = LogParser::new(settings)?;
+        let mut series = Series::new(config, keep_recent);
+        series.log = Some(parser);
+        Ok(series)
+    }
+
+    /// The parser of a log series.
+    pub fn log(&self) -> Option<&LogParser> {
+        self.log.as_ref()
+    }
+
+    /// Gives a restored series its saved parser (a log series' state beside its snapshot).
+    pub fn restore_log(&mut self, state: LogState) -> anomex::Result<()> {
+        self.log = Some(LogParser::from_state(state)?);
+        Ok(())
+    }
+
+    /// Checks one line for a log series without changing anything: `Ok(None)` for a blank
+    /// line (skipped), else the message to parse.
+    pub fn check_line<'a>(&self, line: &'a str) -> Result<Option<&'a str>, String> {
+        match &self.log {
+            Some(parser) => parser.check(line),
+            None => Err(format!(
+                "series `{}` takes points, not log lines (it was created without `log`)",
+                self.config.name
+            )),
+        }
+    }
+
+    /// Parses, scores and learns one message that passed [`Series::check_line`]; the line is
+    /// the series' next point.
+    pub fn ingest_line(
+        &mut self,
+        registry: &Registry,
+        message: &str,
+    ) -> anomex::Result<LineScored> {
+        let Some(parser) = self.log.as_mut() else {
+            return Err(Error::input(format!(
+                "series `{}` is not a log series",
+                self.config.name
+            )));
+        };
+        let event = parser.parse(message);
+        let template_text = parser.template(event.template);
+        let line = self.last_timestamp.map_or(1, |t| t.saturating_add(1));
+        let scored = self.ingest(registry, line, vec![f64::from(event.template)]);
+        Ok(LineScored {
+            line,
+            template: event.template,
+            template_text,
+            new_template: event.created,
+            score: scored.score,
+            threshold: scored.threshold,
+            anomaly: scored.anomaly,
+        })
     }
 
     /// Why the last fit failed, while the series is still collecting.
@@ -298,6 +412,12 @@ impl Series {
 
     /// Checks a point without changing anything: dimension, finiteness and time order.
     pub fn check(&self, timestamp: i64, values: &[f64], after: Option<i64>) -> Result<(), String> {
+        if self.log.is_some() {
+            return Err(format!(
+                "series `{}` is a log series: it takes lines (POST /v1/series/{}/logs), not points",
+                self.config.name, self.config.name
+            ));
+        }
         self.check_values(values)?;
         if let Some(last) = after.or(self.last_timestamp) {
             if timestamp <= last {
@@ -472,6 +592,7 @@ impl Series {
             recent,
             keep_recent,
             model_changed: false,
+            log: None,
         })
     }
 }
@@ -481,6 +602,12 @@ impl Series {
 /// `applyInPandasWithState`) keeps for a series between micro-batches.
 impl Series {
     pub fn to_state_bytes(&self) -> anomex::Result<Vec<u8>> {
+        if self.log.is_some() {
+            return Err(Error::Unsupported(format!(
+                "series `{}` is a log series; its parser is saved by the service, not in state bytes",
+                self.config.name
+            )));
+        }
         let snapshot = serde_json::to_vec(&self.snapshot()?)
             .map_err(|e| Error::ModelFile(format!("cannot serialise the series: {e}")))?;
         let len = u32::try_from(snapshot.len())

@@ -21,6 +21,7 @@ pub mod loda;
 pub mod mcd;
 pub mod neighbors;
 pub mod ocsvm;
+pub mod pairwise;
 pub mod pca;
 pub mod windowed;
 
@@ -347,6 +348,7 @@ pub fn register(registry: &mut Registry) -> Result<()> {
     add::<loda::Loda>(registry)?;
     add::<eif::ExtendedIsolationForest>(registry)?;
     add::<ocsvm::Ocsvm>(registry)?;
+    add::<pairwise::Pairwise>(registry)?;
     registry.add(windowed::entry::<ocsvm::SubOcsvm>()?)?;
     // KMeansAD is a time-series method: its row form (z-normalised rows) is not listed
     registry.add(windowed::entry::<kmeans::KMeansAd>()?)?;
