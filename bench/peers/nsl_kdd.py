@@ -20,7 +20,9 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
-DETECTORS = ["iforest", "pca", "ecod", "hbos", "knn"]
+DETECTORS = ["iforest", "pca", "ecod", "hbos", "knn", "pairwise"]
+# PyOD has no counterpart of anomex's `pairwise` (co-occurrence of values, after APE)
+PYOD = ["iforest", "pca", "ecod", "hbos", "knn"]
 
 
 def load(path, names):
@@ -61,6 +63,7 @@ def main():
     ap.add_argument("data")
     ap.add_argument("--anomex", default="anomex")
     ap.add_argument("--skip-pyod", action="store_true")
+    ap.add_argument("--detectors", default=",".join(DETECTORS), help="anomex detectors, comma-separated")
     a = ap.parse_args()
     data = Path(a.data)
     names = [row[0] for row in csv.reader(open(data / "Field_Names.csv"))]
@@ -73,7 +76,7 @@ def main():
         tmp = Path(tmp)
         normal.to_csv(tmp / "train.csv", index=False)
         test.to_csv(tmp / "test.csv", index=False)
-        for d in DETECTORS:
+        for d in a.detectors.split(","):
             model, out = tmp / f"{d}.anomex", tmp / f"{d}.csv"
             common = ["--label-col", "label", "--normal-label", "normal"]
             subprocess.run([a.anomex, "fit", str(tmp / "train.csv"), "-d", d, "--save", str(model),
@@ -87,7 +90,7 @@ def main():
     x_train = pd.get_dummies(normal.drop(columns=["label"]), columns=categorical, dtype=float)
     x_test = pd.get_dummies(test.drop(columns=["label"]), columns=categorical, dtype=float)
     x_test = x_test.reindex(columns=x_train.columns, fill_value=0.0)
-    for d in DETECTORS:
+    for d in PYOD:
         det = pyod_detector(d).fit(x_train.to_numpy())
         report(f"PyOD {d}", y, det.decision_function(x_test.to_numpy()))
 

@@ -32,8 +32,8 @@ async fn run(args: LoadgenArgs) -> Result<()> {
         .collect();
     let lines: Option<std::sync::Arc<Vec<String>>> = match &args.log {
         Some(path) => {
-            let text = std::fs::read(path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
+            let text =
+                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
             let lines: Vec<String> = String::from_utf8_lossy(&text)
                 .lines()
                 .filter(|l| !l.trim().is_empty())
@@ -117,7 +117,11 @@ async fn run(args: LoadgenArgs) -> Result<()> {
             .copied()
             .unwrap_or(f64::NAN)
     };
-    let what = if args.log.is_some() { "lines" } else { "points" };
+    let what = if args.log.is_some() {
+        "lines"
+    } else {
+        "points"
+    };
     println!(
         "{points} {what} in {:.1} s: {:.0} {what}/s; {} requests of {} {what}, latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         elapsed,

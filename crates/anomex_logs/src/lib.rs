@@ -26,8 +26,8 @@ pub mod ngram;
 pub mod presets;
 pub mod windows;
 
-pub use drain::{Drain, DrainConfig, Parsed, TemplateId};
 use anomex_core::{online, Registry};
+pub use drain::{Drain, DrainConfig, Parsed, TemplateId};
 pub use format::LogFormat;
 pub use mask::Masker;
 

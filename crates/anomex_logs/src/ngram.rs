@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
 /// Counts after one context.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default)]
 struct Followers {
     total: u64,
     next: FxHashMap<TemplateId, u64>,
@@ -34,7 +34,7 @@ struct Followers {
 
 /// An n-gram next-template model (see the module documentation).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(try_from = "Unchecked")]
+#[serde(try_from = "Saved", into = "Saved")]
 pub struct NGram {
     /// Longest context, in templates (DeepLog's history length h).
     history: usize,
@@ -44,26 +44,64 @@ pub struct NGram {
     contexts: FxHashMap<Vec<TemplateId>, Followers>,
 }
 
-/// An [`NGram`] as read, before its settings are checked (a model file may be crafted).
-#[derive(Deserialize)]
-struct Unchecked {
+/// An [`NGram`] as saved: contexts as a sorted list (a JSON map's keys are text, and a sorted
+/// list saves the same model as the same bytes), checked when read back (a model file may be
+/// crafted).
+#[derive(Serialize, Deserialize)]
+struct Saved {
     history: usize,
     alpha: f64,
-    contexts: FxHashMap<Vec<TemplateId>, Followers>,
+    /// Context, how often it was seen, and what followed it how often.
+    contexts: Vec<(Vec<TemplateId>, u64, Vec<(TemplateId, u64)>)>,
 }
 
-impl TryFrom<Unchecked> for NGram {
-    type Error = Error;
-    fn try_from(u: Unchecked) -> Result<Self> {
-        let mut model = NGram::new(u.history, u.alpha)?;
-        if let Some(c) = u.contexts.keys().find(|c| c.len() > u.history) {
-            return Err(Error::input(format!(
-                "an n-gram context of {} templates in a model of history {}",
-                c.len(),
-                u.history
-            )));
+impl From<NGram> for Saved {
+    fn from(m: NGram) -> Saved {
+        let mut contexts: Vec<_> = m
+            .contexts
+            .into_iter()
+            .map(|(c, f)| {
+                let mut next: Vec<(TemplateId, u64)> = f.next.into_iter().collect();
+                next.sort_unstable();
+                (c, f.total, next)
+            })
+            .collect();
+        contexts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        Saved {
+            history: m.history,
+            alpha: m.alpha,
+            contexts,
         }
-        model.contexts = u.contexts;
+    }
+}
+
+impl TryFrom<Saved> for NGram {
+    type Error = Error;
+    fn try_from(saved: Saved) -> Result<Self> {
+        let mut model = NGram::new(saved.history, saved.alpha)?;
+        let bad = |what: String| Error::input(format!("invalid n-gram model: {what}"));
+        for (context, total, next) in saved.contexts {
+            if context.len() > saved.history {
+                return Err(bad(format!(
+                    "a context of {} templates for history {}",
+                    context.len(),
+                    saved.history
+                )));
+            }
+            let sum = next.iter().try_fold(0u64, |a, &(_, n)| a.checked_add(n));
+            if sum != Some(total) {
+                return Err(bad(format!(
+                    "context {context:?} counts {total} but its followers add up to {sum:?}"
+                )));
+            }
+            let followers = Followers {
+                total,
+                next: next.into_iter().collect(),
+            };
+            if model.contexts.insert(context, followers).is_some() {
+                return Err(bad("a context is listed twice".into()));
+            }
+        }
         Ok(model)
     }
 }
@@ -273,6 +311,32 @@ mod tests {
         assert!(m.probability(&[0, 1], 7) < m.probability(&[0, 1], 0));
         assert_eq!(m.rank(&[0, 1], 2), 1);
         assert!(m.rank(&[0, 1], 0) > 1);
+    }
+
+    #[test]
+    fn a_saved_model_reads_back_the_same_and_a_crafted_one_is_named() {
+        let mut m = NGram::new(2, 0.5).unwrap();
+        m.fit(&[0, 1, 2, 0, 1, 3, 0, 1, 2]);
+        let text = serde_json::to_string(&m).unwrap();
+        let back: NGram = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            serde_json::to_string(&back).unwrap(),
+            text,
+            "same model, same bytes"
+        );
+        for (ctx, x) in [(&[0, 1][..], 2), (&[1][..], 3), (&[][..], 7)] {
+            assert_eq!(m.probability(ctx, x), back.probability(ctx, x));
+        }
+        let crafted = text.replacen("\"history\":2", "\"history\":1", 1);
+        let e = serde_json::from_str::<NGram>(&crafted)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("a context of 2 templates for history 1"), "{e}");
+        let e =
+            serde_json::from_str::<NGram>(r#"{"history":1,"alpha":1,"contexts":[[[],5,[[0,1]]]]}"#)
+                .unwrap_err()
+                .to_string();
+        assert!(e.contains("add up to"), "{e}");
     }
 
     #[test]

@@ -141,8 +141,8 @@ fn presented_token(req: &Request) -> Option<String> {
 /// The scope a request needs: reading and ingesting (points, or a log series' lines) need
 /// `ingest`, the rest `admin`.
 fn needed_scope(method: &Method, path: &str) -> Scope {
-    let ingest = path == "/v1/ingest"
-        || (path.starts_with("/v1/series/") && path.ends_with("/logs"));
+    let ingest =
+        path == "/v1/ingest" || (path.starts_with("/v1/series/") && path.ends_with("/logs"));
     if method == Method::GET || (method == Method::POST && ingest) {
         Scope::Ingest
     } else {
@@ -250,7 +250,8 @@ async fn create_series(
             .into_iter()
             .enumerate()
             .map(|(i, v)| {
-                series_definition(v).map_err(|e| ApiError::bad(format!("series {i}: {}", e.message)))
+                series_definition(v)
+                    .map_err(|e| ApiError::bad(format!("series {i}: {}", e.message)))
             })
             .collect::<Result<Vec<_>, ApiError>>()?;
         let info = s.engine.ask(|r| Command::Create(configs, r)).await?;

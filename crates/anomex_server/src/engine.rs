@@ -121,7 +121,10 @@ pub struct Alert {
 #[derive(Debug)]
 pub enum Command {
     /// Creates several series at once (one commit); log series come with their settings.
-    Create(Vec<(SeriesConfig, Option<LogSettings>)>, Reply<Vec<SeriesInfo>>),
+    Create(
+        Vec<(SeriesConfig, Option<LogSettings>)>,
+        Reply<Vec<SeriesInfo>>,
+    ),
     Delete(String, Reply<()>),
     Ingest(Ingest),
     Fit(String, Vec<Vec<f64>>, Reply<SeriesInfo>),

@@ -159,7 +159,10 @@ impl Store {
             store_try!("append to the wal", wal.insert(batch, bytes.as_slice()));
             if !lines.is_empty() {
                 let bytes = store_try!("encode WAL lines", postcard::to_allocvec(lines));
-                store_try!("append to the wal", wal_lines.insert(batch, bytes.as_slice()));
+                store_try!(
+                    "append to the wal",
+                    wal_lines.insert(batch, bytes.as_slice())
+                );
             }
             let mut meta = store_try!("open meta", txn.open_table(META));
             store_try!("write meta", meta.insert(LAST_BATCH, batch));

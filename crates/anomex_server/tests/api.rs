@@ -814,7 +814,12 @@ async fn log_series_parse_score_and_continue_after_a_restart() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|r| (r["score"].as_f64().map(f64::to_bits), r["template"].as_u64().unwrap()))
+            .map(|r| {
+                (
+                    r["score"].as_f64().map(f64::to_bits),
+                    r["template"].as_u64().unwrap(),
+                )
+            })
             .collect()
     };
     assert_eq!(bits(&json_form), bits(&rest));
@@ -826,17 +831,26 @@ async fn bad_log_lines_and_log_settings_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(config(dir.path())).await;
     let (st, body) = s
-        .post("/v1/series", json!({ "name": "x", "log": { "preset": "Nope" } }))
+        .post(
+            "/v1/series",
+            json!({ "name": "x", "log": { "preset": "Nope" } }),
+        )
         .await;
     assert_eq!(st, StatusCode::BAD_REQUEST);
     assert!(error_of(&body).contains("unknown system `Nope`"), "{body}");
     let (st, body) = s
-        .post("/v1/series", json!({ "name": "x", "detector": "zscore", "log": {} }))
+        .post(
+            "/v1/series",
+            json!({ "name": "x", "detector": "zscore", "log": {} }),
+        )
         .await;
     assert_eq!(st, StatusCode::BAD_REQUEST);
     assert!(error_of(&body).contains("event detector"), "{body}");
     let (st, body) = s
-        .post("/v1/series", json!({ "name": "x", "log": { "similarity": 0.5 } }))
+        .post(
+            "/v1/series",
+            json!({ "name": "x", "log": { "similarity": 0.5 } }),
+        )
         .await;
     assert_eq!(st, StatusCode::BAD_REQUEST, "unknown field: {body}");
     let (st, _) = s
@@ -851,7 +865,10 @@ async fn bad_log_lines_and_log_settings_are_named() {
     let long = format!("ok line\n{}\n", "x".repeat(101));
     for (body, problem) in [
         (b"ok line\n\xff\xfe broken\n".to_vec(), "line 2: not UTF-8"),
-        (b"ok line\nbinary \x00\x01 junk\n".to_vec(), "line 2: holds the control character U+0000"),
+        (
+            b"ok line\nbinary \x00\x01 junk\n".to_vec(),
+            "line 2: holds the control character U+0000",
+        ),
         (long.into_bytes(), "line 2: 101 bytes"),
     ] {
         let (st, answer) = s.lines("app", body).await;
@@ -866,9 +883,14 @@ async fn bad_log_lines_and_log_settings_are_named() {
     assert_eq!(answer["results"].as_array().unwrap().len(), 2);
     let (st, answer) = s.lines("num", "a line\n").await;
     assert_eq!(st, StatusCode::BAD_REQUEST);
-    assert!(error_of(&answer).contains("takes points, not log lines"), "{answer}");
+    assert!(
+        error_of(&answer).contains("takes points, not log lines"),
+        "{answer}"
+    );
     let (st, answer) = s
-        .ingest(vec![json!({ "series": "app", "timestamp": 99, "values": [1.0] })])
+        .ingest(vec![
+            json!({ "series": "app", "timestamp": 99, "values": [1.0] }),
+        ])
         .await;
     assert_eq!(st, StatusCode::BAD_REQUEST);
     assert!(error_of(&answer).contains("is a log series"), "{answer}");

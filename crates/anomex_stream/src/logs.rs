@@ -175,9 +175,9 @@ impl LogParser {
             return Ok(None);
         }
         let message = match &self.format {
-            Some(f) => f.content(line).ok_or_else(|| {
-                format!("does not match the series' log format ({})", f.source())
-            })?,
+            Some(f) => f
+                .content(line)
+                .ok_or_else(|| format!("does not match the series' log format ({})", f.source()))?,
             None => line.trim(),
         };
         Ok((!message.trim().is_empty()).then_some(message))

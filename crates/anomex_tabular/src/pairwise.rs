@@ -7,7 +7,8 @@
 //!
 //! Every column becomes a categorical field: a column with at most `n_bins` distinct training
 //! values (a one-hot column, a code, a flag) keeps each value as its own slot; any other
-//! column is cut at its training quantiles into at most `n_bins` bins. Each column also has a
+//! column is cut into `n_bins` equal-width bins over its training range (as HBOS cuts, so a
+//! value far from the bulk lands in a sparse bin). Each column also has a
 //! slot for what training never showed (an unseen code, a value outside the training range).
 //! For a pair of columns (j, l) and a record's slots (a, b),
 //!
@@ -36,7 +37,7 @@ use serde::{Deserialize, Serialize};
 anomex_core::params! {
     /// Parameters of [`Pairwise`].
     pub struct PairwiseParams {
-        /// slots per numeric column: quantile bins (a column with at most this many distinct values keeps them)
+        /// slots per numeric column: equal-width bins (a column with at most this many distinct values keeps them)
         pub n_bins: usize = 10, in 2..=1000;
         /// added to every pair's counts before the surprisal
         pub alpha: f64 = 1.0, in 1e-9..=1e6;
@@ -61,8 +62,8 @@ pub struct Pairwise {
 pub enum Slots {
     /// Each distinct training value (sorted) is a slot; any other value takes the last slot.
     Values(Vec<f64>),
-    /// Quantile cuts (sorted) inside the training range `[lo, hi]`: slot = cuts at or below the
-    /// value; a value outside the range takes the last slot.
+    /// Equal-width cuts (sorted) inside the training range `[lo, hi]`: slot = cuts at or below
+    /// the value; a value outside the range takes the last slot.
     Cuts { cuts: Vec<f64>, lo: f64, hi: f64 },
 }
 
@@ -94,23 +95,18 @@ impl Slots {
 
     /// The slots of one training column.
     fn learn(column: &[f64], n_bins: usize) -> Slots {
-        let mut sorted = column.to_vec();
-        sorted.sort_unstable_by(f64::total_cmp);
-        let mut distinct = sorted.clone();
+        let mut distinct = column.to_vec();
+        distinct.sort_unstable_by(f64::total_cmp);
         distinct.dedup();
         if distinct.len() <= n_bins {
             return Slots::Values(distinct);
         }
-        let n = sorted.len();
-        let mut cuts: Vec<f64> = (1..n_bins).map(|k| sorted[k * n / n_bins]).collect();
-        cuts.dedup();
-        // a cut at the minimum would leave its lower bin empty
-        cuts.retain(|&c| c > sorted[0]);
-        Slots::Cuts {
-            cuts,
-            lo: sorted[0],
-            hi: sorted[n - 1],
-        }
+        // equal-width bins over the training range, as HBOS cuts: a value far from the bulk
+        // lands in a sparse bin, where quantile bins would make every bin equally common
+        let (lo, hi) = (distinct[0], distinct[distinct.len() - 1]);
+        let width = (hi - lo) / n_bins as f64;
+        let cuts = (1..n_bins).map(|k| lo + k as f64 * width).collect();
+        Slots::Cuts { cuts, lo, hi }
     }
 }
 
@@ -143,7 +139,10 @@ impl PairwiseState {
             }
             let size = self.columns[j].len() * self.columns[l].len();
             if counts.len() != size {
-                return Err(bad(format!("pair {p} has {} counts for {size} slots", counts.len())));
+                return Err(bad(format!(
+                    "pair {p} has {} counts for {size} slots",
+                    counts.len()
+                )));
             }
         }
         Ok(())
