@@ -11,7 +11,7 @@
 //! Rows inside the warm-up (before the learner has a reference to score against) score 0 in batch
 //! and `None` when streaming, as for the rolling detectors.
 
-use crate::model_file::{restore_if_same, state_from, state_to, Stored};
+use crate::model_file::{state_from, state_to, Stored};
 use crate::{
     About, DataKind, Detector, Entry, Error, FittedDetector, Frame, Learning, ParamSet, Params,
     Result, Scorer, Scores, Streaming,
@@ -40,6 +40,15 @@ pub trait OnlineModel:
     /// Called once every training row has been learned, before the model scores or streams
     /// (a model that learns only in training freezes here).
     fn fitted(&mut self) {}
+    /// Checks a model read from outside (a model file, a snapshot): every size consistent,
+    /// every index in range, every value usable. A model file is untrusted input whatever its
+    /// checksum, and a model that passes must never panic or hang in [`OnlineModel::update`].
+    fn check(&self) -> Result<()>;
+}
+
+/// A model state that breaks an invariant: an error naming the detector and what is wrong.
+pub fn invalid_state(detector: &str, what: impl std::fmt::Display) -> Error {
+    Error::ModelFile(format!("invalid {detector} state: {what}"))
 }
 
 /// A registry entry for an online learner.
@@ -67,9 +76,11 @@ fn build<M: OnlineModel>(params: &Params) -> Result<Box<dyn Detector>> {
 
 fn load<M: OnlineModel>(params: &Params, stored: Stored<'_>) -> Result<Box<dyn FittedDetector>> {
     M::Params::from_params(params)?;
+    let model: M = state_from(stored.plain(M::ABOUT.name)?)?;
+    model.check()?;
     Ok(Box::new(FittedOnline::<M> {
         params: params.clone(),
-        model: state_from(stored.plain(M::ABOUT.name)?)?,
+        model,
     }))
 }
 
@@ -166,19 +177,18 @@ impl<M: OnlineModel> Streaming for OnlineStream<M> {
     }
 
     fn restore(&mut self, snapshot: serde_json::Value) -> Result<()> {
-        restore_if_same(
-            &mut self.0,
-            snapshot,
-            |a, b| a.n_columns() == b.n_columns(),
-            |theirs, ours| {
-                format!(
-                    "a {} snapshot of {} columns for a model of {}",
-                    M::ABOUT.name,
-                    theirs.n_columns(),
-                    ours.n_columns()
-                )
-            },
-        )
+        let theirs: M = state_from(snapshot)?;
+        theirs.check()?;
+        if theirs.n_columns() != self.0.n_columns() {
+            return Err(Error::ModelFile(format!(
+                "a {} snapshot of {} columns for a model of {}",
+                M::ABOUT.name,
+                theirs.n_columns(),
+                self.0.n_columns()
+            )));
+        }
+        self.0 = theirs;
+        Ok(())
     }
 }
 
@@ -219,6 +229,18 @@ pub fn not_a_code(detector: &str, row: usize, v: f64) -> Error {
         "{detector} reads event codes (log template ids, non-negative integers); row {row} \
          holds {v}"
     ))
+}
+
+/// Checks a saved [`unit_scaling`]: as many minima as spans, at least one, all finite, every
+/// span positive.
+pub fn check_scaling(low: &[f64], span: &[f64]) -> std::result::Result<(), String> {
+    if low.is_empty() || low.len() != span.len() {
+        return Err(format!("{} minima and {} spans", low.len(), span.len()));
+    }
+    if low.iter().any(|v| !v.is_finite()) || span.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
+        return Err("a column's minimum or span is not a finite number (spans positive)".into());
+    }
+    Ok(())
 }
 
 /// Per column, the minimum and span of the training data (span 1 for a constant column): the

@@ -277,6 +277,18 @@ impl OnlineModel for NGramDetector {
     fn fitted(&mut self) {
         self.learning = self.learn_after_fit;
     }
+
+    fn check(&self) -> Result<()> {
+        // the model's own settings and contexts are checked as it is read ([`NGram`]'s
+        // `TryFrom`); the bound on contexts is what is left
+        if self.max_contexts == 0 {
+            return Err(anomex_core::online::invalid_state(
+                "ngram",
+                "max_contexts is 0",
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

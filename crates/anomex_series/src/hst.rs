@@ -21,14 +21,18 @@
 //! Cost: O(n_trees·height) per point; state `n_trees·(2^height − 1)·12 + n_trees·(2^(height+1)
 //! − 1)·8` bytes (splits, then the two masses): 61 KB with the defaults (10 trees, height 8).
 
-use anomex_core::online::{unit_scaling, OnlineModel};
-use anomex_core::{About, Frame, Result};
+use anomex_core::online::{check_scaling, invalid_state, unit_scaling, OnlineModel};
+use anomex_core::{About, Error, Frame, Result};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 /// Share of the window below which a node's mass is too small to descend further.
 const SIZE_LIMIT_SHARE: f64 = 0.1;
+/// Most nodes of all trees together (`n_trees · (2^(height+1) − 1)`): 2^24 nodes are about
+/// 300 MB of state; the defaults use 5,110. Both parameters are accepted alone up to their
+/// bounds, so their product is what is checked.
+pub const MAX_NODES: usize = 1 << 24;
 
 /// The Half-Space Trees model: structure, scaling and the two mass profiles.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -115,6 +119,16 @@ impl OnlineModel for HalfSpaceTrees {
     fn new(params: &HstParams, train: &Frame) -> Result<Self> {
         let n_trees = params.n_trees;
         let height = params.height;
+        let nodes = n_trees.saturating_mul((1usize << (height + 1)) - 1);
+        if nodes > MAX_NODES {
+            return Err(Error::param(
+                "n_trees",
+                format!(
+                    "{n_trees} trees of height {height} are {nodes} nodes, more than the {MAX_NODES} \
+                     one model may hold; lower n_trees or height"
+                ),
+            ));
+        }
         let window = crate::stream_memory(params.window, 250, train);
         let (low, span) = unit_scaling(train)?;
         let mut model = HalfSpaceTrees {
@@ -142,6 +156,53 @@ impl OnlineModel for HalfSpaceTrees {
 
     fn n_columns(&self) -> usize {
         self.low.len()
+    }
+
+    fn check(&self) -> Result<()> {
+        let bad = |what: String| Err(invalid_state("hst", what));
+        if self.n_trees == 0 || !(1..=20).contains(&self.height) {
+            return bad(format!(
+                "{} trees of height {} (1 to 20)",
+                self.n_trees, self.height
+            ));
+        }
+        let nodes = self.n_trees.saturating_mul(self.nodes_per_tree());
+        if nodes > MAX_NODES {
+            return bad(format!("{nodes} nodes, more than {MAX_NODES}"));
+        }
+        if self.window == 0
+            || self.window > crate::MAX_WINDOW as usize
+            || self.filled >= self.window
+        {
+            return bad(format!(
+                "window {} with {} points filled",
+                self.window, self.filled
+            ));
+        }
+        check_scaling(&self.low, &self.span).map_err(|e| invalid_state("hst", e))?;
+        let internal = self.n_trees * self.internal_per_tree();
+        if self.split_dim.len() != internal || self.split_at.len() != internal {
+            return bad(format!(
+                "{} and {} splits for {internal} inner nodes",
+                self.split_dim.len(),
+                self.split_at.len()
+            ));
+        }
+        if self.reference.len() != nodes || self.latest.len() != nodes {
+            return bad(format!(
+                "{} and {} masses for {nodes} nodes",
+                self.reference.len(),
+                self.latest.len()
+            ));
+        }
+        let d = self.low.len();
+        if let Some(q) = self.split_dim.iter().find(|&&q| q as usize >= d) {
+            return bad(format!("a split on dimension {q} of {d}"));
+        }
+        if self.split_at.iter().any(|v| !v.is_finite()) {
+            return bad("a split value is not finite".into());
+        }
+        Ok(())
     }
 
     fn update(&mut self, point: &[f64]) -> Option<f64> {
@@ -223,6 +284,44 @@ mod tests {
             }
         }
         assert!(m.update(&[3.0]).is_some());
+    }
+
+    #[test]
+    fn crafted_states_and_memory_bombs_are_refused() {
+        let x: Vec<f64> = (0..300).map(|i| (i % 10) as f64).collect();
+        let frame = Frame::from_series(&x).unwrap_or_else(|e| panic!("{e}"));
+        let bomb = HstParams {
+            n_trees: 1000,
+            height: 20,
+            ..params(50)
+        };
+        let e = HalfSpaceTrees::new(&bomb, &frame).unwrap_err().to_string();
+        assert!(e.contains("lower n_trees or height"), "{e}");
+        let model = HalfSpaceTrees::new(&params(50), &frame).unwrap_or_else(|e| panic!("{e}"));
+        assert!(model.check().is_ok());
+        let mut dim = model.clone();
+        dim.split_dim[3] = 7;
+        let mut window = model.clone();
+        window.window = 0;
+        let mut masses = model.clone();
+        masses.latest.pop();
+        let mut span = model.clone();
+        span.span[0] = 0.0;
+        let mut height = model;
+        height.height = 40;
+        for (what, m) in [
+            ("split", dim),
+            ("window", window),
+            ("masses", masses),
+            ("span", span),
+            ("height", height),
+        ] {
+            let e = m.check().map_err(|e| e.to_string());
+            assert!(
+                e.as_ref().is_err_and(|e| e.contains("invalid hst state")),
+                "{what}: {e:?}"
+            );
+        }
     }
 
     #[test]

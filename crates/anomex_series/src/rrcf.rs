@@ -24,7 +24,7 @@
 //! `(2·tree_size + 1)·(28 + 16·d)` bytes with `d = columns·shingle`: 1.9 MB with the defaults
 //! (40 trees of 256 points, one column, shingle 4); more where `auto` finds a long period.
 
-use anomex_core::online::{unit_scaling, OnlineModel};
+use anomex_core::online::{check_scaling, invalid_state, unit_scaling, OnlineModel};
 use anomex_core::{About, Frame, Result};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -261,6 +261,105 @@ impl Tree {
         }
     }
 
+    /// Checks a tree read from outside: arena sizes, the tree hanging from the root with
+    /// every node reached once (no cycle, no shared child), parents, counts and boxes that
+    /// agree, the remembered points' leaves in the tree, and every other node free.
+    fn check(&self, dims: usize, tree_size: usize) -> std::result::Result<(), String> {
+        let n = self.parent.len();
+        let sized = [
+            self.left.len(),
+            self.right.len(),
+            self.cut_dim.len(),
+            self.cut.len(),
+            self.count.len(),
+        ];
+        if self.dims != dims
+            || sized.iter().any(|&l| l != n)
+            || Some(self.lo.len()) != n.checked_mul(dims)
+            || Some(self.hi.len()) != n.checked_mul(dims)
+            || n >= NONE as usize
+        {
+            return Err(format!("arena of {n} nodes with mismatched sizes"));
+        }
+        if self.order.len() > tree_size + 1 {
+            return Err(format!(
+                "{} points remembered for a tree of {tree_size}",
+                self.order.len()
+            ));
+        }
+        let mut seen = vec![false; n];
+        let mut leaves_count = vec![0u64; n];
+        if self.root != NONE {
+            let root = self.root as usize;
+            if root >= n || self.parent[root] != NONE {
+                return Err("the root is out of range or has a parent".into());
+            }
+            let mut stack = vec![root];
+            while let Some(node) = stack.pop() {
+                if seen[node] {
+                    return Err(format!("node {node} is reached twice"));
+                }
+                seen[node] = true;
+                let b = node * dims..(node + 1) * dims;
+                if b.clone().any(|k| {
+                    !(self.lo[k] <= self.hi[k] && self.hi[k].is_finite() && self.lo[k].is_finite())
+                }) {
+                    return Err(format!("node {node}'s box is not a finite box"));
+                }
+                if self.left[node] == NONE {
+                    if self.right[node] != NONE || self.count[node] == 0 {
+                        return Err(format!("leaf {node} is malformed"));
+                    }
+                    continue;
+                }
+                let (l, r) = (self.left[node] as usize, self.right[node] as usize);
+                if l >= n || r >= n || l == r {
+                    return Err(format!("branch {node}'s children are out of range"));
+                }
+                if self.parent[l] as usize != node || self.parent[r] as usize != node {
+                    return Err(format!("branch {node}'s children name another parent"));
+                }
+                if self.cut_dim[node] as usize >= dims || !self.cut[node].is_finite() {
+                    return Err(format!("branch {node}'s cut is out of range"));
+                }
+                if u64::from(self.count[node])
+                    != u64::from(self.count[l]) + u64::from(self.count[r])
+                {
+                    return Err(format!("branch {node}'s count is not its children's sum"));
+                }
+                stack.extend([l, r]);
+            }
+        }
+        for &leaf in &self.order {
+            let l = leaf as usize;
+            if l >= n || !seen[l] || self.left[l] != NONE {
+                return Err(format!(
+                    "remembered point at node {leaf}, not a leaf of the tree"
+                ));
+            }
+            leaves_count[l] += 1;
+        }
+        if (0..n)
+            .any(|k| seen[k] && self.left[k] == NONE && leaves_count[k] != u64::from(self.count[k]))
+        {
+            return Err("a leaf's count differs from the points remembered there".into());
+        }
+        let mut free = vec![false; n];
+        for &f in &self.free {
+            let f = f as usize;
+            if f >= n || seen[f] || free[f] {
+                return Err(format!(
+                    "free node {f} is in use, out of range or listed twice"
+                ));
+            }
+            free[f] = true;
+        }
+        if (0..n).any(|k| !seen[k] && !free[k]) {
+            return Err("a node is neither in the tree nor free".into());
+        }
+        Ok(())
+    }
+
     /// Collusive displacement of a leaf.
     fn codisp(&self, leaf: u32) -> f64 {
         let mut node = leaf;
@@ -343,6 +442,34 @@ impl OnlineModel for RandomCutForest {
         self.columns
     }
 
+    fn check(&self) -> Result<()> {
+        let dims = self.columns.saturating_mul(self.shingle);
+        if self.columns == 0 || self.shingle == 0 || self.trees.is_empty() || self.tree_size < 2 {
+            return Err(invalid_state(
+                "rrcf",
+                format!(
+                    "{} columns, shingle {}, {} trees of {} points",
+                    self.columns,
+                    self.shingle,
+                    self.trees.len(),
+                    self.tree_size
+                ),
+            ));
+        }
+        check_scaling(&self.low, &self.span).map_err(|e| invalid_state("rrcf", e))?;
+        if self.low.len() != self.columns || self.recent.len() > dims {
+            return Err(invalid_state(
+                "rrcf",
+                "scaling or shingle buffer of the wrong size",
+            ));
+        }
+        for (t, tree) in self.trees.iter().enumerate() {
+            tree.check(dims, self.tree_size)
+                .map_err(|e| invalid_state("rrcf", format!("tree {t}: {e}")))?;
+        }
+        Ok(())
+    }
+
     fn update(&mut self, point: &[f64]) -> Option<f64> {
         let dims = self.columns * self.shingle;
         for (j, &v) in point.iter().enumerate() {
@@ -415,10 +542,57 @@ mod tests {
             assert_eq!(t.lo[t.boxed(leaf)], p);
             if i % 50 == 0 {
                 check_invariants(&t);
+                assert_eq!(t.check(2, 64), Ok(()));
             }
         }
         check_invariants(&t);
         assert_eq!(t.order.len(), 65);
+    }
+
+    #[test]
+    fn crafted_trees_are_refused_before_they_can_loop_or_panic() {
+        let mut t = Tree::new(1, 3);
+        for i in 0..40 {
+            t.insert(&[f64::from(i % 11)]);
+        }
+        assert_eq!(t.check(1, 64), Ok(()));
+        let root = t.root as usize;
+        let child = t.left[root] as usize;
+        let mut cycle = t.clone();
+        cycle.left[child] = t.root; // a branch pointing back at the root
+        let mut wrong_parent = t.clone();
+        wrong_parent.parent[child] = NONE;
+        let mut lost_leaf = t.clone();
+        lost_leaf.order.push_back(t.root);
+        let mut bad_dim = t.clone();
+        bad_dim.cut_dim[root] = 5;
+        let mut short = t.clone();
+        short.count.pop();
+        for (what, tree) in [
+            ("cycle", cycle),
+            ("parent", wrong_parent),
+            ("remembered", lost_leaf),
+            ("cut", bad_dim),
+            ("sizes", short),
+        ] {
+            assert!(tree.check(1, 64).is_err(), "{what} accepted");
+        }
+        // and through the model's own check, as a model file would be read
+        let frame = Frame::from_series(&[0.0, 1.0, 2.0]).unwrap_or_else(|e| panic!("{e}"));
+        let params = RrcfParams {
+            tree_size: Some(64),
+            shingle: 1,
+            ..RrcfParams::default()
+        };
+        let mut forest = RandomCutForest::new(&params, &frame).unwrap_or_else(|e| panic!("{e}"));
+        for i in 0..50 {
+            forest.update(&[f64::from(i % 7)]);
+        }
+        assert!(forest.check().is_ok());
+        let root = forest.trees[3].root;
+        forest.trees[3].left[root as usize] = root;
+        let e = forest.check().unwrap_err().to_string();
+        assert!(e.contains("invalid rrcf state: tree 3"), "{e}");
     }
 
     #[test]
