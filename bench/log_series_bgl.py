@@ -2,7 +2,7 @@
 per-line alert labels.
 
     ANOMEX_ADMIN_TOKEN=… ANOMEX_INGEST_TOKEN=… python bench/log_series_bgl.py \
-        ../shared/data/loghub/BGL/BGL_2k.log --url http://127.0.0.1:8080 [--threshold mad:6]
+        ../shared/data/loghub/BGL/BGL_2k.log --url http://127.0.0.1:8080 [--threshold pot]
 
 Creates one log series (`preset` BGL, `ngram`, the given warm-up and threshold), sends the log's
 lines in requests of 100, then compares each line's label (`anomaly` in the answers) with the
@@ -46,7 +46,7 @@ def main():
     ap.add_argument("--url", default="http://127.0.0.1:8080")
     ap.add_argument("--name", default="bgl")
     ap.add_argument("--warmup", type=int, default=200)
-    ap.add_argument("--threshold", default="mad:6")
+    ap.add_argument("--threshold", default="pot")
     a = ap.parse_args()
     admin, ingest = os.environ["ANOMEX_ADMIN_TOKEN"], os.environ["ANOMEX_INGEST_TOKEN"]
     lines = [l for l in open(a.log, encoding="utf-8", errors="replace").read().splitlines() if l.strip()]
@@ -60,7 +60,7 @@ def main():
     flagged = [r["anomaly"] for r in results]
     tp = sum(f and y for f, y in zip(flagged, labels))
     scored = [(r["score"], y) for r, y in zip(results, labels) if r["score"] is not None]
-    print(f"{len(lines)} lines, {sum(labels)} alerts; {results[-1]['line']} scored lines, "
+    print(f"{len(lines)} lines, {sum(labels)} alerts; {len(scored)} scored after the warm-up, "
           f"threshold {a.threshold}: {sum(flagged)} flagged, {tp} of them alerts "
           f"(precision {tp / max(sum(flagged), 1):.3f}, recall {tp / max(sum(labels), 1):.3f}); "
           f"AUROC of the streamed scores after the warm-up "

@@ -772,6 +772,7 @@ async fn log_series_parse_score_and_continue_after_a_restart() {
     let (st, info) = a.post("/v1/series", create.clone()).await;
     assert_eq!(st, StatusCode::CREATED, "{info}");
     assert_eq!(info["config"]["detector"], "ngram", "a log series' default");
+    assert_eq!(info["config"]["threshold"], "pot");
     assert_eq!(info["log"]["settings"]["preset"], "BGL");
     let (st, first) = a.lines("bgl", bgl_lines(0..300)).await;
     assert_eq!(st, StatusCode::OK, "{first}");
