@@ -39,6 +39,30 @@ pub trait SeriesKernel: Debug + Clone + Send + Sync + Sized + 'static {
     fn fit(&self, train: &[f64]) -> Result<Self::State>;
     /// Scores one channel: one finite score per point, higher = more anomalous.
     fn score(&self, state: &Self::State, x: &[f64]) -> Result<Vec<f64>>;
+    /// Checks a state read from a model file: every length in the range its parameter
+    /// accepts, sizes consistent, values finite. A model file is untrusted input whatever its
+    /// checksum; a state that passes must never panic, hang or ask for more memory than its
+    /// parameters' bounds allow.
+    fn check(&self, state: &Self::State) -> Result<()>;
+}
+
+/// Checks one saved number against the range its parameter accepts (`detector` and `name`
+/// for the message).
+pub fn check_range<T: PartialOrd + std::fmt::Display>(
+    detector: &str,
+    name: &str,
+    value: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<()> {
+    if range.contains(&value) {
+        Ok(())
+    } else {
+        Err(Error::ModelFile(format!(
+            "invalid {detector} state: {name} = {value}, outside {}..={}",
+            range.start(),
+            range.end()
+        )))
+    }
 }
 
 /// A causal kernel's stream constructor ([`SeriesKernel::STREAM`]).
@@ -99,6 +123,19 @@ fn load<K: SeriesKernel>(params: &Params, stored: Stored<'_>) -> Result<Box<dyn 
             state.channels.len(),
             state.norms.len()
         )));
+    }
+    if state
+        .norms
+        .iter()
+        .any(|n| !(n.center.is_finite() && n.scale.is_finite() && n.scale > 0.0))
+    {
+        return Err(Error::ModelFile(format!(
+            "invalid {} state: a channel's normalisation is not finite and positive",
+            K::ABOUT.name
+        )));
+    }
+    for channel in &state.channels {
+        detector.kernel.check(channel)?;
     }
     Ok(Box::new(FittedChannelwise { detector, state }))
 }

@@ -51,9 +51,11 @@ pub struct NGram {
 struct Saved {
     history: usize,
     alpha: f64,
-    /// Context, how often it was seen, and what followed it how often.
-    contexts: Vec<(Vec<TemplateId>, u64, Vec<(TemplateId, u64)>)>,
+    contexts: Vec<SavedContext>,
 }
+
+/// A context, how often it was seen, and what followed it how often.
+type SavedContext = (Vec<TemplateId>, u64, Vec<(TemplateId, u64)>);
 
 impl From<NGram> for Saved {
     fn from(m: NGram) -> Saved {

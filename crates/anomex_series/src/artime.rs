@@ -42,7 +42,7 @@
 //! artime --normalize none` scores 74.85377223215792 on the standard profile, the figure NAB
 //! publishes for ARTime to the last digit (CLI tests, when the NAB data is present).
 
-use anomex_core::channelwise::{ChannelStream, SeriesKernel, StreamFn};
+use anomex_core::channelwise::{check_range, ChannelStream, SeriesKernel, StreamFn};
 use anomex_core::model_file::{restore_if_same, state_to};
 use anomex_core::{About, Error, Result};
 use serde::{Deserialize, Serialize};
@@ -166,6 +166,30 @@ impl SeriesKernel for Artime {
     fn score(&self, state: &ArtimeFit, x: &[f64]) -> Result<Vec<f64>> {
         let mut stream = ArtimeStream::new(*state);
         Ok(x.iter().map(|&v| stream.step(v)).collect())
+    }
+    fn check(&self, st: &ArtimeFit) -> Result<()> {
+        let (name, s) = ("artime", &st.settings);
+        check_range(name, "feature_window", s.window, 2..=1024)?;
+        if !s.window.is_power_of_two() {
+            return Err(Error::ModelFile(format!(
+                "invalid artime state: feature_window {} is not a power of two",
+                s.window
+            )));
+        }
+        check_range(name, "levels", s.levels, 1..=100_000)?;
+        check_range(name, "chomp", s.chomp, 0.0..=1.0)?;
+        check_range(name, "vigilance", s.vigilance, 0.0..=1.0)?;
+        check_range(name, "probation", st.probation, 1..=10_000_000)?;
+        if let Some(p) = s.probation {
+            check_range(name, "settings.probation", p, 1..=10_000_000)?;
+        }
+        if !(st.min.is_finite() && st.max.is_finite() && st.min <= st.max) {
+            return Err(Error::ModelFile(format!(
+                "invalid artime state: training range {}..{}",
+                st.min, st.max
+            )));
+        }
+        Ok(())
     }
 }
 

@@ -27,7 +27,7 @@
 //! and `history` averages, ≈ 8 bytes each (≈ 78 KB with the defaults). Cost: O(1) per point.
 
 use crate::rolling::RunningWindow;
-use anomex_core::channelwise::{ChannelStream, SeriesKernel, StreamFn};
+use anomex_core::channelwise::{check_range, ChannelStream, SeriesKernel, StreamFn};
 use anomex_core::model_file::{restore_if_same, state_to};
 use anomex_core::{About, Error, Result};
 use serde::{Deserialize, Serialize};
@@ -126,6 +126,21 @@ impl SeriesKernel for Likelihood {
     fn score(&self, state: &Likelihood, x: &[f64]) -> Result<Vec<f64>> {
         let mut stream = LikelihoodStream::new(*state);
         Ok(x.iter().map(|&v| stream.step(v)).collect())
+    }
+    fn check(&self, st: &Likelihood) -> Result<()> {
+        // the ranges of the parameters the state was resolved from
+        let name = "likelihood";
+        check_range(name, "window", st.window, 2..=1_000_000)?;
+        check_range(name, "short_window", st.short_window, 2..=1_000_000)?;
+        check_range(name, "scale", st.scale, 1e-6..=1e6)?;
+        check_range(name, "averaging", st.averaging, 1..=100_000)?;
+        check_range(name, "learning", st.learning, 0..=10_000_000)?;
+        check_range(name, "estimation", st.estimation, 1..=10_000_000)?;
+        check_range(name, "history", st.history, 2..=10_000_000)?;
+        match st.range_tolerance {
+            Some(t) => check_range(name, "range_tolerance", t, 0.0..=f64::MAX),
+            None => Ok(()),
+        }
     }
 }
 

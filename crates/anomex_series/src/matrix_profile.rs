@@ -15,7 +15,7 @@
 //! point is the matrix-profile value of the subsequence centred on it (TSB-AD's padding).
 
 use crate::period::find_length;
-use anomex_core::channelwise::SeriesKernel;
+use anomex_core::channelwise::{check_range, SeriesKernel};
 use anomex_core::windows::{check_window, window_scores_to_points};
 use anomex_core::{About, Error, Result};
 use rayon::prelude::*;
@@ -226,6 +226,14 @@ impl SeriesKernel for MatrixProfile {
     fn score(&self, state: &MpState, x: &[f64]) -> Result<Vec<f64>> {
         let mp = matrix_profile(x, state.window)?;
         Ok(window_scores_to_points(&mp, state.window))
+    }
+    fn check(&self, state: &MpState) -> Result<()> {
+        check_range(
+            "matrix_profile",
+            "window",
+            state.window,
+            2..=crate::MAX_WINDOW as usize,
+        )
     }
 }
 

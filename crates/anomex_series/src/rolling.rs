@@ -6,7 +6,7 @@
 //! batch and `None` when streaming. Cost: O(1) per point for z-score and EWMA, O(w) for MAD.
 
 use crate::period::find_length;
-use anomex_core::channelwise::{ChannelStream, SeriesKernel, StreamFn};
+use anomex_core::channelwise::{check_range, ChannelStream, SeriesKernel, StreamFn};
 use anomex_core::model_file::{restore_if_same, state_to};
 use anomex_core::{About, Error, Result};
 use serde::{Deserialize, Serialize};
@@ -103,6 +103,14 @@ impl<S: WindowStatistic> SeriesKernel for Rolling<S> {
     }
     fn score(&self, state: &WindowState, x: &[f64]) -> Result<Vec<f64>> {
         Ok(run_stream(S::stream(state.window), x))
+    }
+    fn check(&self, state: &WindowState) -> Result<()> {
+        check_range(
+            S::ABOUT.name,
+            "window",
+            state.window,
+            2..=crate::MAX_WINDOW as usize,
+        )
     }
 }
 
@@ -345,6 +353,9 @@ impl SeriesKernel for Ewma {
     }
     fn score(&self, state: &(), x: &[f64]) -> Result<Vec<f64>> {
         Ok(run_stream(self.stream_for(state), x))
+    }
+    fn check(&self, _: &()) -> Result<()> {
+        Ok(()) // nothing learned: the parameters, checked on load, are the model
     }
 }
 

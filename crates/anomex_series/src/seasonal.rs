@@ -12,7 +12,7 @@
 //! Cost: O(n·p) for the moving median, O(n) otherwise.
 
 use crate::period::{dominant_period, FALLBACK_WINDOW};
-use anomex_core::channelwise::SeriesKernel;
+use anomex_core::channelwise::{check_range, SeriesKernel};
 use anomex_core::stats::{median, median_mad};
 use anomex_core::{About, Error, Result};
 use serde::{Deserialize, Serialize};
@@ -126,6 +126,9 @@ impl SeriesKernel for SeasonalResidual {
             scale = anomex_core::stats::std_dev(&r).max(1e-12);
         }
         Ok(r.iter().map(|v| (v - m).abs() / scale).collect())
+    }
+    fn check(&self, st: &SeasonalState) -> Result<()> {
+        check_range("shesd", "period", st.period, 2..=crate::MAX_WINDOW as usize)
     }
 }
 

@@ -24,7 +24,7 @@
 //! Cost: O(n·w²) to fit, O(n·w·k) to score, O(w²) memory plus one block of windows.
 
 use crate::period::find_length;
-use anomex_core::channelwise::SeriesKernel;
+use anomex_core::channelwise::{check_range, SeriesKernel};
 use anomex_core::windows::{check_window, window_scores_to_points};
 use anomex_core::{About, Error, Learning, Result};
 use faer::{Mat, Side};
@@ -212,6 +212,34 @@ impl SeriesKernel for SubPca {
             })
             .collect();
         Ok(window_scores_to_points(&window_scores, w))
+    }
+    fn check(&self, st: &SubPcaState) -> Result<()> {
+        let w = st.window;
+        check_range("sub_pca", "window", w, 2..=crate::MAX_WINDOW as usize)?;
+        let k = st.components.len();
+        let sized = st.mean.len() == w
+            && st.scale.len() == w
+            && (1..w).contains(&k)
+            && st.components.iter().all(|c| c.len() == w)
+            && st.explained_variance.len() == k
+            && st.ratio.len() == k;
+        if !sized {
+            return Err(Error::ModelFile(format!(
+                "invalid sub_pca state: {k} components of a window of {w} with mismatched sizes"
+            )));
+        }
+        let finite = |v: &[f64]| v.iter().all(|x| x.is_finite());
+        if !(finite(&st.mean)
+            && st.scale.iter().all(|s| s.is_finite() && *s > 0.0)
+            && st.components.iter().all(|c| finite(c))
+            && finite(&st.explained_variance)
+            && finite(&st.ratio))
+        {
+            return Err(Error::ModelFile(
+                "invalid sub_pca state: a value is not finite (scales positive)".into(),
+            ));
+        }
+        Ok(())
     }
 }
 
