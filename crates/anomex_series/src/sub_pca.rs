@@ -219,7 +219,7 @@ impl SeriesKernel for SubPca {
         let k = st.components.len();
         let sized = st.mean.len() == w
             && st.scale.len() == w
-            && (1..w).contains(&k)
+            && (1..=w).contains(&k)
             && st.components.iter().all(|c| c.len() == w)
             && st.explained_variance.len() == k
             && st.ratio.len() == k;
