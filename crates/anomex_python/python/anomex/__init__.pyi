@@ -445,6 +445,18 @@ class OCSVM(BaseDetector):
         max_iter: int = 10000000,
     ) -> None: ...
 
+class Pairwise(BaseDetector):
+    """pairwise value co-occurrence: mean smoothed surprisal of a record's value pairs over discretised columns (count-based APE, Chen et al. 2016)"""
+    def __init__(
+        self,
+        *,
+        contamination: float = 0.1,
+        n_bins: int = 10,
+        alpha: float = 1.0,
+        max_pairs: int = 20000,
+        random_state: int = 0,
+    ) -> None: ...
+
 class SubOCSVM(BaseDetector):
     """one-class SVM on sliding windows scaled to [0, 1] (TSB-AD's Sub-OCSVM)"""
     def __init__(
@@ -468,6 +480,18 @@ class KMeansAD(BaseDetector):
         n_clusters: int = 20,
         min_cluster_share: float = 0.0,
         random_state: int = 0,
+    ) -> None: ...
+
+class NGram(BaseDetector):
+    """n-gram next-event model: each event's surprisal given the events before it (interpolated smoothing; the CPU-light counterpart of DeepLog, Du et al. 2017)"""
+    def __init__(
+        self,
+        *,
+        contamination: float = 0.1,
+        history: int = 3,
+        alpha: float = 1.0,
+        learn: bool = True,
+        max_contexts: int = 100000,
     ) -> None: ...
 
 class AutoEncoder(BaseDetector):
