@@ -5,7 +5,7 @@ use crate::engine::{Command, Handle, Ingest, LinesIn, PointIn};
 use crate::error::{EngineError, ErrorKind};
 use anomex_stream::{check_name, LogSettings, Scored, SeriesConfig};
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::{self, Next};
@@ -58,6 +58,12 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "no such endpoint; see /openapi.json")
+        })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "this endpoint does not take that method; see /openapi.json",
+            )
         })
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
@@ -125,11 +131,16 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The token of a request: `Authorization: Bearer …`, or `?token=…` (for the dashboard page and
-/// the event stream, which browsers open without custom headers).
+/// The token of a request: `Authorization: Bearer …`, or `?token=…` for the dashboard page and
+/// the event stream only, which browsers open without custom headers (anywhere else a token in
+/// the address ends up in logs and histories for nothing).
 fn presented_token(req: &Request) -> Option<String> {
     if let Some(v) = req.headers().get(header::AUTHORIZATION) {
         return v.to_str().ok()?.strip_prefix("Bearer ").map(str::to_string);
+    }
+    let path = req.uri().path();
+    if req.method() != Method::GET || !(path == "/" || path == "/v1/events") {
+        return None;
     }
     req.uri().query().and_then(|q| {
         q.split('&')
@@ -182,6 +193,14 @@ async fn authorize(State(state): State<AppState>, req: Request, next: Next) -> R
         ),
         Some(_) => next.run(req).await,
     }
+}
+
+/// Whether the request's `Content-Type` is `media` (parameters such as `charset` aside).
+fn content_type_is(headers: &HeaderMap, media: &str) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with(media))
 }
 
 fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
@@ -319,12 +338,18 @@ async fn delete_series(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// A query string as the handlers take it; a malformed one is a JSON error like any other.
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(q)| q)
+        .map_err(|r| ApiError::bad(format!("query: {}", r.body_text())))
+}
+
 async fn recent_points(
     State(s): State<AppState>,
     Path(name): Path<String>,
-    Query(q): Query<LimitQuery>,
+    q: Result<Query<LimitQuery>, QueryRejection>,
 ) -> Result<Json<Vec<Scored>>, ApiError> {
-    let (name, limit) = (series_name(&name)?, q.get()?);
+    let (name, limit) = (series_name(&name)?, query(q)?.get()?);
     Ok(Json(
         s.engine.ask(|r| Command::Recent(name, limit, r)).await?,
     ))
@@ -333,9 +358,9 @@ async fn recent_points(
 async fn anomalies(
     State(s): State<AppState>,
     Path(name): Path<String>,
-    Query(q): Query<LimitQuery>,
+    q: Result<Query<LimitQuery>, QueryRejection>,
 ) -> Result<Json<Vec<Scored>>, ApiError> {
-    let (name, limit) = (series_name(&name)?, q.get()?);
+    let (name, limit) = (series_name(&name)?, query(q)?.get()?);
     Ok(Json(
         s.engine.ask(|r| Command::Anomalies(name, limit, r)).await?,
     ))
@@ -437,10 +462,7 @@ async fn ingest(
 ) -> Result<impl IntoResponse, ApiError> {
     let started = Instant::now();
     let bytes = body(raw)?;
-    let is_csv = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/csv"));
+    let is_csv = content_type_is(&headers, "text/csv");
     let points = if is_csv {
         csv_points(&bytes)?
     } else {
@@ -496,10 +518,7 @@ async fn ingest_lines(
     let started = Instant::now();
     let series = series_name(&name)?;
     let bytes = body(raw)?;
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+    let is_json = content_type_is(&headers, "application/json");
     let lines = if is_json {
         json::<LinesBody>(&bytes)?.lines
     } else {

@@ -290,6 +290,40 @@ async fn tokens_are_required_and_scoped() {
         page.as_str().unwrap().contains("<title>anomex</title>"),
         "{page}"
     );
+    // … and only they: elsewhere a token in the address is refused, not used
+    let (st, body) = s
+        .send(
+            reqwest::Method::GET,
+            &format!("/v1/series?token={ADMIN}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED, "{body}");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_error_is_a_json_body_that_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(config(dir.path())).await;
+    s.post("/v1/series", json!({ "name": "a" })).await;
+    let (st, body) = s.get("/v1/series/a/points?limit=many").await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert!(error_of(&body).starts_with("query:"), "{body}");
+    let (st, body) = s
+        .send(reqwest::Method::PATCH, "/v1/series/a", Some(ADMIN), None)
+        .await;
+    assert_eq!(st, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(
+        error_of(&body).contains("does not take that method"),
+        "{body}"
+    );
+    for name in [".", ".."] {
+        let (st, body) = s.post("/v1/series", json!({ "name": name })).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{name}");
+        assert!(error_of(&body).contains("means a folder"), "{body}");
+    }
     s.stop().await;
 }
 

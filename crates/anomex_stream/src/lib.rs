@@ -78,6 +78,12 @@ pub fn check_name(name: &str) -> anomex::Result<()> {
             ),
         ));
     }
+    if name == "." || name == ".." {
+        return Err(Error::param(
+            "name",
+            format!("`{name}` is not a series name: it means a folder in a path"),
+        ));
+    }
     if let Some(c) = name
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-')))
