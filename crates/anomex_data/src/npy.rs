@@ -96,7 +96,54 @@ fn as_f64(src: &mut impl ArraySource) -> Option<Array2<f64>> {
         .and_then(|a| column(a.mapv(|v| f64::from(u8::from(v)))))
 }
 
+/// Checks that the data a `.npy` header declares (shape × element size) is in the file before
+/// anything is allocated for it: a 192-byte file whose header declares 10¹² × 3 values made the
+/// reader ask for 24 TB. A header this cannot read is left to the reader, which refuses it.
+fn check_declared_size(bytes: &[u8], source: &str) -> Result<()> {
+    let (len_at, width) = match bytes.get(6) {
+        Some(1) => (8, 2),
+        Some(2 | 3) => (8, 4),
+        _ => return Ok(()),
+    };
+    let Some(len) = bytes.get(len_at..len_at + width) else {
+        return Ok(());
+    };
+    let header_len = len
+        .iter()
+        .rev()
+        .fold(0usize, |a, &b| (a << 8) | usize::from(b));
+    let start = len_at + width;
+    let Some(header) = bytes.get(start..start.saturating_add(header_len)) else {
+        return Ok(());
+    };
+    let header = String::from_utf8_lossy(header);
+    let item = crate::npy_stream::header_value(&header, "descr")
+        .map(|d| d.trim_matches(['\'', '"']))
+        .and_then(|d| d.trim_start_matches(['<', '>', '|', '=']).get(1..))
+        .and_then(|size| size.parse::<usize>().ok());
+    let shape = crate::npy_stream::header_value(&header, "shape");
+    let (Some(item), Some(shape)) = (item, shape) else {
+        return Ok(());
+    };
+    let mut declared = Some(item);
+    for dim in shape.trim_matches(['(', ')']).split(',').map(str::trim) {
+        if !dim.is_empty() {
+            let n = dim.parse::<usize>().ok();
+            declared = declared.zip(n).and_then(|(a, n)| a.checked_mul(n));
+        }
+    }
+    let held = bytes.len() - (start + header_len);
+    match declared {
+        Some(d) if d <= held => Ok(()),
+        _ => Err(Error::input(format!(
+            "{source}: the header declares shape {shape} of {item}-byte values, more than the \
+             {held} bytes of data the file holds"
+        ))),
+    }
+}
+
 fn array_from_npy(bytes: &[u8], source: &str) -> Result<Array2<f64>> {
+    check_declared_size(bytes, source)?;
     as_f64(&mut NpyBytes(bytes)).ok_or_else(|| {
         Error::input(format!(
             "{source}: not a 1-D or 2-D numpy array of floats, integers or booleans"
@@ -183,6 +230,36 @@ mod tests {
     use super::*;
     use ndarray::array;
     use ndarray_npy::{NpzWriter, WriteNpyExt};
+
+    /// A `.npy` file of `data` whose header declares `shape` (version 1, `<f8`, C order).
+    fn npy_declaring(shape: &str, data: &[u8]) -> Vec<u8> {
+        let mut header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}");
+        while (10 + header.len() + 1) % 64 != 0 {
+            header.push(' ');
+        }
+        header.push('\n');
+        let mut out = b"\x93NUMPY\x01\x00".to_vec();
+        out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        out.extend_from_slice(header.as_bytes());
+        out.extend_from_slice(data);
+        out
+    }
+
+    #[test]
+    fn a_header_that_declares_more_than_the_file_holds_is_refused_before_allocating() {
+        let data: Vec<u8> = [1.0f64, 2.0, 3.0]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let whole = npy_declaring("(1, 3)", &data);
+        assert_eq!(array_from_npy(&whole, "ok.npy").unwrap().dim(), (1, 3));
+        for shape in ["(1000000000000, 3)", "(4, 3)", "(18446744073709551615, 2)"] {
+            let e = array_from_npy(&npy_declaring(shape, &data), "bomb.npy")
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("more than the 24 bytes of data"), "{shape}: {e}");
+        }
+    }
 
     #[test]
     fn npy_1d_and_2d() {

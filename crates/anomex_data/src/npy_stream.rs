@@ -57,7 +57,7 @@ impl Element {
 }
 
 /// The value of `key` in numpy's header dictionary, as written (`'<f8'`, `False`, `(3, 4)`).
-fn header_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
+pub(crate) fn header_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
     let at = header.find(&format!("'{key}'"))? + key.len() + 2;
     let rest = header[at..].trim_start().strip_prefix(':')?.trim_start();
     let end = if rest.starts_with('(') {
