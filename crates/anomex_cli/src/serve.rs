@@ -25,12 +25,15 @@ pub fn serve(args: ServeArgs) -> Result<()> {
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let address = listener.local_addr()?;
-        tracing::info!(%address, data = %args.data.display(), "serving");
-        // The bound address on stdout, for scripts and tests that ask for port 0.
-        println!("listening on http://{address}");
-        anomex_server::serve(config, listener, shutdown_signal())
-            .await
-            .map_err(|e| anyhow!(e))
+        let data = args.data.display().to_string();
+        anomex_server::serve_ready(config, listener, shutdown_signal(), move || {
+            tracing::info!(%address, %data, "serving");
+            // The bound address on stdout, for scripts and tests that ask for port 0; printed
+            // once the store is open, so a refused start never says it is listening.
+            println!("listening on http://{address}");
+        })
+        .await
+        .map_err(|e| anyhow!(e))
     })
 }
 

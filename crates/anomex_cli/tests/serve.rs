@@ -303,3 +303,24 @@ fn loadgen_reports_throughput_and_latency() {
         .unwrap();
     assert_eq!(info["points"], 20, "{info}");
 }
+
+#[test]
+fn a_second_service_on_the_same_folder_fails_without_saying_it_listens() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let _first = Service::start(&data);
+    let config = data.with_extension("json");
+    let out = Command::new(env!("CARGO_BIN_EXE_anomex"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .arg("--config")
+        .arg(&config)
+        .env("ANOMEX_LOG", "error")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a second service started: {stdout}");
+    assert!(!stdout.contains("listening"), "{stdout}");
+    assert!(stderr.contains("error"), "{stderr}");
+}

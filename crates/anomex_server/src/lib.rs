@@ -36,6 +36,18 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
+    serve_ready(config, listener, shutdown, || {}).await
+}
+
+/// [`serve`], calling `ready` once the store is open and the series restored, just before
+/// requests are taken: a second service on the same data folder fails before it, so whoever
+/// prints "listening" there never announces a service that is not coming.
+pub async fn serve_ready(
+    config: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    ready: impl FnOnce(),
+) -> Result<(), String> {
     config.validate()?;
     let metrics = Arc::new(metrics::Metrics::default());
     let (alerts, _) = broadcast::channel(1024);
@@ -67,6 +79,7 @@ pub async fn serve(
         config: Arc::new(config),
         closing,
     });
+    ready();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
