@@ -162,11 +162,8 @@ impl<M: OnlineModel> Streaming for OnlineStream<M> {
     fn update(&mut self, point: &[f64]) -> Result<Option<f64>> {
         check_point(point, self.0.n_columns())?;
         if M::DATA == DataKind::Events {
-            if let Some(v) = point.iter().find(|v| !is_code(**v)) {
-                return Err(Error::input(format!(
-                    "{} reads event codes (non-negative integers); this point holds {v}",
-                    M::ABOUT.name
-                )));
+            if let Some(&v) = point.iter().find(|v| !is_code(**v)) {
+                return Err(not_a_code(M::ABOUT.name, "this point", v));
             }
         }
         Ok(self.0.update(point))
@@ -219,14 +216,14 @@ pub fn is_code(v: f64) -> bool {
 pub fn check_codes(data: &Frame, detector: &str) -> Result<()> {
     match data.values().indexed_iter().find(|(_, v)| !is_code(**v)) {
         None => Ok(()),
-        Some(((row, _), v)) => Err(not_a_code(detector, row, *v)),
+        Some(((row, _), v)) => Err(not_a_code(detector, &format!("row {row}"), *v)),
     }
 }
 
-/// The error for a value that is not an event code, at `row`.
-pub fn not_a_code(detector: &str, row: usize, v: f64) -> Error {
+/// The error for a value that is not an event code, at `place` (`row 3`, `this point`).
+pub fn not_a_code(detector: &str, place: &str, v: f64) -> Error {
     Error::input(format!(
-        "{detector} reads event codes (log template ids, non-negative integers); row {row} \
+        "{detector} reads event codes (log template ids, non-negative integers); {place} \
          holds {v}"
     ))
 }

@@ -114,7 +114,11 @@ impl Network for DeepLog {
     fn prepare(&self, data: &SampleSet) -> Result<()> {
         // codes, not measurements: a series of readings here is a mistake worth naming
         match data.values().iter().position(|v| !is_code(f64::from(*v))) {
-            Some(row) => Err(not_a_code("deeplog", row, f64::from(data.values()[row]))),
+            Some(row) => Err(not_a_code(
+                "deeplog",
+                &format!("row {row}"),
+                f64::from(data.values()[row]),
+            )),
             None => Ok(()),
         }
     }

@@ -157,11 +157,6 @@ impl NGram {
         }
     }
 
-    /// Number of contexts the model has counts for.
-    pub fn contexts(&self) -> usize {
-        self.contexts.len()
-    }
-
     /// P(x | the last `history` templates of `context`).
     pub fn probability(&self, context: &[TemplateId], x: TemplateId) -> f64 {
         let context = &context[context.len().saturating_sub(self.history)..];
